@@ -1,0 +1,165 @@
+/* simdrnn C API: Elman RNN inference on x86 CPUs (scalar, AVX2+FMA, AVX-512).
+ *
+ * Every function returns a simdrnn_status; on failure a readable message that
+ * names the argument, what was expected and what was given is available from
+ * simdrnn_last_error() (thread-local). No exception crosses this interface, and
+ * no output buffer is touched when a call fails validation.
+ *
+ * Computation, per layer l and direction d:
+ *   h_t = act(clip(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh))
+ *   out_t = W_hy y_t + b_y     (optional output layer on the last layer's output)
+ * NaN and Inf in inputs or weights propagate through the arithmetic; they are
+ * not detected or rejected.
+ */
+#ifndef SIMDRNN_SIMDRNN_H_
+#define SIMDRNN_SIMDRNN_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "simdrnn/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SIMDRNN_VERSION_MAJOR 0
+#define SIMDRNN_VERSION_MINOR 1
+#define SIMDRNN_VERSION_PATCH 0
+
+typedef enum simdrnn_status {
+  SIMDRNN_OK = 0,
+  SIMDRNN_INVALID_ARGUMENT = 1, /* a bad pointer, size, enum, shape or handle */
+  SIMDRNN_OUT_OF_MEMORY = 2,    /* an allocation during setup failed */
+  SIMDRNN_UNSUPPORTED = 3,      /* valid request this build or model cannot do */
+  SIMDRNN_INTERNAL_ERROR = 4    /* a bug: please report it */
+} simdrnn_status;
+
+typedef enum simdrnn_activation {
+  SIMDRNN_TANH = 0,
+  SIMDRNN_RELU = 1,
+  SIMDRNN_SIGMOID = 2
+} simdrnn_activation;
+
+typedef enum simdrnn_layout {
+  SIMDRNN_TIME_MAJOR = 0, /* x [T, N, C], y [T, N, D*H] */
+  SIMDRNN_BATCH_MAJOR = 1 /* x [N, T, C], y [N, T, D*H] */
+} simdrnn_layout;
+
+typedef enum simdrnn_isa {
+  SIMDRNN_ISA_SCALAR = 0,
+  SIMDRNN_ISA_AVX2 = 1,   /* AVX2 + FMA */
+  SIMDRNN_ISA_AVX512 = 2  /* AVX-512 F, BW, DQ, VL */
+} simdrnn_isa;
+
+typedef struct simdrnn_weights simdrnn_weights; /* weight collector */
+typedef struct simdrnn_model simdrnn_model;     /* immutable, prepacked */
+typedef struct simdrnn_stream simdrnn_stream;   /* step-by-step state */
+
+/* Model hyper-parameters. Start from simdrnn_config_default(). */
+typedef struct simdrnn_config {
+  int64_t input_size;            /* I >= 1 */
+  int64_t hidden_size;           /* H >= 1 */
+  int64_t num_layers;            /* L >= 1 */
+  int32_t bidirectional;         /* 0 or 1: D = 2 when set, outputs concatenated */
+  simdrnn_activation activation; /* default SIMDRNN_TANH */
+  float clip;                    /* > 0: clamp pre-activation to [-clip, clip]; 0: off */
+  int64_t output_size;           /* O >= 1 adds y = W_hy h + b_y; 0: none */
+} simdrnn_config;
+
+/* Arguments of one forward call. Zero-initialise, then fill in. */
+typedef struct simdrnn_forward_args {
+  int64_t seq_len;        /* T >= 1 */
+  int64_t batch;          /* N >= 1 */
+  simdrnn_layout layout;  /* layout of x, y and out */
+  const float* x;         /* [T, N, I] or [N, T, I]; required */
+  const float* h0;        /* [L*D, N, H]; NULL means zeros */
+  const int64_t* seq_lens;/* [N], each in 1..T (PyTorch packed meaning); NULL: all T.
+                             Steps t >= seq_lens[n] are padding: y and out are 0 there,
+                             the reverse direction starts at t = seq_lens[n] - 1. */
+  float* y;               /* [T, N, D*H] or [N, T, D*H]: last layer's hidden states; may be NULL */
+  float* h_n;             /* [L*D, N, H]: state at each sequence's last valid step; may be NULL;
+                             may be the same pointer as h0 (then updated in place) */
+  float* out;             /* [T, N, O] or [N, T, O]: output layer; must be NULL when O == 0,
+                             may be NULL when O > 0 to skip the output layer */
+  void* workspace;        /* simdrnn_forward_workspace_size() bytes, any alignment */
+  size_t workspace_size;  /* size of workspace in bytes */
+  int32_t num_threads;    /* 0: SIMDRNN_NUM_THREADS, else OpenMP's default */
+} simdrnn_forward_args;
+
+/* ---- library ------------------------------------------------------------ */
+SIMDRNN_API const char* simdrnn_version(void);       /* "0.1.0" */
+SIMDRNN_API const char* simdrnn_last_error(void);    /* message of this thread's last failure */
+SIMDRNN_API const char* simdrnn_status_name(simdrnn_status status);
+SIMDRNN_API const char* simdrnn_isa_name(simdrnn_isa isa); /* "scalar" "avx2" "avx512" */
+/* The best ISA this CPU and OS support (CPUID + XGETBV), ignoring any cap. */
+SIMDRNN_API simdrnn_isa simdrnn_detected_isa(void);
+/* The ISA new models will use: min(detected, cap). The cap starts from the
+ * environment variable SIMDRNN_MAX_ISA=scalar|avx2|avx512. */
+SIMDRNN_API simdrnn_isa simdrnn_active_isa(void);
+/* Caps the ISA of models created afterwards; existing models keep theirs. */
+SIMDRNN_API simdrnn_status simdrnn_set_max_isa(simdrnn_isa isa);
+
+SIMDRNN_API simdrnn_config simdrnn_config_default(void);
+
+/* ---- weights ------------------------------------------------------------ */
+/* Collects weights (copied) for a configuration; build a model from it. */
+SIMDRNN_API simdrnn_status simdrnn_weights_create(const simdrnn_config* config,
+                                                  simdrnn_weights** weights);
+SIMDRNN_API simdrnn_status simdrnn_weights_destroy(simdrnn_weights* weights);
+/* One tensor by its PyTorch nn.RNN name, row-major, `count` floats:
+ *   weight_ih_l{k}[_reverse] [H, in]  (in = I for k = 0, D*H above)
+ *   weight_hh_l{k}[_reverse] [H, H]
+ *   bias_ih_l{k}[_reverse]   [H]      (optional; absent means zero)
+ *   bias_hh_l{k}[_reverse]   [H]      (optional)
+ *   weight_hy                [O, D*H] (output layer)
+ *   bias_hy                  [O]      (optional) */
+SIMDRNN_API simdrnn_status simdrnn_weights_set(simdrnn_weights* weights, const char* name,
+                                               const float* data, int64_t count);
+/* One layer in ONNX RNN layout: W [D, H, in], R [D, H, H], B [D, 2H] = [Wb, Rb]
+ * per direction (B may be NULL). */
+SIMDRNN_API simdrnn_status simdrnn_weights_set_onnx(simdrnn_weights* weights, int64_t layer,
+                                                    const float* W, const float* R,
+                                                    const float* B);
+
+/* ---- model -------------------------------------------------------------- */
+/* Prepacks the weights for the active ISA. Every weight_ih/weight_hh (and
+ * weight_hy when O > 0) must have been set. The model is immutable: any number
+ * of threads may run it at once, each with its own buffers and workspace. */
+SIMDRNN_API simdrnn_status simdrnn_model_create(const simdrnn_weights* weights,
+                                                simdrnn_model** model);
+SIMDRNN_API simdrnn_status simdrnn_model_destroy(simdrnn_model* model);
+SIMDRNN_API simdrnn_status simdrnn_model_config(const simdrnn_model* model, simdrnn_config* config);
+SIMDRNN_API simdrnn_status simdrnn_model_isa(const simdrnn_model* model, simdrnn_isa* isa);
+
+/* Bytes of workspace the call described by `args` needs (only seq_len, batch,
+ * layout and whether y is NULL are read). */
+SIMDRNN_API simdrnn_status simdrnn_forward_workspace_size(const simdrnn_model* model,
+                                                          const simdrnn_forward_args* args,
+                                                          size_t* bytes);
+/* Runs the whole sequence. Allocates nothing. Outputs must not overlap the
+ * inputs, each other or the workspace (h_n == h0 exactly is allowed). */
+SIMDRNN_API simdrnn_status simdrnn_forward(const simdrnn_model* model,
+                                           const simdrnn_forward_args* args);
+
+/* ---- streaming ---------------------------------------------------------- */
+/* Holds h for `batch` sequences and advances up to `max_steps` per call.
+ * Unidirectional models only. The state starts at zero. */
+SIMDRNN_API simdrnn_status simdrnn_stream_create(const simdrnn_model* model, int64_t batch,
+                                                 int64_t max_steps, simdrnn_stream** stream);
+SIMDRNN_API simdrnn_status simdrnn_stream_destroy(simdrnn_stream* stream);
+/* Sets the state to h0 [L, N, H], or to zeros when h0 is NULL. */
+SIMDRNN_API simdrnn_status simdrnn_stream_reset(simdrnn_stream* stream, const float* h0);
+/* Advances `steps` (1..max_steps) steps: x [steps, N, I] time-major; y
+ * [steps, N, H] and out [steps, N, O] may each be NULL. Allocates nothing. */
+SIMDRNN_API simdrnn_status simdrnn_stream_step(simdrnn_stream* stream, int64_t steps,
+                                               const float* x, float* y, float* out,
+                                               int32_t num_threads);
+/* Copies the current state [L, N, H] into h. */
+SIMDRNN_API simdrnn_status simdrnn_stream_state(const simdrnn_stream* stream, float* h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SIMDRNN_SIMDRNN_H_ */

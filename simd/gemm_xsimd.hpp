@@ -1,0 +1,158 @@
+// GEMM-with-epilogue and activation kernel bodies, written once over
+// xsimd::batch<float, Arch>. Included only by the per-ISA translation units in
+// simd/avx2/ and simd/avx512/, which compile it with their own flags and
+// instantiate it explicitly; everything here is a template on Arch, so the
+// ISAs never share a compiled inline function.
+#pragma once
+
+#include <xsimd/xsimd.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "simd/kernels.h"
+
+namespace simdrnn {
+namespace kernels {
+namespace xs {
+
+template <class Arch>
+using Vec = xsimd::batch<float, Arch>;
+
+// tanh: xsimd's (boost.simd lineage) implementation; its error over the whole
+// float range is measured by tests/test_activation.cpp (documented bound: 4 ulp).
+template <class Arch>
+inline Vec<Arch> tanh_v(Vec<Arch> x) {
+  return xsimd::tanh(x);
+}
+
+// sigmoid(x) = 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0, both
+// from e = exp(-|x|) <= 1: no overflow, and results down to the subnormals
+// keep their relative accuracy. NaN propagates through exp.
+template <class Arch>
+inline Vec<Arch> sigmoid_v(Vec<Arch> x) {
+  const Vec<Arch> one(1.0f);
+  const Vec<Arch> e = xsimd::exp(-xsimd::abs(x));
+  const Vec<Arch> r = one / (one + e);
+  return xsimd::select(x >= Vec<Arch>(0.0f), r, e * r);
+}
+
+// Comparisons are false for NaN, so NaN passes through clip and relu unchanged.
+template <class Arch>
+inline Vec<Arch> epilogue_v(Vec<Arch> v, int32_t activation, float clip) {
+  if (clip > 0.0f) {
+    const Vec<Arch> hi(clip), lo(-clip);
+    v = xsimd::select(v > hi, hi, xsimd::select(v < lo, lo, v));
+  }
+  switch (activation) {
+    case kTanh:
+      return tanh_v<Arch>(v);
+    case kRelu:
+      return xsimd::select(v < Vec<Arch>(0.0f), Vec<Arch>(0.0f), v);
+    case kSigmoid:
+      return sigmoid_v<Arch>(v);
+    default:
+      return v;
+  }
+}
+
+template <class Arch>
+struct Gemm {
+  using V = Vec<Arch>;
+  static constexpr int64_t W = static_cast<int64_t>(V::size);
+
+  // Loads `n` (< W) floats; the other lanes are zero. Never reads past src + n.
+  static V load_partial(const float* src, int64_t n) {
+    alignas(64) float tmp[W] = {};
+    std::memcpy(tmp, src, static_cast<size_t>(n) * sizeof(float));
+    return V::load_aligned(tmp);
+  }
+  static void store_partial(float* dst, V v, int64_t n) {
+    alignas(64) float tmp[W];
+    v.store_aligned(tmp);
+    std::memcpy(dst, tmp, static_cast<size_t>(n) * sizeof(float));
+  }
+
+  // One MR x (NV*W) tile of C: rows row0.., columns col0.. (col0 % W == 0),
+  // of which `ncols` (> (NV-1)*W, <= NV*W) are written.
+  template <int MR, int NV>
+  static void tile(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols) {
+    V acc[MR][NV];
+    for (int r = 0; r < MR; ++r)
+      for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
+    const int64_t k = p.k;
+    const int64_t panel_stride = k * W;
+    const float* a = k > 0 ? p.a + row0 * p.lda : nullptr;
+    const float* b = k > 0 ? p.b + (col0 / W) * panel_stride : nullptr;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      V bv[NV];
+      for (int v = 0; v < NV; ++v) bv[v] = V::load_unaligned(b + v * panel_stride + kk * W);
+      for (int r = 0; r < MR; ++r) {
+        const V av(a[r * p.lda + kk]);
+        for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      float* c = p.c + (row0 + r) * p.ldc + col0;
+      for (int v = 0; v < NV; ++v) {
+        const int64_t n = std::min<int64_t>(W, ncols - v * W);
+        V val = acc[r][v];
+        if (p.accumulate)
+          val += (n == W) ? V::load_unaligned(c + v * W) : load_partial(c + v * W, n);
+        if (p.bias) val += V::load_unaligned(p.bias + col0 + v * W);
+        val = epilogue_v<Arch>(val, p.activation, p.clip);
+        if (n == W)
+          val.store_unaligned(c + v * W);
+        else
+          store_partial(c + v * W, val, n);
+      }
+    }
+  }
+
+  template <int MR, int NVMAX>
+  static void tile_nv(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols, int nv) {
+    if constexpr (NVMAX > 1) {
+      if (nv < NVMAX) return tile_nv<MR, NVMAX - 1>(p, row0, col0, ncols, nv);
+    }
+    tile<MR, NVMAX>(p, row0, col0, ncols);
+  }
+
+  template <int MRMAX, int NVMAX>
+  static void tile_mr(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols, int mr,
+                      int nv) {
+    if constexpr (MRMAX > 1) {
+      if (mr < MRMAX) return tile_mr<MRMAX - 1, NVMAX>(p, row0, col0, ncols, mr, nv);
+    }
+    tile_nv<MRMAX, NVMAX>(p, row0, col0, ncols, nv);
+  }
+
+  // Rows are taken in blocks of kRowBlock so that the A block stays in L2 while
+  // every column tile of the range streams past it.
+  template <int MR, int NV>
+  static void run(const GemmParams& p) {
+    constexpr int64_t kRowBlock = MR * 8;
+    for (int64_t rb = 0; rb < p.m; rb += kRowBlock) {
+      const int64_t rend = std::min(p.m, rb + kRowBlock);
+      for (int64_t col0 = p.n_begin; col0 < p.n_end; col0 += NV * W) {
+        const int64_t ncols = std::min<int64_t>(NV * W, p.n_end - col0);
+        const int nv = static_cast<int>((ncols + W - 1) / W);
+        for (int64_t row0 = rb; row0 < rend; row0 += MR) {
+          const int mr = static_cast<int>(std::min<int64_t>(MR, rend - row0));
+          tile_mr<MR, NV>(p, row0, col0, ncols, mr, nv);
+        }
+      }
+    }
+  }
+
+  static void activate(int32_t activation, float clip, float* data, int64_t n) {
+    int64_t i = 0;
+    for (; i + W <= n; i += W)
+      epilogue_v<Arch>(V::load_unaligned(data + i), activation, clip).store_unaligned(data + i);
+    if (i < n) store_partial(data + i, epilogue_v<Arch>(load_partial(data + i, n - i), activation, clip), n - i);
+  }
+};
+
+}  // namespace xs
+}  // namespace kernels
+}  // namespace simdrnn

@@ -1,0 +1,65 @@
+// The kernel table: the only interface between baseline code in src/ and the
+// ISA-specific code in simd/. It carries raw pointers and sizes only, so no
+// inline function is ever compiled under two different sets of ISA flags.
+#pragma once
+
+#include <cstdint>
+
+namespace simdrnn {
+namespace kernels {
+
+// Element-wise function applied by a GEMM epilogue.
+enum Activation : int32_t { kNone = 0, kTanh = 1, kRelu = 2, kSigmoid = 3 };
+
+// Packed B layout ("panels"): B is a k x n matrix (for us always the
+// transpose of a row-major weight W [n, k], so B[kk][j] = W[j][kk]). It is
+// stored as ceil(n / panel_width) panels of panel_width columns; panel p
+// occupies k * panel_width floats starting at b + p * k * panel_width, row kk
+// of the panel at offset kk * panel_width. Columns >= n are zero. The buffer
+// starts 64-byte aligned; kernels make no alignment assumption. pack_b() in
+// src/packing.cpp produces this layout.
+struct GemmParams {
+  int64_t m;          // rows of A and C, >= 1
+  int64_t k;          // reduction length, >= 0 (0: the product is zero, A unread)
+  const float* a;     // A: row r is a[r * lda + 0 .. k-1]
+  int64_t lda;        // >= k
+  const float* b;     // packed B (see above); all panels of the matrix
+  int64_t n_begin;    // first column computed; a multiple of panel_width
+  int64_t n_end;      // one past the last column computed; n_begin < n_end
+  float* c;           // C: element (r, j) at c[r * ldc + j]
+  int64_t ldc;        // row stride of C
+  const float* bias;  // NULL, or bias[j] for j < round_up(n_end, panel_width)
+  int32_t accumulate; // 1: C = act(clip(C + A*B + bias)); 0: C = act(clip(A*B + bias))
+  int32_t activation; // Activation
+  float clip;         // > 0: clamp to [-clip, clip] before act (NaN stays NaN)
+};
+
+// gemm(p): for r < m and n_begin <= j < n_end computes the GemmParams formula.
+// Reads A rows 0..m-1 (k floats each), the panels covering [n_begin, n_end),
+// bias[n_begin .. round_up(n_end)) and, when accumulating, C's written
+// elements. Writes exactly C(r, j) for r < m, n_begin <= j < n_end: never past
+// n_end in a row, whatever the tail. Each C element is the sum over kk in
+// increasing order of A(r,kk)*B(kk,j), then + C, then + bias, then clip and
+// activation; the result for an element does not depend on m, n_begin or
+// n_end, so any partition of rows or columns over threads is bit-identical.
+using GemmFn = void (*)(const GemmParams& p);
+
+// Element-wise activation in place over n floats (n >= 0).
+using ActivateFn = void (*)(int32_t activation, float clip, float* data, int64_t n);
+
+struct KernelTable {
+  const char* name;     // "scalar", "avx2", "avx512"
+  int32_t isa;          // simdrnn_isa value
+  int64_t panel_width;  // columns per packed panel
+  GemmFn gemm;
+  ActivateFn activate;
+};
+
+// One table per ISA, defined in simd/<isa>/. Only call the avx2/avx512 ones
+// after CPUID + XGETBV said the CPU and OS support them.
+const KernelTable& scalar_table();
+const KernelTable& avx2_table();
+const KernelTable& avx512_table();
+
+}  // namespace kernels
+}  // namespace simdrnn

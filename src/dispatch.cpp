@@ -1,0 +1,73 @@
+// ISA detection (CPUID + XGETBV, once) and the choice of kernel table, capped
+// by SIMDRNN_MAX_ISA or simdrnn_set_max_isa(). The only place that decides
+// which simd/ code may run.
+#include <cpuid.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "src/internal.hpp"
+
+namespace simdrnn {
+namespace {
+
+uint64_t read_xcr0() {
+  uint32_t eax = 0, edx = 0;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (static_cast<uint64_t>(edx) << 32) | eax;
+}
+
+simdrnn_isa detect() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return SIMDRNN_ISA_SCALAR;
+  const bool osxsave = c & bit_OSXSAVE, fma = c & bit_FMA, avx = c & bit_AVX;
+  if (!osxsave || !avx || !fma) return SIMDRNN_ISA_SCALAR;
+  const uint64_t xcr0 = read_xcr0();
+  const bool ymm_state = (xcr0 & 0x6) == 0x6;           // SSE + AVX state
+  const bool zmm_state = (xcr0 & 0xe6) == 0xe6;         // + opmask, ZMM_Hi256, Hi16_ZMM
+  if (!ymm_state || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return SIMDRNN_ISA_SCALAR;
+  const bool avx2 = b & bit_AVX2;
+  const bool avx512 = (b & bit_AVX512F) && (b & bit_AVX512BW) && (b & bit_AVX512DQ) &&
+                      (b & bit_AVX512VL) && zmm_state;
+  if (avx2 && avx512) return SIMDRNN_ISA_AVX512;
+  return avx2 ? SIMDRNN_ISA_AVX2 : SIMDRNN_ISA_SCALAR;
+}
+
+simdrnn_isa cap_from_env() {
+  const char* v = std::getenv("SIMDRNN_MAX_ISA");
+  if (!v || !*v) return SIMDRNN_ISA_AVX512;
+  if (!std::strcmp(v, "scalar")) return SIMDRNN_ISA_SCALAR;
+  if (!std::strcmp(v, "avx2")) return SIMDRNN_ISA_AVX2;
+  return SIMDRNN_ISA_AVX512;  // "avx512" or anything unknown: no cap
+}
+
+std::atomic<int> g_cap{cap_from_env()};
+
+}  // namespace
+
+simdrnn_isa detected_isa() {
+  static const simdrnn_isa isa = detect();
+  return isa;
+}
+
+simdrnn_isa active_isa() {
+  const int cap = g_cap.load(std::memory_order_relaxed);
+  const int det = detected_isa();
+  return static_cast<simdrnn_isa>(cap < det ? cap : det);
+}
+
+void set_max_isa(simdrnn_isa isa) { g_cap.store(isa, std::memory_order_relaxed); }
+
+const kernels::KernelTable& kernel_table(simdrnn_isa isa) {
+  switch (isa) {
+    case SIMDRNN_ISA_AVX512:
+      return kernels::avx512_table();
+    case SIMDRNN_ISA_AVX2:
+      return kernels::avx2_table();
+    default:
+      return kernels::scalar_table();
+  }
+}
+
+}  // namespace simdrnn

@@ -1,0 +1,101 @@
+// Internal types shared by the C API (api.cpp), the engine (forward.cpp) and
+// packing/dispatch: the model, aligned buffers, checked arithmetic and the
+// thread-local error message.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "simd/kernels.h"
+#include "simdrnn/simdrnn.h"
+
+namespace simdrnn {
+
+// ---- errors -----------------------------------------------------------------
+// Records a printf-style message as this thread's last error; returns status.
+simdrnn_status fail(simdrnn_status status, const char* format, ...)
+    __attribute__((format(printf, 2, 3)));
+void clear_error();
+
+// ---- checked 64-bit size arithmetic -------------------------------------------
+inline bool checked_mul(int64_t a, int64_t b, int64_t* out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
+inline bool checked_add(int64_t a, int64_t b, int64_t* out) {
+  return !__builtin_add_overflow(a, b, out);
+}
+// Product of all factors, or -1 when it overflows int64_t.
+inline int64_t checked_product(std::initializer_list<int64_t> factors) {
+  int64_t p = 1;
+  for (int64_t f : factors)
+    if (!checked_mul(p, f, &p)) return -1;
+  return p;
+}
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// ---- 64-byte aligned float storage ---------------------------------------------
+struct FreeDeleter {
+  void operator()(void* p) const noexcept { std::free(p); }
+};
+using AlignedFloats = std::unique_ptr<float[], FreeDeleter>;
+// Zero-filled; throws std::bad_alloc on failure.
+AlignedFloats aligned_floats(int64_t count);
+
+// ---- dispatch -------------------------------------------------------------------
+simdrnn_isa detected_isa();
+simdrnn_isa active_isa();
+void set_max_isa(simdrnn_isa isa);
+const kernels::KernelTable& kernel_table(simdrnn_isa isa);
+
+// ---- environment ------------------------------------------------------------------
+bool verbose_enabled();       // SIMDRNN_VERBOSE=1
+int32_t default_num_threads(); // SIMDRNN_NUM_THREADS, else omp_get_max_threads()
+
+// ---- weights and model ----------------------------------------------------------------
+// A weight matrix W [rows, cols] packed as the GEMM's B operand (B = W^T).
+struct PackedMatrix {
+  AlignedFloats data;
+  int64_t rows = 0;  // output columns of the GEMM (n)
+  int64_t cols = 0;  // reduction length (k)
+};
+// Packs row-major W [rows, cols] into panels of panel_width (simd/kernels.h).
+PackedMatrix pack_b(const float* w, int64_t rows, int64_t cols, int64_t panel_width);
+
+struct Cell {  // one layer and direction
+  PackedMatrix w_ih, w_hh;
+  AlignedFloats bias;  // b_ih + b_hh padded to whole panels, or null
+};
+
+struct Weights {
+  simdrnn_config config;
+  std::map<std::string, std::vector<float>> tensors;
+};
+
+struct Model {
+  simdrnn_config config;
+  int64_t directions = 1;
+  const kernels::KernelTable* kernels = nullptr;
+  std::vector<Cell> cells;  // index layer * directions + direction
+  PackedMatrix w_hy;
+  AlignedFloats b_hy;       // padded, or null
+};
+
+// Expected element count of a PyTorch-named tensor, or -1 for an unknown name.
+int64_t expected_tensor_size(const simdrnn_config& config, const std::string& name);
+// Validates a configuration; on failure records the error.
+simdrnn_status validate_config(const simdrnn_config* config, const char* arg_name);
+// Builds and prepacks; throws std::bad_alloc. Weights must be complete.
+std::unique_ptr<Model> build_model(const Weights& weights, simdrnn_isa isa);
+
+// ---- execution ------------------------------------------------------------------------
+// Workspace bytes for T, N and whether y is supplied (validated arguments).
+int64_t workspace_bytes(const Model& model, int64_t seq_len, int64_t batch, bool have_y);
+// Runs a validated forward call. Allocates nothing.
+void run_forward(const Model& model, const simdrnn_forward_args& args, int32_t threads);
+
+}  // namespace simdrnn

@@ -1,0 +1,195 @@
+// Model construction: configuration checks, PyTorch tensor names, packing of
+// the weights into the kernels' panel layout, plus the error and environment
+// helpers every entry point uses.
+#include <omp.h>
+
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+#include "src/internal.hpp"
+
+namespace simdrnn {
+
+// ---- errors -----------------------------------------------------------------
+namespace {
+thread_local char g_error[1024] = "";
+}
+
+simdrnn_status fail(simdrnn_status status, const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(g_error, sizeof g_error, format, args);
+  va_end(args);
+  return status;
+}
+void clear_error() { g_error[0] = '\0'; }
+const char* last_error() { return g_error; }
+
+// ---- environment ------------------------------------------------------------
+bool verbose_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("SIMDRNN_VERBOSE");
+    return v && *v && std::strcmp(v, "0") != 0;
+  }();
+  return on;
+}
+
+int32_t default_num_threads() {
+  static const int32_t n = [] {
+    const char* v = std::getenv("SIMDRNN_NUM_THREADS");
+    if (v && *v) {
+      char* end = nullptr;
+      const long parsed = std::strtol(v, &end, 10);
+      if (end && *end == '\0' && parsed >= 1 && parsed <= 4096) return static_cast<int32_t>(parsed);
+      std::fprintf(stderr, "simdrnn: ignoring SIMDRNN_NUM_THREADS=%s (expected 1..4096)\n", v);
+    }
+    return static_cast<int32_t>(omp_get_max_threads());
+  }();
+  return n;
+}
+
+// ---- storage and packing ----------------------------------------------------
+AlignedFloats aligned_floats(int64_t count) {
+  const size_t bytes = static_cast<size_t>(round_up(count > 0 ? count : 1, 16)) * sizeof(float);
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, bytes);
+  return AlignedFloats(static_cast<float*>(p));
+}
+
+PackedMatrix pack_b(const float* w, int64_t rows, int64_t cols, int64_t panel_width) {
+  PackedMatrix m;
+  m.rows = rows;
+  m.cols = cols;
+  const int64_t panels = (rows + panel_width - 1) / panel_width;
+  m.data = aligned_floats(panels * panel_width * cols);
+  float* dst = m.data.get();
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t k = 0; k < cols; ++k)
+      for (int64_t c = 0; c < panel_width; ++c) {
+        const int64_t row = p * panel_width + c;
+        dst[(p * cols + k) * panel_width + c] = row < rows ? w[row * cols + k] : 0.0f;
+      }
+  return m;
+}
+
+// ---- configuration and names --------------------------------------------------
+simdrnn_status validate_config(const simdrnn_config* c, const char* arg) {
+  if (!c) return fail(SIMDRNN_INVALID_ARGUMENT, "%s: expected a non-NULL simdrnn_config*, got NULL", arg);
+  if (c->input_size < 1)
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->input_size: expected >= 1, got %lld", arg,
+                static_cast<long long>(c->input_size));
+  if (c->hidden_size < 1)
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->hidden_size: expected >= 1, got %lld", arg,
+                static_cast<long long>(c->hidden_size));
+  if (c->num_layers < 1)
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->num_layers: expected >= 1, got %lld", arg,
+                static_cast<long long>(c->num_layers));
+  if (c->bidirectional != 0 && c->bidirectional != 1)
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->bidirectional: expected 0 or 1, got %d", arg,
+                static_cast<int>(c->bidirectional));
+  const int act = static_cast<int>(c->activation);
+  if (act != SIMDRNN_TANH && act != SIMDRNN_RELU && act != SIMDRNN_SIGMOID)
+    return fail(SIMDRNN_INVALID_ARGUMENT,
+                "%s->activation: expected SIMDRNN_TANH (0), SIMDRNN_RELU (1) or SIMDRNN_SIGMOID (2), got %d",
+                arg, act);
+  if (!(c->clip >= 0.0f))
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->clip: expected >= 0 (0 = off), got %g", arg,
+                static_cast<double>(c->clip));
+  if (c->output_size < 0)
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->output_size: expected >= 0 (0 = none), got %lld", arg,
+                static_cast<long long>(c->output_size));
+  // Every weight tensor's element and byte count must fit in 64 bits with room
+  // to spare; the limit keeps all later products (panels, bytes) exact.
+  constexpr int64_t kMaxElements = int64_t{1} << 60;
+  const int64_t dirs = c->bidirectional ? 2 : 1;
+  const int64_t dh = checked_product({dirs, c->hidden_size});
+  const int64_t in = c->input_size > dh ? c->input_size : dh;
+  const int64_t biggest[] = {checked_product({c->hidden_size + 64, in + 64}),
+                             checked_product({c->hidden_size + 64, c->hidden_size + 64}),
+                             checked_product({c->output_size + 64, dh + 64}),
+                             checked_product({c->num_layers, dirs, c->hidden_size + 64})};
+  for (int64_t b : biggest)
+    if (dh < 0 || b < 0 || b > kMaxElements)
+      return fail(SIMDRNN_INVALID_ARGUMENT,
+                  "%s: weight sizes overflow (input_size %lld, hidden_size %lld, num_layers %lld, "
+                  "output_size %lld): expected every tensor below 2^60 elements",
+                  arg, static_cast<long long>(c->input_size), static_cast<long long>(c->hidden_size),
+                  static_cast<long long>(c->num_layers), static_cast<long long>(c->output_size));
+  return SIMDRNN_OK;
+}
+
+int64_t expected_tensor_size(const simdrnn_config& c, const std::string& name) {
+  const int64_t dirs = c.bidirectional ? 2 : 1, H = c.hidden_size;
+  if (name == "weight_hy") return c.output_size > 0 ? c.output_size * dirs * H : -1;
+  if (name == "bias_hy") return c.output_size > 0 ? c.output_size : -1;
+  static const char* const kinds[] = {"weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"};
+  for (int kind = 0; kind < 4; ++kind) {
+    const size_t plen = std::strlen(kinds[kind]);
+    if (name.compare(0, plen, kinds[kind]) != 0) continue;
+    std::string rest = name.substr(plen);
+    bool reverse = false;
+    const std::string suffix = "_reverse";
+    if (rest.size() > suffix.size() && rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      reverse = true;
+      rest.resize(rest.size() - suffix.size());
+    }
+    if (rest.empty() || rest.size() > 9 || rest.find_first_not_of("0123456789") != std::string::npos ||
+        (rest.size() > 1 && rest[0] == '0'))
+      return -1;
+    const int64_t layer = std::stoll(rest);
+    if (layer >= c.num_layers || (reverse && dirs == 1)) return -1;
+    const int64_t in = layer == 0 ? c.input_size : dirs * H;
+    switch (kind) {
+      case 0: return H * in;
+      case 1: return H * H;
+      default: return H;
+    }
+  }
+  return -1;
+}
+
+// ---- building ----------------------------------------------------------------------
+namespace {
+const std::vector<float>* find(const Weights& w, const std::string& name) {
+  auto it = w.tensors.find(name);
+  return it == w.tensors.end() ? nullptr : &it->second;
+}
+
+AlignedFloats padded_bias(const std::vector<float>* a, const std::vector<float>* b, int64_t n,
+                          int64_t panel_width) {
+  if (!a && !b) return nullptr;
+  AlignedFloats out = aligned_floats(round_up(n, panel_width));
+  for (int64_t j = 0; j < n; ++j) out[j] = (a ? (*a)[j] : 0.0f) + (b ? (*b)[j] : 0.0f);
+  return out;
+}
+}  // namespace
+
+std::unique_ptr<Model> build_model(const Weights& weights, simdrnn_isa isa) {
+  auto model = std::make_unique<Model>();
+  const simdrnn_config& c = weights.config;
+  model->config = c;
+  model->directions = c.bidirectional ? 2 : 1;
+  model->kernels = &kernel_table(isa);
+  const int64_t pw = model->kernels->panel_width, H = c.hidden_size, D = model->directions;
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    for (int64_t d = 0; d < D; ++d) {
+      const std::string suffix = "_l" + std::to_string(l) + (d ? "_reverse" : "");
+      const int64_t in = l == 0 ? c.input_size : D * H;
+      Cell cell;
+      cell.w_ih = pack_b(find(weights, "weight_ih" + suffix)->data(), H, in, pw);
+      cell.w_hh = pack_b(find(weights, "weight_hh" + suffix)->data(), H, H, pw);
+      cell.bias = padded_bias(find(weights, "bias_ih" + suffix), find(weights, "bias_hh" + suffix), H, pw);
+      model->cells.push_back(std::move(cell));
+    }
+  if (c.output_size > 0) {
+    model->w_hy = pack_b(find(weights, "weight_hy")->data(), c.output_size, D * H, pw);
+    model->b_hy = padded_bias(find(weights, "bias_hy"), nullptr, c.output_size, pw);
+  }
+  return model;
+}
+
+}  // namespace simdrnn

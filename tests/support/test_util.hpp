@@ -1,0 +1,41 @@
+// Shared test helpers: ISA enumeration, an RAII ISA cap, seeded random data.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "simdrnn/simdrnn.h"
+
+namespace simdrnn_test {
+
+// Every ISA this CPU supports, scalar first.
+inline std::vector<simdrnn_isa> available_isas() {
+  std::vector<simdrnn_isa> isas;
+  for (int i = SIMDRNN_ISA_SCALAR; i <= static_cast<int>(simdrnn_detected_isa()); ++i)
+    isas.push_back(static_cast<simdrnn_isa>(i));
+  return isas;
+}
+
+// Caps the ISA of models created while it lives; restores the previous cap after.
+class IsaCap {
+ public:
+  explicit IsaCap(simdrnn_isa isa) : previous_(simdrnn_active_isa()) { simdrnn_set_max_isa(isa); }
+  ~IsaCap() { simdrnn_set_max_isa(previous_); }
+  IsaCap(const IsaCap&) = delete;
+  IsaCap& operator=(const IsaCap&) = delete;
+
+ private:
+  simdrnn_isa previous_;
+};
+
+// Uniform floats in [lo, hi] from a seeded generator (reproducible).
+inline std::vector<float> random_vector(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(gen);
+  return v;
+}
+
+}  // namespace simdrnn_test
