@@ -27,13 +27,37 @@ inline Vec<Arch> tanh_v(Vec<Arch> x) {
   return xsimd::tanh(x);
 }
 
+// e^y for y <= 0 (Cephes-style: y = n ln2 + r, |r| <= ln2/2, degree-5
+// polynomial for e^r), scaled by 2^(n+64) then 2^-64 so that results in the
+// subnormal range are rounded once instead of flushed (xsimd::exp flushes
+// them). y < -105 gives 0 (e^-104 is below half the smallest subnormal); NaN
+// propagates through the polynomial.
+template <class Arch>
+inline Vec<Arch> exp_nonpositive(Vec<Arch> y) {
+  using V = Vec<Arch>;
+  using I = xsimd::batch<int32_t, Arch>;
+  y = xsimd::select(y < V(-105.0f), V(-105.0f), y);
+  const V n = xsimd::nearbyint(y * V(1.44269504088896341f));
+  V r = xsimd::fnma(n, V(0.693359375f), y);
+  r = xsimd::fnma(n, V(-2.12194440e-4f), r);
+  V p = V(1.9875691500e-4f);
+  p = xsimd::fma(p, r, V(1.3981999507e-3f));
+  p = xsimd::fma(p, r, V(8.3334519073e-3f));
+  p = xsimd::fma(p, r, V(4.1665795894e-2f));
+  p = xsimd::fma(p, r, V(1.6666665459e-1f));
+  p = xsimd::fma(p, r, V(5.0000001201e-1f));
+  p = xsimd::fma(p, r * r, r + V(1.0f));
+  const I biased = (xsimd::to_int(n) + I(64 + 127)) << 23;  // 2^(n+64), n+64 in [-88, 64]
+  return (p * xsimd::bitwise_cast<V>(biased)) * V(5.42101086242752217e-20f);  // * 2^-64
+}
+
 // sigmoid(x) = 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0, both
 // from e = exp(-|x|) <= 1: no overflow, and results down to the subnormals
 // keep their relative accuracy. NaN propagates through exp.
 template <class Arch>
 inline Vec<Arch> sigmoid_v(Vec<Arch> x) {
   const Vec<Arch> one(1.0f);
-  const Vec<Arch> e = xsimd::exp(-xsimd::abs(x));
+  const Vec<Arch> e = exp_nonpositive<Arch>(-xsimd::abs(x));
   const Vec<Arch> r = one / (one + e);
   return xsimd::select(x >= Vec<Arch>(0.0f), r, e * r);
 }

@@ -1,0 +1,190 @@
+// Every kernel of the kernel table, on every ISA this CPU has, over sizes that
+// hit every SIMD tail, against a plain double-accumulating loop; all operands
+// live in guard-paged buffers, so any out-of-bounds access faults.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "src/internal.hpp"
+#include "support/guarded.hpp"
+#include "support/test_util.hpp"
+
+namespace {
+
+using simdrnn::kernels::GemmParams;
+using simdrnn::kernels::KernelTable;
+using simdrnn_test::GuardedFloats;
+
+const int64_t kSizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100};
+const int64_t kBatches[] = {1, 2, 5, 17};
+
+double act_ref(double v, int32_t act, double clip) {
+  if (clip > 0) v = v > clip ? clip : (v < -clip ? -clip : v);
+  switch (act) {
+    case simdrnn::kernels::kTanh: return std::tanh(v);
+    case simdrnn::kernels::kRelu: return v < 0 ? 0 : v;
+    case simdrnn::kernels::kSigmoid: return 1.0 / (1.0 + std::exp(-v));
+    default: return v;
+  }
+}
+
+struct GemmCase {
+  int64_t m, k, n;
+  bool accumulate, bias;
+  int32_t act;
+  float clip;
+};
+
+// Runs one GEMM through `kt` on guarded buffers and checks every written value
+// (and that nothing else was written) against the double reference.
+void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed) {
+  SCOPED_TRACE(std::string(kt.name) + " m=" + std::to_string(gc.m) + " k=" + std::to_string(gc.k) +
+               " n=" + std::to_string(gc.n) + " acc=" + std::to_string(gc.accumulate) +
+               " bias=" + std::to_string(gc.bias) + " act=" + std::to_string(gc.act) +
+               " clip=" + std::to_string(gc.clip));
+  const int64_t lda = gc.k + 3, ldc = gc.n + 5, pw = kt.panel_width;
+  const auto w = simdrnn_test::random_vector(static_cast<size_t>(gc.n * gc.k), seed);
+  const auto av = simdrnn_test::random_vector(static_cast<size_t>(gc.m * lda), seed + 1);
+  const auto cv = simdrnn_test::random_vector(static_cast<size_t>(gc.m * ldc), seed + 2);
+  const auto bv = simdrnn_test::random_vector(static_cast<size_t>(gc.n), seed + 3);
+
+  const simdrnn::PackedMatrix packed = simdrnn::pack_b(w.data(), gc.n, gc.k, pw);
+  const int64_t packed_count = (gc.n + pw - 1) / pw * pw * gc.k;
+  GuardedFloats b(packed_count), a(gc.m * lda - (lda - gc.k)), c(gc.m * ldc - (ldc - gc.n));
+  GuardedFloats bias((gc.n + pw - 1) / pw * pw);
+  std::memcpy(b.data(), packed.data.get(), static_cast<size_t>(packed_count) * sizeof(float));
+  std::memcpy(a.data(), av.data(), static_cast<size_t>(a.size()) * sizeof(float));
+  std::memcpy(c.data(), cv.data(), static_cast<size_t>(c.size()) * sizeof(float));
+  for (int64_t j = 0; j < bias.size(); ++j) bias[j] = j < gc.n ? bv[j] : 0.0f;
+
+  GemmParams p{};
+  p.m = gc.m;
+  p.k = gc.k;
+  p.a = gc.k ? a.data() : nullptr;
+  p.lda = lda;
+  p.b = b.data();
+  p.n_begin = 0;
+  p.n_end = gc.n;
+  p.c = c.data();
+  p.ldc = ldc;
+  p.bias = gc.bias ? bias.data() : nullptr;
+  p.accumulate = gc.accumulate;
+  p.activation = gc.act;
+  p.clip = gc.clip;
+  kt.gemm(p);
+
+  EXPECT_TRUE(a.canaries_intact() && b.canaries_intact() && c.canaries_intact() && bias.canaries_intact());
+  int failures = 0;
+  for (int64_t r = 0; r < gc.m; ++r)
+    for (int64_t j = 0; j < ldc && r * ldc + j < c.size(); ++j) {
+      const float got = c[r * ldc + j];
+      if (j >= gc.n) {  // the gap between rows is never written
+        if (got != cv[r * ldc + j] && ++failures < 5) ADD_FAILURE() << "wrote gap at r=" << r << " j=" << j;
+        continue;
+      }
+      double acc = 0, mag = 0;
+      for (int64_t kk = 0; kk < gc.k; ++kk) {
+        const double t = static_cast<double>(av[r * lda + kk]) * w[j * gc.k + kk];
+        acc += t;
+        mag += std::fabs(t);
+      }
+      if (gc.accumulate) acc += cv[r * ldc + j], mag += std::fabs(cv[r * ldc + j]);
+      if (gc.bias) acc += bv[j], mag += std::fabs(bv[j]);
+      const double ref = act_ref(acc, gc.act, gc.clip);
+      // fp32 accumulation error grows with the number of terms (benchdnn-style),
+      // the activation adds a few ulp of its result; act' <= 1 for all three.
+      const double tol = 1.2e-7 * static_cast<double>(gc.k + 3) * mag + 5e-7 * std::fabs(ref) + 1e-30;
+      if (!(std::fabs(got - ref) <= tol) && ++failures < 5)
+        ADD_FAILURE() << "r=" << r << " j=" << j << " got " << got << " want " << ref << " tol " << tol;
+    }
+  EXPECT_EQ(failures, 0);
+}
+
+class KernelTest : public ::testing::TestWithParam<simdrnn_isa> {
+ protected:
+  const KernelTable& table() const { return simdrnn::kernel_table(GetParam()); }
+};
+
+TEST_P(KernelTest, TableMatchesIsa) {
+  EXPECT_EQ(table().isa, static_cast<int32_t>(GetParam()));
+  EXPECT_STREQ(table().name, simdrnn_isa_name(GetParam()));
+}
+
+TEST_P(KernelTest, GemmAllTailsPlainProjection) {
+  uint32_t seed = 1;
+  for (int64_t m : kBatches)
+    for (int64_t n : kSizes)
+      for (int64_t k : {int64_t{1}, int64_t{7}, int64_t{17}, int64_t{64}, int64_t{100}})
+        check_gemm(table(), {m, k, n, false, true, simdrnn::kernels::kNone, 0.0f}, seed++);
+}
+
+TEST_P(KernelTest, GemmAllTailsReductionLength) {
+  uint32_t seed = 1000;
+  for (int64_t k : kSizes)
+    for (int64_t n : {int64_t{1}, int64_t{17}, int64_t{65}})
+      for (int64_t m : {int64_t{1}, int64_t{5}})
+        check_gemm(table(), {m, k, n, true, false, simdrnn::kernels::kTanh, 0.0f}, seed++);
+}
+
+TEST_P(KernelTest, GemmRecurrenceEpilogues) {
+  uint32_t seed = 2000;
+  for (int32_t act : {simdrnn::kernels::kNone, simdrnn::kernels::kTanh, simdrnn::kernels::kRelu,
+                      simdrnn::kernels::kSigmoid})
+    for (float clip : {0.0f, 0.3f})
+      for (int64_t n : kSizes)
+        for (int64_t m : kBatches) check_gemm(table(), {m, 33, n, true, n % 2 == 0, act, clip}, seed++);
+}
+
+TEST_P(KernelTest, GemmZeroReductionIsActivationOfC) {
+  uint32_t seed = 3000;
+  for (int64_t n : kSizes) check_gemm(table(), {3, 0, n, true, true, simdrnn::kernels::kSigmoid, 0.0f}, seed++);
+}
+
+// A column sub-range [n_begin, n_end) writes exactly those columns, with the
+// same bits as the full-range call: the basis of thread partitioning.
+TEST_P(KernelTest, GemmColumnSlicesAreBitIdentical) {
+  const KernelTable& kt = table();
+  const int64_t m = 5, k = 40, n = 100, pw = kt.panel_width;
+  const auto w = simdrnn_test::random_vector(n * k, 7);
+  const auto av = simdrnn_test::random_vector(m * k, 8);
+  const auto cv = simdrnn_test::random_vector(m * n, 9);
+  const simdrnn::PackedMatrix packed = simdrnn::pack_b(w.data(), n, k, pw);
+  std::vector<float> full = cv, sliced = cv;
+  GemmParams p{};
+  p.m = m, p.k = k, p.a = av.data(), p.lda = k, p.b = packed.data.get(), p.n_begin = 0, p.n_end = n;
+  p.ldc = n, p.accumulate = 1, p.activation = simdrnn::kernels::kTanh;
+  p.c = full.data();
+  kt.gemm(p);
+  p.c = sliced.data();
+  for (int64_t c0 = 0; c0 < n; c0 += pw) {
+    p.n_begin = c0;
+    p.n_end = std::min(n, c0 + pw);
+    kt.gemm(p);
+  }
+  EXPECT_EQ(0, std::memcmp(full.data(), sliced.data(), full.size() * sizeof(float)));
+}
+
+TEST_P(KernelTest, ActivateAllTails) {
+  const KernelTable& kt = table();
+  for (int32_t act : {simdrnn::kernels::kNone, simdrnn::kernels::kTanh, simdrnn::kernels::kRelu,
+                      simdrnn::kernels::kSigmoid})
+    for (int64_t n : kSizes) {
+      const auto src = simdrnn_test::random_vector(n, static_cast<uint32_t>(n), -6.0f, 6.0f);
+      GuardedFloats buf(n);
+      std::memcpy(buf.data(), src.data(), n * sizeof(float));
+      kt.activate(act, 2.5f, buf.data(), n);
+      EXPECT_TRUE(buf.canaries_intact());
+      for (int64_t i = 0; i < n; ++i) {
+        const double ref = act_ref(src[i], act, 2.5);
+        EXPECT_NEAR(buf[i], ref, 5e-7 * std::fabs(ref) + 1e-30) << kt.name << " act " << act << " i " << i;
+      }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, KernelTest, ::testing::ValuesIn(simdrnn_test::available_isas()),
+                         [](const auto& info) { return std::string(simdrnn_isa_name(info.param)); });
+
+}  // namespace
