@@ -81,10 +81,14 @@ inline Vec<Arch> epilogue_v(Vec<Arch> v, int32_t activation, float clip) {
   }
 }
 
-template <class Arch>
+// NV vectors of W floats make one packed panel (panel_width = NV * W), so a
+// tile reads B as a single contiguous stream: separate per-vector panels
+// K * W floats apart alias in the same L1 sets once K reaches a few hundred.
+template <class Arch, int NV>
 struct Gemm {
   using V = Vec<Arch>;
   static constexpr int64_t W = static_cast<int64_t>(V::size);
+  static constexpr int64_t kPanel = NV * W;
 
   // Loads `n` (< W) floats; the other lanes are zero. Never reads past src + n.
   static V load_partial(const float* src, int64_t n) {
@@ -98,28 +102,27 @@ struct Gemm {
     std::memcpy(dst, tmp, static_cast<size_t>(n) * sizeof(float));
   }
 
-  // One MR x (NV*W) tile of C: rows row0.., columns col0.. (col0 % W == 0),
-  // of which `ncols` (> (NV-1)*W, <= NV*W) are written.
-  template <int MR, int NV>
+  // One MR x (NVT*W) tile of C: rows row0.., columns col0.. (col0 at a panel
+  // start), of which `ncols` (> (NVT-1)*W, <= NVT*W) are written.
+  template <int MR, int NVT>
   static void tile(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols) {
-    V acc[MR][NV];
+    V acc[MR][NVT];
     for (int r = 0; r < MR; ++r)
-      for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
+      for (int v = 0; v < NVT; ++v) acc[r][v] = V(0.0f);
     const int64_t k = p.k;
-    const int64_t panel_stride = k * W;
     const float* a = k > 0 ? p.a + row0 * p.lda : nullptr;
-    const float* b = k > 0 ? p.b + (col0 / W) * panel_stride : nullptr;
+    const float* b = k > 0 ? p.b + (col0 / kPanel) * k * kPanel : nullptr;
     for (int64_t kk = 0; kk < k; ++kk) {
-      V bv[NV];
-      for (int v = 0; v < NV; ++v) bv[v] = V::load_unaligned(b + v * panel_stride + kk * W);
+      V bv[NVT];
+      for (int v = 0; v < NVT; ++v) bv[v] = V::load_unaligned(b + kk * kPanel + v * W);
       for (int r = 0; r < MR; ++r) {
         const V av(a[r * p.lda + kk]);
-        for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
+        for (int v = 0; v < NVT; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
       }
     }
     for (int r = 0; r < MR; ++r) {
       float* c = p.c + (row0 + r) * p.ldc + col0;
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < NVT; ++v) {
         const int64_t n = std::min<int64_t>(W, ncols - v * W);
         V val = acc[r][v];
         if (p.accumulate)
@@ -142,28 +145,27 @@ struct Gemm {
     tile<MR, NVMAX>(p, row0, col0, ncols);
   }
 
-  template <int MRMAX, int NVMAX>
-  static void tile_mr(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols, int mr,
-                      int nv) {
+  template <int MRMAX>
+  static void tile_mr(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols, int mr, int nv) {
     if constexpr (MRMAX > 1) {
-      if (mr < MRMAX) return tile_mr<MRMAX - 1, NVMAX>(p, row0, col0, ncols, mr, nv);
+      if (mr < MRMAX) return tile_mr<MRMAX - 1>(p, row0, col0, ncols, mr, nv);
     }
-    tile_nv<MRMAX, NVMAX>(p, row0, col0, ncols, nv);
+    tile_nv<MRMAX, NV>(p, row0, col0, ncols, nv);
   }
 
   // Rows are taken in blocks of kRowBlock so that the A block stays in L2 while
-  // every column tile of the range streams past it.
-  template <int MR, int NV>
+  // every column panel of the range streams past it.
+  template <int MR>
   static void run(const GemmParams& p) {
     constexpr int64_t kRowBlock = MR * 8;
     for (int64_t rb = 0; rb < p.m; rb += kRowBlock) {
       const int64_t rend = std::min(p.m, rb + kRowBlock);
-      for (int64_t col0 = p.n_begin; col0 < p.n_end; col0 += NV * W) {
-        const int64_t ncols = std::min<int64_t>(NV * W, p.n_end - col0);
+      for (int64_t col0 = p.n_begin; col0 < p.n_end; col0 += kPanel) {
+        const int64_t ncols = std::min<int64_t>(kPanel, p.n_end - col0);
         const int nv = static_cast<int>((ncols + W - 1) / W);
         for (int64_t row0 = rb; row0 < rend; row0 += MR) {
           const int mr = static_cast<int>(std::min<int64_t>(MR, rend - row0));
-          tile_mr<MR, NV>(p, row0, col0, ncols, mr, nv);
+          tile_mr<MR>(p, row0, col0, ncols, mr, nv);
         }
       }
     }

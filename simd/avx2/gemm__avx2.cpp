@@ -1,6 +1,7 @@
 // AVX2+FMA kernels: the xsimd bodies of simd/gemm_xsimd.hpp instantiated for
 // xsimd::fma3<avx2>. Compiled with -mavx2 -mfma only; 6x16 GEMM tiles
-// (12 accumulators + 2 B vectors + 1 broadcast of the 16 ymm registers).
+// (12 accumulators + 2 B vectors + 1 broadcast of the 16 ymm registers);
+// packed panels are 16 columns wide.
 #include "simd/gemm_xsimd.hpp"
 #include "simd/kernels.h"
 
@@ -9,9 +10,9 @@ namespace kernels {
 namespace avx2 {
 
 using Arch = xsimd::fma3<xsimd::avx2>;
-using Impl = xs::Gemm<Arch>;
+using Impl = xs::Gemm<Arch, 2>;
 
-void gemm(const GemmParams& p) { Impl::run<6, 2>(p); }
+void gemm(const GemmParams& p) { Impl::run<6>(p); }
 void activate(int32_t activation, float clip, float* data, int64_t n) {
   Impl::activate(activation, clip, data, n);
 }
@@ -19,7 +20,7 @@ void activate(int32_t activation, float clip, float* data, int64_t n) {
 }  // namespace avx2
 
 const KernelTable& avx2_table() {
-  static const KernelTable table{"avx2", 1, avx2::Impl::W, &avx2::gemm, &avx2::activate};
+  static const KernelTable table{"avx2", 1, avx2::Impl::kPanel, &avx2::gemm, &avx2::activate};
   return table;
 }
 
