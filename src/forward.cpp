@@ -50,7 +50,7 @@ class alignas(64) SpinBarrier {
     }
     for (uint32_t spins = 0; sense_.load(std::memory_order_acquire) != local_sense; ++spins) {
       __builtin_ia32_pause();
-      if (spins > (1u << 14)) sched_yield();
+      if (spins > (1u << 12)) sched_yield();  // ~0.1 ms: the partner lost its core
     }
   }
 
