@@ -172,7 +172,7 @@ simdrnn_status check_shape_args(const Model& m, const simdrnn_forward_args* a, S
     SIMDRNN_FAIL("args->seq_len: expected >= 1, got %lld", static_cast<long long>(a->seq_len));
   if (a->batch < 1)
     SIMDRNN_FAIL("args->batch: expected >= 1, got %lld", static_cast<long long>(a->batch));
-  const int layout = static_cast<int>(a->layout);
+  const int layout = raw_enum(a->layout);
   if (layout != SIMDRNN_TIME_MAJOR && layout != SIMDRNN_BATCH_MAJOR)
     SIMDRNN_FAIL("args->layout: expected SIMDRNN_TIME_MAJOR (0) or SIMDRNN_BATCH_MAJOR (1), got %d",
                  layout);
@@ -274,7 +274,7 @@ simdrnn_isa simdrnn_detected_isa(void) { return detected_isa(); }
 simdrnn_isa simdrnn_active_isa(void) { return active_isa(); }
 
 simdrnn_status simdrnn_set_max_isa(simdrnn_isa isa) {
-  const int v = static_cast<int>(isa);
+  const int v = raw_enum(isa);
   if (v < SIMDRNN_ISA_SCALAR || v > SIMDRNN_ISA_AVX512)
     SIMDRNN_FAIL("isa: expected SIMDRNN_ISA_SCALAR (0), SIMDRNN_ISA_AVX2 (1) or SIMDRNN_ISA_AVX512 (2), got %d", v);
   set_max_isa(isa);

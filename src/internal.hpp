@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,6 +38,16 @@ inline int64_t checked_product(std::initializer_list<int64_t> factors) {
   return p;
 }
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Reads an enum field as its raw int: a C caller may store any int there, and
+// loading an out-of-range value as the enum type is undefined in C++.
+template <class E>
+int32_t raw_enum(const E& field) {
+  static_assert(sizeof(E) == sizeof(int32_t), "C enums are int-sized");
+  int32_t v;
+  std::memcpy(&v, &field, sizeof v);
+  return v;
+}
 
 // ---- 64-byte aligned float storage ---------------------------------------------
 struct FreeDeleter {

@@ -91,7 +91,7 @@ simdrnn_status validate_config(const simdrnn_config* c, const char* arg) {
   if (c->bidirectional != 0 && c->bidirectional != 1)
     return fail(SIMDRNN_INVALID_ARGUMENT, "%s->bidirectional: expected 0 or 1, got %d", arg,
                 static_cast<int>(c->bidirectional));
-  const int act = static_cast<int>(c->activation);
+  const int act = raw_enum(c->activation);
   if (act != SIMDRNN_TANH && act != SIMDRNN_RELU && act != SIMDRNN_SIGMOID)
     return fail(SIMDRNN_INVALID_ARGUMENT,
                 "%s->activation: expected SIMDRNN_TANH (0), SIMDRNN_RELU (1) or SIMDRNN_SIGMOID (2), got %d",

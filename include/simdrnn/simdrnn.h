@@ -137,8 +137,9 @@ SIMDRNN_API simdrnn_status simdrnn_model_isa(const simdrnn_model* model, simdrnn
 SIMDRNN_API simdrnn_status simdrnn_forward_workspace_size(const simdrnn_model* model,
                                                           const simdrnn_forward_args* args,
                                                           size_t* bytes);
-/* Runs the whole sequence. Allocates nothing. Outputs must not overlap the
- * inputs, each other or the workspace (h_n == h0 exactly is allowed). */
+/* Runs the whole sequence. Allocates nothing. At least one of y, h_n, out
+ * must be non-NULL. Outputs must not overlap the inputs, each other or the
+ * workspace (h_n == h0 exactly is allowed). num_threads < 0 is an error. */
 SIMDRNN_API simdrnn_status simdrnn_forward(const simdrnn_model* model,
                                            const simdrnn_forward_args* args);
 
