@@ -1,0 +1,470 @@
+// oneDNN baselines: the vanilla RNN primitive and the sgemm-per-step loop.
+// See onednn_rnn.hpp for what each computes and how it is set up.
+#include "support/onednn_rnn.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <random>
+#include <stdexcept>
+#include <unordered_map>
+#include <utility>
+
+namespace simdrnn_test {
+namespace {
+
+using dim = dnnl::memory::dim;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+void require(bool condition, const std::string& message) {
+  if (!condition) throw std::invalid_argument("simdrnn_test baseline: " + message);
+}
+
+int64_t config_directions(const simdrnn_config& config) { return config.bidirectional ? 2 : 1; }
+
+// Input width of `layer`: I for the first, D*H above.
+int64_t layer_input(const simdrnn_config& config, int64_t layer) {
+  return layer == 0 ? config.input_size : config_directions(config) * config.hidden_size;
+}
+
+void check_shapes(const simdrnn_config& config, int64_t seq_len, int64_t batch,
+                  const BaselineWeights& weights, int threads, BaselineDirection direction) {
+  require(config.input_size >= 1 && config.hidden_size >= 1 && config.num_layers >= 1,
+          "config needs input_size, hidden_size, num_layers >= 1");
+  require(config.clip == 0.0f, "clip is not supported by the baselines");
+  require(seq_len >= 1 && batch >= 1, "seq_len and batch must be >= 1");
+  require(threads >= 1, "threads must be >= 1");
+  require((direction == BaselineDirection::kBidirectionalConcat) == (config.bidirectional != 0),
+          "direction must be bidirectional_concat exactly when config.bidirectional");
+  const int64_t H = config.hidden_size;
+  const int64_t D = config_directions(config);
+  require(static_cast<int64_t>(weights.cells.size()) == config.num_layers * D,
+          "weights.cells must hold num_layers * D cells");
+  for (int64_t l = 0; l < config.num_layers; ++l) {
+    for (int64_t d = 0; d < D; ++d) {
+      const BaselineCell& cell = weights.cells[static_cast<size_t>(l * D + d)];
+      require(static_cast<int64_t>(cell.w_ih.size()) == H * layer_input(config, l),
+              "w_ih of a cell has the wrong size");
+      require(static_cast<int64_t>(cell.w_hh.size()) == H * H, "w_hh has the wrong size");
+      require(cell.b_ih.empty() || static_cast<int64_t>(cell.b_ih.size()) == H, "b_ih has the wrong size");
+      require(cell.b_hh.empty() || static_cast<int64_t>(cell.b_hh.size()) == H, "b_hh has the wrong size");
+    }
+  }
+  if (config.output_size > 0) {
+    require(static_cast<int64_t>(weights.w_hy.size()) == config.output_size * D * H,
+            "w_hy has the wrong size");
+    require(weights.b_y.empty() || static_cast<int64_t>(weights.b_y.size()) == config.output_size,
+            "b_y has the wrong size");
+  }
+}
+
+// b_ih + b_hh, absent biases counting as zero.
+std::vector<float> summed_bias(const BaselineCell& cell, int64_t hidden) {
+  std::vector<float> bias(static_cast<size_t>(hidden), 0.0f);
+  for (int64_t j = 0; j < hidden; ++j) {
+    if (!cell.b_ih.empty()) bias[j] += cell.b_ih[j];
+    if (!cell.b_hh.empty()) bias[j] += cell.b_hh[j];
+  }
+  return bias;
+}
+
+void sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const dnnl_status_t status = dnnl_sgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (status != dnnl_success) throw std::runtime_error("dnnl_sgemm failed");
+}
+
+// out [rows, O] = y [rows, DH] W_hy^T + b_y.
+void output_layer(int64_t rows, int64_t dh, int64_t o, const float* y, const float* w_hy, const float* b_y,
+                  float* out) {
+  sgemm('N', 'T', rows, o, dh, 1.0f, y, dh, w_hy, dh, 0.0f, out, o);
+  if (b_y == nullptr) return;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < o; ++j) out[r * o + j] += b_y[j];
+}
+
+dnnl::algorithm onednn_activation(simdrnn_activation activation) {
+  switch (activation) {
+    case SIMDRNN_TANH:
+      return dnnl::algorithm::eltwise_tanh;
+    case SIMDRNN_RELU:
+      return dnnl::algorithm::eltwise_relu;
+    case SIMDRNN_SIGMOID:
+      return dnnl::algorithm::eltwise_logistic;
+  }
+  throw std::invalid_argument("simdrnn_test baseline: unknown activation");
+}
+
+dnnl::rnn_direction onednn_direction(BaselineDirection direction) {
+  switch (direction) {
+    case BaselineDirection::kLeft2Right:
+      return dnnl::rnn_direction::unidirectional_left2right;
+    case BaselineDirection::kRight2Left:
+      return dnnl::rnn_direction::unidirectional_right2left;
+    case BaselineDirection::kBidirectionalConcat:
+      return dnnl::rnn_direction::bidirectional_concat;
+  }
+  throw std::invalid_argument("simdrnn_test baseline: unknown direction");
+}
+
+}  // namespace
+
+BaselineDirection default_direction(const simdrnn_config& config) {
+  return config.bidirectional ? BaselineDirection::kBidirectionalConcat : BaselineDirection::kLeft2Right;
+}
+
+int64_t num_directions(BaselineDirection direction) {
+  return direction == BaselineDirection::kBidirectionalConcat ? 2 : 1;
+}
+
+BaselineWeights make_baseline_weights(const simdrnn_config& config, uint32_t seed, float scale) {
+  const int64_t H = config.hidden_size;
+  const int64_t D = config_directions(config);
+  if (scale <= 0.0f) scale = 1.0f / std::sqrt(static_cast<float>(H));
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  auto fill = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(gen);
+    return v;
+  };
+  BaselineWeights weights;
+  for (int64_t l = 0; l < config.num_layers; ++l) {
+    for (int64_t d = 0; d < D; ++d) {
+      BaselineCell cell;
+      cell.w_ih = fill(static_cast<size_t>(H * layer_input(config, l)));
+      cell.w_hh = fill(static_cast<size_t>(H * H));
+      cell.b_ih = fill(static_cast<size_t>(H));
+      cell.b_hh = fill(static_cast<size_t>(H));
+      weights.cells.push_back(std::move(cell));
+    }
+  }
+  if (config.output_size > 0) {
+    weights.w_hy = fill(static_cast<size_t>(config.output_size * D * H));
+    weights.b_y = fill(static_cast<size_t>(config.output_size));
+  }
+  return weights;
+}
+
+simdrnn::Model make_simdrnn_model(const simdrnn_config& config, const BaselineWeights& weights) {
+  const int64_t D = config_directions(config);
+  simdrnn::Weights w(config);
+  for (int64_t l = 0; l < config.num_layers; ++l) {
+    for (int64_t d = 0; d < D; ++d) {
+      const BaselineCell& cell = weights.cells.at(static_cast<size_t>(l * D + d));
+      const std::string suffix = "_l" + std::to_string(l) + (d == 1 ? "_reverse" : "");
+      w.set("weight_ih" + suffix, cell.w_ih);
+      w.set("weight_hh" + suffix, cell.w_hh);
+      if (!cell.b_ih.empty()) w.set("bias_ih" + suffix, cell.b_ih);
+      if (!cell.b_hh.empty()) w.set("bias_hh" + suffix, cell.b_hh);
+    }
+  }
+  if (config.output_size > 0) {
+    w.set("weight_hy", weights.w_hy);
+    if (!weights.b_y.empty()) w.set("bias_hy", weights.b_y);
+  }
+  return simdrnn::Model(w);
+}
+
+double forward_flops(const simdrnn_config& config, int64_t seq_len, int64_t batch) {
+  const double H = static_cast<double>(config.hidden_size);
+  const double D = static_cast<double>(config_directions(config));
+  const double rows = static_cast<double>(seq_len) * static_cast<double>(batch);
+  double flops = 0.0;
+  for (int64_t l = 0; l < config.num_layers; ++l)
+    flops += D * 2.0 * rows * (static_cast<double>(layer_input(config, l)) * H + H * H);
+  if (config.output_size > 0) flops += 2.0 * rows * D * H * static_cast<double>(config.output_size);
+  return flops;
+}
+
+// ---- OnednnRnn ---------------------------------------------------------------
+
+struct OnednnRnn::Impl {
+  // One primitive covering layers [first_layer, first_layer + layers).
+  struct Stage {
+    int64_t first_layer = 0;
+    int64_t layers = 1;
+    dnnl::vanilla_rnn_forward primitive;
+    dnnl::memory src_layer, src_iter, dst_layer, dst_iter;                  // user buffers, set per run
+    dnnl::memory weights_layer, weights_iter, bias, scratchpad, workspace;  // owned
+    std::unordered_map<int, dnnl::memory> args;
+    std::string impl_info;
+  };
+
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  simdrnn_config config{};
+  int64_t T = 0, N = 0, D = 1, H = 0, L = 0, O = 0;
+  int threads = 1;
+  std::vector<Stage> stages;
+  std::vector<float> zero_h0, h_n_scratch, y_scratch, between[2];
+  std::vector<float> w_hy, b_y;
+
+  void add_stage(int64_t first_layer, int64_t layers, const BaselineWeights& weights,
+                 BaselineDirection direction, const OnednnOptions& options);
+};
+
+void OnednnRnn::Impl::add_stage(int64_t first_layer, int64_t layers, const BaselineWeights& weights,
+                                BaselineDirection direction, const OnednnOptions& options) {
+  const int64_t slc = layer_input(config, first_layer);
+  const int64_t dlc = D * H;
+  const dnnl::memory::desc src_layer_md({T, N, slc}, dt::f32, tag::tnc);
+  const dnnl::memory::desc iter_md({layers, D, N, H}, dt::f32, tag::ldnc);
+  const dnnl::memory::desc weights_layer_any({layers, D, slc, 1, H}, dt::f32, tag::any);
+  const dnnl::memory::desc weights_iter_any({layers, D, H, 1, H}, dt::f32, tag::any);
+  const dnnl::memory::desc bias_md({layers, D, 1, H}, dt::f32, tag::ldgo);
+  const dnnl::memory::desc dst_layer_md({T, N, dlc}, dt::f32, tag::tnc);
+
+  const dnnl::prop_kind prop =
+      options.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+  const dnnl::vanilla_rnn_forward::desc desc(
+      prop, onednn_activation(config.activation), onednn_direction(direction), src_layer_md, iter_md,
+      weights_layer_any, weights_iter_any, bias_md, dst_layer_md, iter_md);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const dnnl::vanilla_rnn_forward::primitive_desc pd(desc, attr, engine);
+
+  Stage stage;
+  stage.first_layer = first_layer;
+  stage.layers = layers;
+  stage.primitive = dnnl::vanilla_rnn_forward(pd);
+  stage.impl_info = pd.impl_info_str();
+
+  // Our [H, in] rows become oneDNN's ldigo [l][d][in][0][H]: a transpose.
+  std::vector<float> wl(static_cast<size_t>(layers * D * slc * H));
+  std::vector<float> wi(static_cast<size_t>(layers * D * H * H));
+  stage.bias = dnnl::memory(pd.bias_desc(), engine);
+  float* bias = static_cast<float*>(stage.bias.get_data_handle());
+  for (int64_t l = 0; l < layers; ++l) {
+    for (int64_t d = 0; d < D; ++d) {
+      const BaselineCell& cell = weights.cells[static_cast<size_t>((first_layer + l) * D + d)];
+      float* wl_ld = wl.data() + (l * D + d) * slc * H;
+      float* wi_ld = wi.data() + (l * D + d) * H * H;
+      for (int64_t o = 0; o < H; ++o) {
+        for (int64_t i = 0; i < slc; ++i) wl_ld[i * H + o] = cell.w_ih[o * slc + i];
+        for (int64_t i = 0; i < H; ++i) wi_ld[i * H + o] = cell.w_hh[o * H + i];
+      }
+      const std::vector<float> b = summed_bias(cell, H);
+      std::copy(b.begin(), b.end(), bias + (l * D + d) * H);
+    }
+  }
+  const dnnl::memory::desc wl_user_md({layers, D, slc, 1, H}, dt::f32, tag::ldigo);
+  const dnnl::memory::desc wi_user_md({layers, D, H, 1, H}, dt::f32, tag::ldigo);
+  dnnl::memory wl_user(wl_user_md, engine, wl.data());
+  dnnl::memory wi_user(wi_user_md, engine, wi.data());
+  stage.weights_layer = dnnl::memory(pd.weights_layer_desc(), engine);
+  stage.weights_iter = dnnl::memory(pd.weights_iter_desc(), engine);
+  dnnl::reorder(wl_user, stage.weights_layer).execute(stream, wl_user, stage.weights_layer);
+  dnnl::reorder(wi_user, stage.weights_iter).execute(stream, wi_user, stage.weights_iter);
+  stream.wait();
+
+  stage.src_layer = dnnl::memory(pd.src_layer_desc(), engine, DNNL_MEMORY_NONE);
+  stage.src_iter = dnnl::memory(pd.src_iter_desc(), engine, DNNL_MEMORY_NONE);
+  stage.dst_layer = dnnl::memory(pd.dst_layer_desc(), engine, DNNL_MEMORY_NONE);
+  stage.dst_iter = dnnl::memory(pd.dst_iter_desc(), engine, DNNL_MEMORY_NONE);
+  stage.scratchpad = dnnl::memory(pd.scratchpad_desc(), engine);
+  stage.args = {{DNNL_ARG_SRC_LAYER, stage.src_layer},
+                {DNNL_ARG_SRC_ITER, stage.src_iter},
+                {DNNL_ARG_WEIGHTS_LAYER, stage.weights_layer},
+                {DNNL_ARG_WEIGHTS_ITER, stage.weights_iter},
+                {DNNL_ARG_BIAS, stage.bias},
+                {DNNL_ARG_DST_LAYER, stage.dst_layer},
+                {DNNL_ARG_DST_ITER, stage.dst_iter},
+                {DNNL_ARG_SCRATCHPAD, stage.scratchpad}};
+  if (options.training) {
+    stage.workspace = dnnl::memory(pd.workspace_desc(), engine);
+    stage.args.emplace(DNNL_ARG_WORKSPACE, stage.workspace);
+  }
+  stages.push_back(std::move(stage));
+}
+
+OnednnRnn::OnednnRnn() = default;
+OnednnRnn::~OnednnRnn() = default;
+
+void OnednnRnn::setup(const simdrnn_config& config, int64_t seq_len, int64_t batch,
+                      const BaselineWeights& weights, int threads, BaselineDirection direction,
+                      const OnednnOptions& options) {
+  check_shapes(config, seq_len, batch, weights, threads, direction);
+  impl_.reset();
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->T = seq_len;
+  impl->N = batch;
+  impl->D = num_directions(direction);
+  impl->H = config.hidden_size;
+  impl->L = config.num_layers;
+  impl->O = config.output_size;
+  impl->threads = threads;
+  const int64_t state_size = impl->L * impl->D * impl->N * impl->H;
+  const int64_t layer_size = impl->T * impl->N * impl->D * impl->H;
+  impl->zero_h0.assign(static_cast<size_t>(state_size), 0.0f);
+  impl->h_n_scratch.assign(static_cast<size_t>(state_size), 0.0f);
+  impl->y_scratch.assign(static_cast<size_t>(layer_size), 0.0f);
+  if (impl->L > 1) {
+    impl->between[0].assign(static_cast<size_t>(layer_size), 0.0f);
+    if (impl->L > 2) impl->between[1].assign(static_cast<size_t>(layer_size), 0.0f);
+  }
+  if (impl->O > 0) {
+    impl->w_hy = weights.w_hy;
+    impl->b_y = weights.b_y;
+  }
+
+  // oneDNN sizes scratchpads for the thread count current at creation.
+  omp_set_num_threads(threads);
+  const bool single = impl->L == 1 || (direction != BaselineDirection::kBidirectionalConcat &&
+                                       config.input_size == config.hidden_size && !options.force_per_layer);
+  if (single) {
+    impl->add_stage(0, impl->L, weights, direction, options);
+  } else {
+    for (int64_t l = 0; l < impl->L; ++l) impl->add_stage(l, 1, weights, direction, options);
+  }
+  impl_ = std::move(impl);
+}
+
+void OnednnRnn::run(const float* x, const float* h0, float* y, float* h_n, float* out) {
+  require(impl_ != nullptr, "run() before setup()");
+  Impl& m = *impl_;
+  require(x != nullptr, "x is required");
+  require((out != nullptr) == (m.O > 0), "out is required exactly when output_size > 0");
+  omp_set_num_threads(m.threads);
+  const float* h0_data = h0 != nullptr ? h0 : m.zero_h0.data();
+  float* h_n_data = h_n != nullptr ? h_n : m.h_n_scratch.data();
+  float* y_data = y != nullptr ? y : m.y_scratch.data();
+  const int64_t state_per_layer = m.D * m.N * m.H;
+  const size_t count = m.stages.size();
+  for (size_t s = 0; s < count; ++s) {
+    Impl::Stage& stage = m.stages[s];
+    const float* src = s == 0 ? x : m.between[(s - 1) % 2].data();
+    float* dst = s + 1 == count ? y_data : m.between[s % 2].data();
+    stage.src_layer.set_data_handle(const_cast<float*>(src));
+    stage.dst_layer.set_data_handle(dst);
+    stage.src_iter.set_data_handle(const_cast<float*>(h0_data + stage.first_layer * state_per_layer));
+    stage.dst_iter.set_data_handle(h_n_data + stage.first_layer * state_per_layer);
+    stage.primitive.execute(m.stream, stage.args);
+  }
+  m.stream.wait();
+  if (m.O > 0)
+    output_layer(m.T * m.N, m.D * m.H, m.O, y_data, m.w_hy.data(), m.b_y.empty() ? nullptr : m.b_y.data(),
+                 out);
+}
+
+bool OnednnRnn::single_primitive() const { return impl_ != nullptr && impl_->stages.size() == 1; }
+
+std::string OnednnRnn::impl_info() const {
+  std::string info;
+  if (impl_ == nullptr) return info;
+  for (const Impl::Stage& stage : impl_->stages) {
+    if (!info.empty()) info += ",";
+    info += stage.impl_info;
+  }
+  return info;
+}
+
+// ---- GemmLoopRnn -------------------------------------------------------------
+
+struct GemmLoopRnn::Impl {
+  simdrnn_config config{};
+  BaselineDirection direction = BaselineDirection::kLeft2Right;
+  int64_t T = 0, N = 0, D = 1, H = 0, L = 0, O = 0;
+  int threads = 1;
+  std::vector<BaselineCell> cells;       // PyTorch layout, as given
+  std::vector<std::vector<float>> bias;  // b_ih + b_hh per cell
+  std::vector<float> zero_h0, y_scratch, between[2];
+  std::vector<float> w_hy, b_y;
+};
+
+GemmLoopRnn::GemmLoopRnn() = default;
+GemmLoopRnn::~GemmLoopRnn() = default;
+
+void GemmLoopRnn::setup(const simdrnn_config& config, int64_t seq_len, int64_t batch,
+                        const BaselineWeights& weights, int threads, BaselineDirection direction) {
+  check_shapes(config, seq_len, batch, weights, threads, direction);
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->direction = direction;
+  impl->T = seq_len;
+  impl->N = batch;
+  impl->D = num_directions(direction);
+  impl->H = config.hidden_size;
+  impl->L = config.num_layers;
+  impl->O = config.output_size;
+  impl->threads = threads;
+  impl->cells = weights.cells;
+  for (const BaselineCell& cell : weights.cells) impl->bias.push_back(summed_bias(cell, impl->H));
+  const int64_t layer_size = impl->T * impl->N * impl->D * impl->H;
+  impl->zero_h0.assign(static_cast<size_t>(impl->L * impl->D * impl->N * impl->H), 0.0f);
+  impl->y_scratch.assign(static_cast<size_t>(layer_size), 0.0f);
+  if (impl->L > 1) {
+    impl->between[0].assign(static_cast<size_t>(layer_size), 0.0f);
+    if (impl->L > 2) impl->between[1].assign(static_cast<size_t>(layer_size), 0.0f);
+  }
+  if (impl->O > 0) {
+    impl->w_hy = weights.w_hy;
+    impl->b_y = weights.b_y;
+  }
+  impl_ = std::move(impl);
+}
+
+void GemmLoopRnn::run(const float* x, const float* h0, float* y, float* h_n, float* out) {
+  require(impl_ != nullptr, "run() before setup()");
+  Impl& m = *impl_;
+  require(x != nullptr, "x is required");
+  require((out != nullptr) == (m.O > 0), "out is required exactly when output_size > 0");
+  omp_set_num_threads(m.threads);
+  const int64_t T = m.T, N = m.N, D = m.D, H = m.H;
+  const int64_t dh = D * H;
+  const float* h0_data = h0 != nullptr ? h0 : m.zero_h0.data();
+  float* y_data = y != nullptr ? y : m.y_scratch.data();
+  const simdrnn_activation activation = m.config.activation;
+
+  for (int64_t l = 0; l < m.L; ++l) {
+    const float* src = l == 0 ? x : m.between[(l - 1) % 2].data();
+    float* dst = l + 1 == m.L ? y_data : m.between[l % 2].data();
+    const int64_t in = layer_input(m.config, l);
+    for (int64_t d = 0; d < D; ++d) {
+      const size_t c = static_cast<size_t>(l * D + d);
+      const BaselineCell& cell = m.cells[c];
+      const float* bias = m.bias[c].data();
+      const bool reverse = m.direction == BaselineDirection::kRight2Left || d == 1;
+      float* dst_d = dst + d * H;
+      // Input projection for all T*N rows, straight into this direction's columns.
+      sgemm('N', 'T', T * N, H, in, 1.0f, src, in, cell.w_ih.data(), in, 0.0f, dst_d, dh);
+      const float* prev = h0_data + static_cast<int64_t>(c) * N * H;
+      int64_t prev_ld = H;
+      for (int64_t s = 0; s < T; ++s) {
+        const int64_t t = reverse ? T - 1 - s : s;
+        float* cur = dst_d + t * N * dh;
+        sgemm('N', 'T', N, H, H, 1.0f, prev, prev_ld, cell.w_hh.data(), H, 1.0f, cur, dh);
+        for (int64_t n = 0; n < N; ++n) {
+          float* row = cur + n * dh;
+          switch (activation) {
+            case SIMDRNN_TANH:
+              for (int64_t j = 0; j < H; ++j) row[j] = std::tanh(row[j] + bias[j]);
+              break;
+            case SIMDRNN_RELU:
+              for (int64_t j = 0; j < H; ++j) row[j] = std::max(row[j] + bias[j], 0.0f);
+              break;
+            case SIMDRNN_SIGMOID:
+              for (int64_t j = 0; j < H; ++j) row[j] = 1.0f / (1.0f + std::exp(-(row[j] + bias[j])));
+              break;
+          }
+        }
+        prev = cur;
+        prev_ld = dh;
+      }
+      if (h_n != nullptr) {
+        for (int64_t n = 0; n < N; ++n)
+          std::memcpy(h_n + (static_cast<int64_t>(c) * N + n) * H, prev + n * dh,
+                      static_cast<size_t>(H) * sizeof(float));
+      }
+    }
+  }
+  if (m.O > 0)
+    output_layer(T * N, dh, m.O, y_data, m.w_hy.data(), m.b_y.empty() ? nullptr : m.b_y.data(), out);
+}
+
+}  // namespace simdrnn_test

@@ -1,0 +1,129 @@
+// Baselines that simdrnn is tested and benchmarked against: oneDNN's
+// vanilla_rnn_forward primitive, and a "GEMM per step" loop over dnnl_sgemm
+// (what PyTorch and ONNX Runtime do on CPU). Both take weights in simdrnn's
+// (PyTorch) layout. Needs oneDNN and OpenMP only, no GoogleTest, so the
+// benchmark compiles this file into itself.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "simdrnn/simdrnn.h"
+#include "simdrnn/simdrnn.hpp"
+
+namespace simdrnn_test {
+
+// Weights of one (layer, direction) in PyTorch layout, row-major.
+struct BaselineCell {
+  std::vector<float> w_ih;  // [H, in], in = I for layer 0, D*H above
+  std::vector<float> w_hh;  // [H, H]
+  std::vector<float> b_ih;  // [H], or empty for zero
+  std::vector<float> b_hh;  // [H], or empty for zero
+};
+
+// All weights of a model; cells[layer * D + direction] (direction 1 = reverse).
+struct BaselineWeights {
+  std::vector<BaselineCell> cells;
+  std::vector<float> w_hy;  // [O, D*H] when output_size > 0
+  std::vector<float> b_y;   // [O], or empty for zero
+};
+
+// Direction of a baseline run. simdrnn itself has no reverse-only mode;
+// kRight2Left (oneDNN's unidirectional_right2left) reads every layer's
+// sequence from the last step to the first.
+enum class BaselineDirection { kLeft2Right, kRight2Left, kBidirectionalConcat };
+
+// Knobs of OnednnRnn beyond the model itself.
+struct OnednnOptions {
+  bool training = false;         // forward_training (allocates oneDNN's workspace)
+  bool force_per_layer = false;  // chain per-layer primitives even when one would do
+};
+
+// kBidirectionalConcat when config.bidirectional, else kLeft2Right.
+BaselineDirection default_direction(const simdrnn_config& config);
+int64_t num_directions(BaselineDirection direction);  // D: 1 or 2
+
+// Uniform weights in [-scale, scale] (scale <= 0: PyTorch's 1/sqrt(H)) from a
+// seeded generator, biases included.
+BaselineWeights make_baseline_weights(const simdrnn_config& config, uint32_t seed, float scale = 0.0f);
+
+// A simdrnn model (for the active ISA) holding `weights`.
+simdrnn::Model make_simdrnn_model(const simdrnn_config& config, const BaselineWeights& weights);
+
+// Useful FLOPs of one forward call: 2*T*N*(in*H + H*H) per layer and
+// direction, plus 2*T*N*D*H*O for the output layer.
+double forward_flops(const simdrnn_config& config, int64_t seq_len, int64_t batch);
+
+// oneDNN's vanilla RNN primitive on time-major data (tnc / ldnc). Weights are
+// converted to ldigo / ldgo (ldigo[l][d][i][0][o] = w_ih[o][i], bias =
+// b_ih + b_hh) and reordered into the primitive's preferred format (`any`)
+// in setup(); scratchpad (user mode) and all memory objects are created
+// there too, so run() only swaps data handles and executes.
+//
+// Layers: one multi-layer primitive when oneDNN's semantics match PyTorch's,
+// i.e. unidirectional with I == H. oneDNN's multi-layer bidirectional_concat
+// feeds each direction of layer l+1 with the same direction of layer l only
+// (concatenating just the final output), so bidirectional stacks, and stacks
+// with I != H, chain one primitive per layer instead.
+//
+// clip is not supported (throws). The output layer (O > 0) runs as one
+// dnnl_sgemm over all T*N rows after the recurrence.
+class OnednnRnn {
+ public:
+  OnednnRnn();
+  ~OnednnRnn();
+  OnednnRnn(const OnednnRnn&) = delete;
+  OnednnRnn& operator=(const OnednnRnn&) = delete;
+
+  // Builds everything for fixed T and N; `threads` >= 1 OpenMP threads (oneDNN
+  // sizes its scratchpad for the thread count it is created with, so run()
+  // uses the same). Throws std::exception (dnnl::error, std::invalid_argument).
+  void setup(const simdrnn_config& config, int64_t seq_len, int64_t batch, const BaselineWeights& weights,
+             int threads, BaselineDirection direction, const OnednnOptions& options = OnednnOptions());
+  void setup(const simdrnn_config& config, int64_t seq_len, int64_t batch, const BaselineWeights& weights,
+             int threads) {
+    setup(config, seq_len, batch, weights, threads, default_direction(config));
+  }
+
+  // x [T, N, I]; h0 [L*D, N, H] or null (zeros); y [T, N, D*H] or null;
+  // h_n [L*D, N, H] or null; out [T, N, O] (required iff O > 0). No output
+  // may alias an input (unlike simdrnn, h_n == h0 is not allowed). Sets
+  // omp_set_num_threads(threads) first. Allocates nothing.
+  void run(const float* x, const float* h0, float* y, float* h_n, float* out = nullptr);
+
+  bool single_primitive() const;  // true: one multi-layer primitive
+  std::string impl_info() const;  // oneDNN's implementation name(s)
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The loop PyTorch and ONNX Runtime run on CPU: per layer and direction one
+// dnnl_sgemm for the input projection over all T*N rows (written straight
+// into the layer's output), then per step one dnnl_sgemm adding
+// h_{t-1} W_hh^T, then bias + activation. Weights stay in PyTorch layout.
+class GemmLoopRnn {
+ public:
+  GemmLoopRnn();
+  ~GemmLoopRnn();
+  GemmLoopRnn(const GemmLoopRnn&) = delete;
+  GemmLoopRnn& operator=(const GemmLoopRnn&) = delete;
+
+  void setup(const simdrnn_config& config, int64_t seq_len, int64_t batch, const BaselineWeights& weights,
+             int threads, BaselineDirection direction);
+  void setup(const simdrnn_config& config, int64_t seq_len, int64_t batch, const BaselineWeights& weights,
+             int threads) {
+    setup(config, seq_len, batch, weights, threads, default_direction(config));
+  }
+  // Same contract as OnednnRnn::run.
+  void run(const float* x, const float* h0, float* y, float* h_n, float* out = nullptr);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace simdrnn_test
