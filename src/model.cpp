@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <utility>
 
 #include "src/internal.hpp"
 
@@ -102,8 +103,18 @@ simdrnn_status validate_config(const simdrnn_config* c, const char* arg) {
   if (c->output_size < 0)
     return fail(SIMDRNN_INVALID_ARGUMENT, "%s->output_size: expected >= 0 (0 = none), got %lld", arg,
                 static_cast<long long>(c->output_size));
-  // Every weight tensor's element and byte count must fit in 64 bits with room
-  // to spare; the limit keeps all later products (panels, bytes) exact.
+  // Each dimension is capped first so that padding it (+64) cannot overflow;
+  // then every weight tensor's element count must stay below 2^60, which keeps
+  // all later products (panels, bytes) exact.
+  constexpr int64_t kMaxDim = int64_t{1} << 40;
+  const std::pair<const char*, int64_t> dims[] = {{"input_size", c->input_size},
+                                                  {"hidden_size", c->hidden_size},
+                                                  {"num_layers", c->num_layers},
+                                                  {"output_size", c->output_size}};
+  for (const auto& [name, value] : dims)
+    if (value > kMaxDim)
+      return fail(SIMDRNN_INVALID_ARGUMENT, "%s->%s: expected <= 2^40, got %lld", arg, name,
+                  static_cast<long long>(value));
   constexpr int64_t kMaxElements = int64_t{1} << 60;
   const int64_t dirs = c->bidirectional ? 2 : 1;
   const int64_t dh = checked_product({dirs, c->hidden_size});
