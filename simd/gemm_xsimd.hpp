@@ -153,13 +153,17 @@ struct Gemm {
     tile_nv<MRMAX, NV>(p, row0, col0, ncols, nv);
   }
 
-  // Rows are taken in blocks of kRowBlock so that the A block stays in L2 while
-  // every column panel of the range streams past it.
+  // Rows are taken in blocks whose A rows (k floats each) fill about 384 KiB,
+  // so the block stays in L2 while every column panel of the range streams
+  // past it once; a block never ends in a sliver of a few rows that would
+  // stream all of B again for them.
   template <int MR>
   static void run(const GemmParams& p) {
-    constexpr int64_t kRowBlock = MR * 8;
-    for (int64_t rb = 0; rb < p.m; rb += kRowBlock) {
-      const int64_t rend = std::min(p.m, rb + kRowBlock);
+    const int64_t fit = std::max<int64_t>(MR, (int64_t{384} << 10) / (4 * std::max<int64_t>(p.k, 1)) / MR * MR);
+    const int64_t blocks = (p.m + fit - 1) / fit;
+    const int64_t block_rows = ((p.m + blocks - 1) / blocks + MR - 1) / MR * MR;
+    for (int64_t rb = 0; rb < p.m; rb += block_rows) {
+      const int64_t rend = std::min(p.m, rb + block_rows);
       for (int64_t col0 = p.n_begin; col0 < p.n_end; col0 += kPanel) {
         const int64_t ncols = std::min<int64_t>(kPanel, p.n_end - col0);
         const int nv = static_cast<int>((ncols + W - 1) / W);

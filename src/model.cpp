@@ -2,6 +2,7 @@
 // the weights into the kernels' panel layout, plus the error and environment
 // helpers every entry point uses.
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <cmath>
 #include <cstdarg>
@@ -54,9 +55,15 @@ int32_t default_num_threads() {
 
 // ---- storage and packing ----------------------------------------------------
 AlignedFloats aligned_floats(int64_t count) {
-  const size_t bytes = static_cast<size_t>(round_up(count > 0 ? count : 1, 16)) * sizeof(float);
-  void* p = std::aligned_alloc(64, bytes);
+  size_t bytes = static_cast<size_t>(round_up(count > 0 ? count : 1, 16)) * sizeof(float);
+  // Large buffers (packed weights) go on 2 MiB pages where the kernel allows:
+  // a 16 MiB W_hh streamed every step would otherwise miss the TLB every 4 KiB.
+  constexpr size_t kHuge = size_t{2} << 20;
+  const bool huge = bytes >= kHuge;
+  if (huge) bytes = (bytes + kHuge - 1) / kHuge * kHuge;
+  void* p = std::aligned_alloc(huge ? kHuge : 64, bytes);
   if (!p) throw std::bad_alloc();
+  if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure is harmless
   std::memset(p, 0, bytes);
   return AlignedFloats(static_cast<float*>(p));
 }
