@@ -1,6 +1,7 @@
 // The C API: handle table, argument validation (before any output is touched)
 // and the exception firewall. Every exported function catches everything.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -143,7 +144,8 @@ Region region(const char* name, const void* p, int64_t bytes, bool written) {
 
 // Every written region must be disjoint from every other region, except
 // h_n == h0 exactly (in-place state update, documented).
-simdrnn_status check_overlaps(const std::vector<Region>& regions) {
+template <size_t kCount>
+simdrnn_status check_overlaps(const std::array<Region, kCount>& regions) {
   for (size_t i = 0; i < regions.size(); ++i)
     for (size_t j = i + 1; j < regions.size(); ++j) {
       const Region &a = regions[i], &b = regions[j];
@@ -226,7 +228,7 @@ simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a) {
   if (need > 0 && !a->workspace)
     SIMDRNN_FAIL("args->workspace: expected a buffer of %lld bytes, got NULL", static_cast<long long>(need));
   constexpr int64_t F = sizeof(float);
-  const std::vector<Region> regions = {
+  const std::array<Region, 7> regions = {
       region("x", a->x, s.x * F, false),
       region("h0", a->h0, s.h * F, false),
       region("seq_lens", a->seq_lens, a->batch * int64_t{sizeof(int64_t)}, false),
