@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 
 #include "simd/kernels.h"
@@ -104,19 +105,55 @@ struct Gemm {
 
   // One MR x (NVT*W) tile of C: rows row0.., columns col0.. (col0 at a panel
   // start), of which `ncols` (> (NVT-1)*W, <= NVT*W) are written.
-  template <int MR, int NVT>
+  // Loads W mask bytes (n < W: the first n) as 0.0f / 1.0f.
+  static V load_mask(const uint8_t* src, int64_t n) {
+    alignas(64) float tmp[W] = {};
+    for (int64_t i = 0; i < n; ++i) tmp[i] = src[i] ? 1.0f : 0.0f;
+    return V::load_aligned(tmp);
+  }
+  static void store_mask(uint8_t* dst, V inside, int64_t n) {
+    alignas(64) float tmp[W];
+    inside.store_aligned(tmp);
+    for (int64_t i = 0; i < n; ++i) dst[i] = tmp[i] != 0.0f;
+  }
+
+  // Everything after the dot product: activation (and clip mask) forward, or
+  // the derivative from the saved output backward. n: valid lanes.
+  static V finish(V val, const GemmParams& p, int64_t row, int64_t col, int64_t n) {
+    if (p.activation >= kTanhGrad) {
+      const float* hp = p.aux + row * p.ldaux + col;
+      const V h = (n == W) ? V::load_unaligned(hp) : load_partial(hp, n);
+      const V one(1.0f);
+      V d;
+      if (p.activation == kTanhGrad)
+        d = one - h * h;
+      else if (p.activation == kSigmoidGrad)
+        d = h * (one - h);
+      else
+        d = xsimd::select(h > V(0.0f), one, V(0.0f));
+      val = val * d;
+      if (p.mask) val = val * load_mask(p.mask + row * p.ldmask + col, n);
+      return val;
+    }
+    if (p.mask_write && p.clip > 0.0f)
+      store_mask(p.mask + row * p.ldmask + col, xsimd::select(xsimd::abs(val) <= V(p.clip), V(1.0f), V(0.0f)),
+                 n);
+    return epilogue_v<Arch>(val, p.activation, p.clip);
+  }
+
+  template <int MR, int NVT, bool AT>
   static void tile(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols) {
     V acc[MR][NVT];
     for (int r = 0; r < MR; ++r)
       for (int v = 0; v < NVT; ++v) acc[r][v] = V(0.0f);
     const int64_t k = p.k;
-    const float* a = k > 0 ? p.a + row0 * p.lda : nullptr;
+    const float* a = k > 0 ? p.a + (AT ? row0 : row0 * p.lda) : nullptr;
     const float* b = k > 0 ? p.b + (col0 / kPanel) * k * kPanel : nullptr;
     for (int64_t kk = 0; kk < k; ++kk) {
       V bv[NVT];
       for (int v = 0; v < NVT; ++v) bv[v] = V::load_unaligned(b + kk * kPanel + v * W);
       for (int r = 0; r < MR; ++r) {
-        const V av(a[r * p.lda + kk]);
+        const V av(AT ? a[kk * p.lda + r] : a[r * p.lda + kk]);
         for (int v = 0; v < NVT; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
       }
     }
@@ -128,7 +165,7 @@ struct Gemm {
         if (p.accumulate)
           val += (n == W) ? V::load_unaligned(c + v * W) : load_partial(c + v * W, n);
         if (p.bias) val += V::load_unaligned(p.bias + col0 + v * W);
-        val = epilogue_v<Arch>(val, p.activation, p.clip);
+        val = finish(val, p, row0 + r, col0 + v * W, n);
         if (n == W)
           val.store_unaligned(c + v * W);
         else
@@ -137,20 +174,20 @@ struct Gemm {
     }
   }
 
-  template <int MR, int NVMAX>
+  template <int MR, int NVMAX, bool AT>
   static void tile_nv(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols, int nv) {
     if constexpr (NVMAX > 1) {
-      if (nv < NVMAX) return tile_nv<MR, NVMAX - 1>(p, row0, col0, ncols, nv);
+      if (nv < NVMAX) return tile_nv<MR, NVMAX - 1, AT>(p, row0, col0, ncols, nv);
     }
-    tile<MR, NVMAX>(p, row0, col0, ncols);
+    tile<MR, NVMAX, AT>(p, row0, col0, ncols);
   }
 
-  template <int MRMAX>
+  template <int MRMAX, bool AT>
   static void tile_mr(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols, int mr, int nv) {
     if constexpr (MRMAX > 1) {
-      if (mr < MRMAX) return tile_mr<MRMAX - 1>(p, row0, col0, ncols, mr, nv);
+      if (mr < MRMAX) return tile_mr<MRMAX - 1, AT>(p, row0, col0, ncols, mr, nv);
     }
-    tile_nv<MRMAX, NV>(p, row0, col0, ncols, nv);
+    tile_nv<MRMAX, NV, AT>(p, row0, col0, ncols, nv);
   }
 
   // Rows are taken in blocks whose A rows (k floats each) fill about 384 KiB,
@@ -159,6 +196,14 @@ struct Gemm {
   // stream all of B again for them.
   template <int MR>
   static void run(const GemmParams& p) {
+    if (p.a_transposed)
+      run_blocks<MR, true>(p);
+    else
+      run_blocks<MR, false>(p);
+  }
+
+  template <int MR, bool AT>
+  static void run_blocks(const GemmParams& p) {
     const int64_t fit = std::max<int64_t>(MR, (int64_t{384} << 10) / (4 * std::max<int64_t>(p.k, 1)) / MR * MR);
     const int64_t blocks = (p.m + fit - 1) / fit;
     const int64_t block_rows = ((p.m + blocks - 1) / blocks + MR - 1) / MR * MR;
@@ -169,7 +214,7 @@ struct Gemm {
         const int nv = static_cast<int>((ncols + W - 1) / W);
         for (int64_t row0 = rb; row0 < rend; row0 += MR) {
           const int mr = static_cast<int>(std::min<int64_t>(MR, rend - row0));
-          tile_mr<MR>(p, row0, col0, ncols, mr, nv);
+          tile_mr<MR, AT>(p, row0, col0, ncols, mr, nv);
         }
       }
     }
@@ -180,6 +225,71 @@ struct Gemm {
     for (; i + W <= n; i += W)
       epilogue_v<Arch>(V::load_unaligned(data + i), activation, clip).store_unaligned(data + i);
     if (i < n) store_partial(data + i, epilogue_v<Arch>(load_partial(data + i, n - i), activation, clip), n - i);
+  }
+
+  // Blocks of 1024 floats are summed in float vectors, blocks in double.
+  static double sum_squares(const float* x, int64_t n) {
+    double total = 0.0;
+    for (int64_t b = 0; b < n; b += 1024) {
+      const int64_t e = std::min(n, b + 1024);
+      V acc(0.0f);
+      int64_t i = b;
+      for (; i + W <= e; i += W) {
+        const V v = V::load_unaligned(x + i);
+        acc = xsimd::fma(v, v, acc);
+      }
+      if (i < e) {
+        const V v = load_partial(x + i, e - i);
+        acc = xsimd::fma(v, v, acc);
+      }
+      total += static_cast<double>(xsimd::hadd(acc));
+    }
+    return total;
+  }
+
+  static void scale(float* x, int64_t n, float factor) {
+    const V f(factor);
+    int64_t i = 0;
+    for (; i + W <= n; i += W) (V::load_unaligned(x + i) * f).store_unaligned(x + i);
+    for (; i < n; ++i) x[i] *= factor;
+  }
+
+  static void sgd(float* p, const float* g, float* v, int64_t n, float lr, float momentum, float wd) {
+    int64_t i = 0;
+    for (; i + W <= n; i += W) {
+      const V pv = V::load_unaligned(p + i);
+      const V gv = xsimd::fma(V(wd), pv, V::load_unaligned(g + i));
+      const V vv = xsimd::fma(V(momentum), V::load_unaligned(v + i), gv);
+      vv.store_unaligned(v + i);
+      xsimd::fnma(V(lr), vv, pv).store_unaligned(p + i);
+    }
+    for (; i < n; ++i) {
+      const float gi = std::fma(wd, p[i], g[i]);
+      v[i] = std::fma(momentum, v[i], gi);
+      p[i] = std::fma(-lr, v[i], p[i]);
+    }
+  }
+
+  static void adam(float* p, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2,
+                   float eps, float wd, float c1, float c2) {
+    const float step = lr / c1, rc2 = 1.0f / std::sqrt(c2);
+    int64_t i = 0;
+    for (; i + W <= n; i += W) {
+      const V pv = V::load_unaligned(p + i);
+      const V gv = xsimd::fma(V(wd), pv, V::load_unaligned(g + i));
+      const V mv = xsimd::fma(V(b1), V::load_unaligned(m + i), V(1.0f - b1) * gv);
+      const V vv = xsimd::fma(V(b2), V::load_unaligned(v + i), V(1.0f - b2) * gv * gv);
+      mv.store_unaligned(m + i);
+      vv.store_unaligned(v + i);
+      const V denom = xsimd::sqrt(vv) * V(rc2) + V(eps);
+      (pv - V(step) * mv / denom).store_unaligned(p + i);
+    }
+    for (; i < n; ++i) {
+      const float gi = std::fma(wd, p[i], g[i]);
+      m[i] = std::fma(b1, m[i], (1.0f - b1) * gi);
+      v[i] = std::fma(b2, v[i], (1.0f - b2) * gi * gi);
+      p[i] = p[i] - step * m[i] / (std::sqrt(v[i]) * rc2 + eps);
+    }
   }
 };
 

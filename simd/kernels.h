@@ -9,7 +9,19 @@ namespace simdrnn {
 namespace kernels {
 
 // Element-wise function applied by a GEMM epilogue.
-enum Activation : int32_t { kNone = 0, kTanh = 1, kRelu = 2, kSigmoid = 3 };
+// The *Grad codes are backward epilogues: they multiply the sum by the
+// activation's derivative taken from the saved forward output h (aux):
+// tanh' = 1 - h^2, sigmoid' = h (1 - h), relu' = (h > 0), and by the clip
+// mask when one is given.
+enum Activation : int32_t {
+  kNone = 0,
+  kTanh = 1,
+  kRelu = 2,
+  kSigmoid = 3,
+  kTanhGrad = 4,
+  kReluGrad = 5,
+  kSigmoidGrad = 6
+};
 
 // Packed B layout ("panels"): B is a k x n matrix (for us always the
 // transpose of a row-major weight W [n, k], so B[kk][j] = W[j][kk]). It is
@@ -32,6 +44,13 @@ struct GemmParams {
   int32_t accumulate; // 1: C = act(clip(C + A*B + bias)); 0: C = act(clip(A*B + bias))
   int32_t activation; // Activation
   float clip;         // > 0: clamp to [-clip, clip] before act (NaN stays NaN)
+  // --- training extensions (zero-initialise GemmParams to leave them off) ---
+  int32_t a_transposed;  // 1: A(r, kk) = a[kk * lda + r] (A stored k-major)
+  const float* aux;      // *Grad: saved output h, element (r, j) at aux[r * ldaux + j]
+  int64_t ldaux;
+  uint8_t* mask;         // clip mask, element (r, j) at mask[r * ldmask + j]:
+  int64_t ldmask;        //   forward with clip > 0 writes 1 where |pre| <= clip, else 0;
+  int32_t mask_write;    //   *Grad multiplies by it when mask != NULL (mask_write 0)
 };
 
 // gemm(p): for r < m and n_begin <= j < n_end computes the GemmParams formula.
@@ -47,12 +66,28 @@ using GemmFn = void (*)(const GemmParams& p);
 // Element-wise activation in place over n floats (n >= 0).
 using ActivateFn = void (*)(int32_t activation, float clip, float* data, int64_t n);
 
+// Optimiser element-wise kernels over n >= 0 floats; element i depends only on
+// element i of each array, so any split over threads is bit-identical.
+// sum_squares returns sum x[i]^2 accumulated in double, in index order.
+using SumSquaresFn = double (*)(const float* x, int64_t n);
+using ScaleFn = void (*)(float* x, int64_t n, float factor);
+// v = momentum*v + (g + wd*p); p -= lr*v   (PyTorch SGD, dampening 0)
+using SgdFn = void (*)(float* p, const float* g, float* v, int64_t n, float lr, float momentum, float wd);
+// g' = g + wd*p; m = b1*m + (1-b1)g'; v = b2*v + (1-b2)g'^2;
+// p -= lr * (m / c1) / (sqrt(v / c2) + eps)   with c1 = 1-b1^t, c2 = 1-b2^t
+using AdamFn = void (*)(float* p, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2,
+                        float eps, float wd, float c1, float c2);
+
 struct KernelTable {
   const char* name;     // "scalar", "avx2", "avx512"
   int32_t isa;          // simdrnn_isa value
   int64_t panel_width;  // columns per packed panel
   GemmFn gemm;
   ActivateFn activate;
+  SumSquaresFn sum_squares;
+  ScaleFn scale;
+  SgdFn sgd;
+  AdamFn adam;
 };
 
 // One table per ISA, defined in simd/<isa>/. Only call the avx2/avx512 ones

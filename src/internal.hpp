@@ -77,9 +77,14 @@ struct PackedMatrix {
 // Packs row-major W [rows, cols] into panels of panel_width (simd/kernels.h).
 PackedMatrix pack_b(const float* w, int64_t rows, int64_t cols, int64_t panel_width);
 
+// Packs B = src itself, src being [k, n] row-major with row stride ld.
+PackedMatrix pack_b_kn(const float* src, int64_t k, int64_t n, int64_t ld, int64_t panel_width);
+
 struct Cell {  // one layer and direction
   PackedMatrix w_ih, w_hh;
   AlignedFloats bias;  // b_ih + b_hh padded to whole panels, or null
+  // Backward (built by prepare_training): B = W_ih [H, in] and B = W_hh.
+  PackedMatrix w_ih_bwd, w_hh_bwd;
 };
 
 struct Weights {
@@ -87,13 +92,35 @@ struct Weights {
   std::map<std::string, std::vector<float>> tensors;
 };
 
+// Where one tensor lives in the flat parameter vector.
+struct ParamSlot {
+  std::string name;
+  int64_t offset, count;
+};
+
 struct Model {
   simdrnn_config config;
   int64_t directions = 1;
   const kernels::KernelTable* kernels = nullptr;
+  uint64_t id = 0;              // unique per model and per parameter update
+  std::vector<float> params;    // flat, PyTorch order (simdrnn.h)
+  std::vector<ParamSlot> slots;
+  bool has_bias = false, has_bias_hy = false;
   std::vector<Cell> cells;  // index layer * directions + direction
   PackedMatrix w_hy;
   AlignedFloats b_hy;       // padded, or null
+  PackedMatrix w_hy_bwd;    // B = W_hy [O, D*H] (prepare_training)
+  bool training_ready = false;
+
+  const ParamSlot* slot(const std::string& name) const {
+    for (const ParamSlot& s : slots)
+      if (s.name == name) return &s;
+    return nullptr;
+  }
+  const float* param(const std::string& name) const {
+    const ParamSlot* s = slot(name);
+    return s ? params.data() + s->offset : nullptr;
+  }
 };
 
 // Expected element count of a PyTorch-named tensor, or -1 for an unknown name.
@@ -102,11 +129,40 @@ int64_t expected_tensor_size(const simdrnn_config& config, const std::string& na
 simdrnn_status validate_config(const simdrnn_config* config, const char* arg_name);
 // Builds and prepacks; throws std::bad_alloc. Weights must be complete.
 std::unique_ptr<Model> build_model(const Weights& weights, simdrnn_isa isa);
+// Repacks every inference (and, if built, backward) matrix from model.params.
+void pack_model(Model& model);
+// Builds the backward packs once; not thread-safe with other calls on model.
+void prepare_training(Model& model);
+uint64_t next_model_id();
 
 // ---- execution ------------------------------------------------------------------------
 // Workspace bytes for T, N and whether y is supplied (validated arguments).
 int64_t workspace_bytes(const Model& model, int64_t seq_len, int64_t batch, bool have_y);
-// Runs a validated forward call. Allocates nothing.
-void run_forward(const Model& model, const simdrnn_forward_args& args, int32_t threads);
+// forward_training's destination: every layer's output [T, N, D*H] and,
+// when clip > 0, its clip mask (bytes, same geometry).
+struct TrainingSink {
+  float* h[64];
+  uint8_t* mask[64];
+};
+constexpr int64_t kMaxTrainingLayers = 64;
+
+// Runs a validated forward call (training != null: forward_training).
+// Allocates nothing.
+void run_forward(const Model& model, const simdrnn_forward_args& args, int32_t threads,
+                 const TrainingSink* training = nullptr);
+
+// Reserve layout of forward_training: a header, then each layer's h, then
+// each layer's clip mask. Returns total bytes; fills the sink when base != null.
+int64_t training_reserve_layout(const Model& model, int64_t seq_len, int64_t batch, void* base,
+                                TrainingSink* sink);
+struct ReserveHeader {
+  uint64_t magic, model_id;
+  int64_t seq_len, batch, layout, has_lens;
+};
+constexpr uint64_t kReserveMagic = 0x73696d64726e6e31ull;  // "simdrnn1"
+
+int64_t backward_workspace_bytes(const Model& model, int64_t seq_len, int64_t batch);
+// Runs a validated backward call. Allocates nothing.
+void run_backward(const Model& model, const simdrnn_backward_args& args, int32_t threads);
 
 }  // namespace simdrnn

@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -80,6 +81,22 @@ PackedMatrix pack_b(const float* w, int64_t rows, int64_t cols, int64_t panel_wi
       for (int64_t c = 0; c < panel_width; ++c) {
         const int64_t row = p * panel_width + c;
         dst[(p * cols + k) * panel_width + c] = row < rows ? w[row * cols + k] : 0.0f;
+      }
+  return m;
+}
+
+PackedMatrix pack_b_kn(const float* src, int64_t k, int64_t n, int64_t ld, int64_t panel_width) {
+  PackedMatrix m;
+  m.rows = n;
+  m.cols = k;
+  const int64_t panels = (n + panel_width - 1) / panel_width;
+  m.data = aligned_floats(panels * panel_width * k);
+  float* dst = m.data.get();
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int64_t c = 0; c < panel_width; ++c) {
+        const int64_t col = p * panel_width + c;
+        dst[(p * k + kk) * panel_width + c] = col < n ? src[kk * ld + col] : 0.0f;
       }
   return m;
 }
@@ -172,19 +189,54 @@ int64_t expected_tensor_size(const simdrnn_config& c, const std::string& name) {
 
 // ---- building ----------------------------------------------------------------------
 namespace {
-const std::vector<float>* find(const Weights& w, const std::string& name) {
-  auto it = w.tensors.find(name);
-  return it == w.tensors.end() ? nullptr : &it->second;
-}
-
-AlignedFloats padded_bias(const std::vector<float>* a, const std::vector<float>* b, int64_t n,
-                          int64_t panel_width) {
+AlignedFloats padded_bias(const float* a, const float* b, int64_t n, int64_t panel_width) {
   if (!a && !b) return nullptr;
   AlignedFloats out = aligned_floats(round_up(n, panel_width));
-  for (int64_t j = 0; j < n; ++j) out[j] = (a ? (*a)[j] : 0.0f) + (b ? (*b)[j] : 0.0f);
+  for (int64_t j = 0; j < n; ++j) out[j] = (a ? a[j] : 0.0f) + (b ? b[j] : 0.0f);
   return out;
 }
+std::string cell_suffix(int64_t layer, int64_t direction) {
+  return "_l" + std::to_string(layer) + (direction ? "_reverse" : "");
+}
 }  // namespace
+
+uint64_t next_model_id() {
+  static std::atomic<uint64_t> counter{1};
+  return counter.fetch_add(1);
+}
+
+void pack_model(Model& m) {
+  const simdrnn_config& c = m.config;
+  const int64_t pw = m.kernels->panel_width, H = c.hidden_size, D = m.directions;
+  m.cells.resize(static_cast<size_t>(c.num_layers * D));
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    for (int64_t d = 0; d < D; ++d) {
+      const std::string sfx = cell_suffix(l, d);
+      const int64_t in = l == 0 ? c.input_size : D * H;
+      Cell& cell = m.cells[l * D + d];
+      const float* w_ih = m.param("weight_ih" + sfx);
+      const float* w_hh = m.param("weight_hh" + sfx);
+      cell.w_ih = pack_b(w_ih, H, in, pw);
+      cell.w_hh = pack_b(w_hh, H, H, pw);
+      cell.bias = padded_bias(m.param("bias_ih" + sfx), m.param("bias_hh" + sfx), H, pw);
+      if (m.training_ready) {
+        cell.w_ih_bwd = pack_b_kn(w_ih, H, in, in, pw);
+        cell.w_hh_bwd = pack_b_kn(w_hh, H, H, H, pw);
+      }
+    }
+  if (c.output_size > 0) {
+    const float* w_hy = m.param("weight_hy");
+    m.w_hy = pack_b(w_hy, c.output_size, D * H, pw);
+    m.b_hy = padded_bias(m.param("bias_hy"), nullptr, c.output_size, pw);
+    if (m.training_ready) m.w_hy_bwd = pack_b_kn(w_hy, c.output_size, D * H, D * H, pw);
+  }
+}
+
+void prepare_training(Model& m) {
+  if (m.training_ready) return;
+  m.training_ready = true;
+  pack_model(m);
+}
 
 std::unique_ptr<Model> build_model(const Weights& weights, simdrnn_isa isa) {
   auto model = std::make_unique<Model>();
@@ -192,21 +244,37 @@ std::unique_ptr<Model> build_model(const Weights& weights, simdrnn_isa isa) {
   model->config = c;
   model->directions = c.bidirectional ? 2 : 1;
   model->kernels = &kernel_table(isa);
-  const int64_t pw = model->kernels->panel_width, H = c.hidden_size, D = model->directions;
+  model->id = next_model_id();
+  const int64_t D = model->directions, H = c.hidden_size;
+  for (const auto& [name, data] : weights.tensors)
+    if (name.compare(0, 5, "bias_") == 0 && name != "bias_hy") model->has_bias = true;
+  model->has_bias_hy = weights.tensors.count("bias_hy") > 0;
+  // Flat parameters in PyTorch order; absent biases of a model that has
+  // biases are zero.
+  auto add = [&](const std::string& name, int64_t count) {
+    model->slots.push_back({name, static_cast<int64_t>(model->params.size()), count});
+    auto it = weights.tensors.find(name);
+    if (it != weights.tensors.end())
+      model->params.insert(model->params.end(), it->second.begin(), it->second.end());
+    else
+      model->params.resize(model->params.size() + static_cast<size_t>(count), 0.0f);
+  };
   for (int64_t l = 0; l < c.num_layers; ++l)
     for (int64_t d = 0; d < D; ++d) {
-      const std::string suffix = "_l" + std::to_string(l) + (d ? "_reverse" : "");
+      const std::string sfx = cell_suffix(l, d);
       const int64_t in = l == 0 ? c.input_size : D * H;
-      Cell cell;
-      cell.w_ih = pack_b(find(weights, "weight_ih" + suffix)->data(), H, in, pw);
-      cell.w_hh = pack_b(find(weights, "weight_hh" + suffix)->data(), H, H, pw);
-      cell.bias = padded_bias(find(weights, "bias_ih" + suffix), find(weights, "bias_hh" + suffix), H, pw);
-      model->cells.push_back(std::move(cell));
+      add("weight_ih" + sfx, H * in);
+      add("weight_hh" + sfx, H * H);
+      if (model->has_bias) {
+        add("bias_ih" + sfx, H);
+        add("bias_hh" + sfx, H);
+      }
     }
   if (c.output_size > 0) {
-    model->w_hy = pack_b(find(weights, "weight_hy")->data(), c.output_size, D * H, pw);
-    model->b_hy = padded_bias(find(weights, "bias_hy"), nullptr, c.output_size, pw);
+    add("weight_hy", c.output_size * D * H);
+    if (model->has_bias_hy) add("bias_hy", c.output_size);
   }
+  pack_model(*model);
   return model;
 }
 

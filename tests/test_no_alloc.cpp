@@ -69,7 +69,9 @@ TEST(NoAllocation, ForwardAndStreamStep) {
       std::vector<unsigned char> ws(bytes + 1);
       a.workspace = ws.data(), a.workspace_size = ws.size();
       simdrnn_stream* stream = nullptr;
-      if (!bidir) ASSERT_EQ(SIMDRNN_OK, simdrnn_stream_create(f.model, N, 4, &stream));
+      if (!bidir) {
+        ASSERT_EQ(SIMDRNN_OK, simdrnn_stream_create(f.model, N, 4, &stream));
+      }
       for (int32_t threads : {1, 2}) {
         a.num_threads = threads;
         ASSERT_EQ(SIMDRNN_OK, simdrnn_forward(f.model, &a)) << simdrnn_last_error();  // warm-up

@@ -159,6 +159,82 @@ SIMDRNN_API simdrnn_status simdrnn_stream_step(simdrnn_stream* stream, int64_t s
 /* Copies the current state [L, N, H] into h. */
 SIMDRNN_API simdrnn_status simdrnn_stream_state(const simdrnn_stream* stream, float* h);
 
+/* ---- training ------------------------------------------------------------
+ * Backpropagation through time. simdrnn_forward_training runs the forward
+ * pass and saves what backward needs (every layer's hidden states, and a
+ * clip mask when clip > 0) in a caller-owned "reserve" buffer; the matching
+ * simdrnn_backward reads it. The reserve records the model and the call's
+ * shape, and backward rejects a reserve that was not filled by a matching
+ * forward_training call.
+ *
+ * Parameters are one flat float vector in PyTorch order: for each layer k and
+ * direction (forward, then _reverse): weight_ih_l{k}, weight_hh_l{k}, then
+ * bias_ih_l{k}, bias_hh_l{k} if the model has them (a model has biases iff
+ * any bias tensor was set); then weight_hy and bias_hy (if set). Gradients use
+ * the same layout. */
+
+/* Number of floats in the flat parameter vector. */
+SIMDRNN_API simdrnn_status simdrnn_model_num_params(const simdrnn_model* model, int64_t* count);
+/* Where a tensor (PyTorch name) lives in the flat vector; count 0 and offset
+ * -1 when the model does not have it. */
+SIMDRNN_API simdrnn_status simdrnn_model_param_offset(const simdrnn_model* model, const char* name,
+                                                      int64_t* offset, int64_t* count);
+/* Copies the current parameters into params[num_params]. */
+SIMDRNN_API simdrnn_status simdrnn_model_get_params(const simdrnn_model* model, float* params);
+/* Replaces the parameters (and repacks them). The one call that changes a
+ * model: no other call may use the model while it runs. */
+SIMDRNN_API simdrnn_status simdrnn_model_set_params(simdrnn_model* model, const float* params);
+
+/* Bytes of reserve a forward_training call with these args needs. */
+SIMDRNN_API simdrnn_status simdrnn_training_reserve_size(const simdrnn_model* model,
+                                                         const simdrnn_forward_args* args,
+                                                         size_t* bytes);
+/* Forward pass (same args and outputs as simdrnn_forward) that also fills
+ * the reserve. */
+SIMDRNN_API simdrnn_status simdrnn_forward_training(const simdrnn_model* model,
+                                                    const simdrnn_forward_args* args, void* reserve,
+                                                    size_t reserve_size);
+
+typedef struct simdrnn_backward_args {
+  const simdrnn_forward_args* forward; /* the forward_training call's args, unchanged
+                                          (x, h0, seq_lens must hold the same data) */
+  const void* reserve;                 /* filled by that forward_training call */
+  size_t reserve_size;
+  const float* dy;    /* [T, N, D*H] (forward layout): dLoss/dy; NULL: zero */
+  const float* dout;  /* [T, N, O]: dLoss/dout; NULL: zero (must be NULL when O == 0) */
+  const float* dh_n;  /* [L*D, N, H]: dLoss/dh_n; NULL: zero */
+  float* dx;          /* [T, N, I]: dLoss/dx; NULL: not computed */
+  float* dh0;         /* [L*D, N, H]: dLoss/dh0; NULL: not computed */
+  float* grads;       /* [num_params]: dLoss/dparams; NULL: not computed */
+  int32_t accumulate; /* 0: overwrite dx, dh0, grads; 1: add into them */
+  void* workspace;    /* simdrnn_backward_workspace_size() bytes */
+  size_t workspace_size;
+  int32_t num_threads; /* 0: default, as in forward */
+} simdrnn_backward_args;
+
+SIMDRNN_API simdrnn_status simdrnn_backward_workspace_size(const simdrnn_model* model,
+                                                           const simdrnn_forward_args* forward,
+                                                           size_t* bytes);
+/* Gradients of the forward_training call described by args->forward.
+ * Allocates nothing. Results are bit-identical for any thread count. */
+SIMDRNN_API simdrnn_status simdrnn_backward(const simdrnn_model* model, const simdrnn_backward_args* args);
+
+/* ---- optimiser helpers (SIMD, threaded) ------------------------------------ */
+/* Scales grads[count] so that its L2 norm is at most max_norm (> 0); returns
+ * the norm before scaling in *norm (may be NULL). */
+SIMDRNN_API simdrnn_status simdrnn_clip_grad_norm(float* grads, int64_t count, float max_norm,
+                                                  float* norm, int32_t num_threads);
+/* SGD with momentum (PyTorch semantics): v = momentum*v + g + wd*p; p -= lr*v. */
+SIMDRNN_API simdrnn_status simdrnn_sgd_step(float* params, const float* grads, float* velocity,
+                                            int64_t count, float lr, float momentum,
+                                            float weight_decay, int32_t num_threads);
+/* Adam (PyTorch semantics, step >= 1 counts from 1): m, v are state buffers
+ * (zero before the first step). */
+SIMDRNN_API simdrnn_status simdrnn_adam_step(float* params, const float* grads, float* m, float* v,
+                                             int64_t count, int64_t step, float lr, float beta1,
+                                             float beta2, float eps, float weight_decay,
+                                             int32_t num_threads);
+
 #ifdef __cplusplus
 }
 #endif

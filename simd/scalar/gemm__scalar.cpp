@@ -31,21 +31,38 @@ inline float epilogue(float v, int32_t activation, float clip) {
   }
 }
 
+// Everything after the dot product (see GemmParams): forward activation and
+// clip mask, or the backward derivative from the saved output.
+inline float finish(float val, const GemmParams& p, int64_t row, int64_t col) {
+  if (p.activation >= kTanhGrad) {
+    const float h = p.aux[row * p.ldaux + col];
+    const float d = p.activation == kTanhGrad ? 1.0f - h * h
+                    : p.activation == kSigmoidGrad ? h * (1.0f - h)
+                                                   : (h > 0.0f ? 1.0f : 0.0f);
+    val = val * d;
+    if (p.mask) val = val * (p.mask[row * p.ldmask + col] ? 1.0f : 0.0f);
+    return val;
+  }
+  if (p.mask_write && p.clip > 0.0f) p.mask[row * p.ldmask + col] = std::fabs(val) <= p.clip;
+  return epilogue(val, p.activation, p.clip);
+}
+
 void gemm(const GemmParams& p) {
   for (int64_t r = 0; r < p.m; ++r) {
-    const float* a = p.k > 0 ? p.a + r * p.lda : nullptr;
     float* c = p.c + r * p.ldc;
     for (int64_t col0 = p.n_begin; col0 < p.n_end; col0 += kPanel) {
       const float* b = p.k > 0 ? p.b + (col0 / kPanel) * p.k * kPanel : nullptr;
       float acc[kPanel] = {};
-      for (int64_t kk = 0; kk < p.k; ++kk)
-        for (int64_t w = 0; w < kPanel; ++w) acc[w] += a[kk] * b[kk * kPanel + w];
+      for (int64_t kk = 0; kk < p.k; ++kk) {
+        const float a = p.a_transposed ? p.a[kk * p.lda + r] : p.a[r * p.lda + kk];
+        for (int64_t w = 0; w < kPanel; ++w) acc[w] += a * b[kk * kPanel + w];
+      }
       const int64_t n = std::min(kPanel, p.n_end - col0);
       for (int64_t w = 0; w < n; ++w) {
         float val = acc[w];
         if (p.accumulate) val += c[col0 + w];
         if (p.bias) val += p.bias[col0 + w];
-        c[col0 + w] = epilogue(val, p.activation, p.clip);
+        c[col0 + w] = finish(val, p, r, col0 + w);
       }
     }
   }
@@ -55,10 +72,43 @@ void activate(int32_t activation, float clip, float* data, int64_t n) {
   for (int64_t i = 0; i < n; ++i) data[i] = epilogue(data[i], activation, clip);
 }
 
+double sum_squares(const float* x, int64_t n) {
+  double total = 0.0;
+  for (int64_t b = 0; b < n; b += 1024) {
+    float block = 0.0f;
+    for (int64_t i = b; i < std::min(n, b + 1024); ++i) block += x[i] * x[i];
+    total += block;
+  }
+  return total;
+}
+
+void scale(float* x, int64_t n, float factor) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= factor;
+}
+
+void sgd(float* p, const float* g, float* v, int64_t n, float lr, float momentum, float wd) {
+  for (int64_t i = 0; i < n; ++i) {
+    v[i] = momentum * v[i] + (g[i] + wd * p[i]);
+    p[i] -= lr * v[i];
+  }
+}
+
+void adam(float* p, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2, float eps,
+          float wd, float c1, float c2) {
+  const float step = lr / c1, rc2 = 1.0f / std::sqrt(c2);
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i] + wd * p[i];
+    m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    p[i] -= step * m[i] / (std::sqrt(v[i]) * rc2 + eps);
+  }
+}
+
 }  // namespace scalar
 
 const KernelTable& scalar_table() {
-  static const KernelTable table{"scalar", 0, scalar::kPanel, &scalar::gemm, &scalar::activate};
+  static const KernelTable table{"scalar", 0, scalar::kPanel, &scalar::gemm, &scalar::activate,
+                                 &scalar::sum_squares, &scalar::scale, &scalar::sgd, &scalar::adam};
   return table;
 }
 

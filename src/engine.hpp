@@ -1,0 +1,204 @@
+// Pieces shared by the forward and backward engines: tensor row geometry,
+// work splitting, the spin barrier, a thread team with a safe fallback, and
+// the sequential recurrence walk that both passes are built on.
+#pragma once
+
+#include <omp.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+
+#include "src/internal.hpp"
+
+namespace simdrnn {
+namespace engine {
+
+using kernels::GemmParams;
+using kernels::KernelTable;
+
+// Row of element (t, n) in a [T, N, C] or [N, T, C] tensor, in units of C.
+struct Rows {
+  int64_t t_stride, n_stride;
+  int64_t at(int64_t t, int64_t n) const { return t * t_stride + n * n_stride; }
+};
+inline Rows rows_for(simdrnn_layout layout, int64_t T, int64_t N) {
+  return layout == SIMDRNN_TIME_MAJOR ? Rows{N, 1} : Rows{1, T};
+}
+
+struct Range {
+  int64_t begin, end;
+};
+inline Range split(int64_t count, int64_t parts, int64_t i) {
+  return {count * i / parts, count * (i + 1) / parts};
+}
+
+// Sense-reversing spin barrier for a fixed set of threads. A step of the
+// recurrence lasts microseconds, far below what a futex round trip costs;
+// after a long wait (an oversubscribed machine) it yields the core.
+class alignas(64) SpinBarrier {
+ public:
+  explicit SpinBarrier(int participants) : participants_(participants) {}
+  void wait(bool& local_sense) {
+    local_sense = !local_sense;
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) == participants_ - 1) {
+      arrived_.store(0, std::memory_order_relaxed);
+      sense_.store(local_sense, std::memory_order_release);
+      return;
+    }
+    for (uint32_t spins = 0; sense_.load(std::memory_order_acquire) != local_sense; ++spins) {
+      __builtin_ia32_pause();
+      if (spins > (1u << 12)) sched_yield();  // ~0.1 ms: the partner lost its core
+    }
+  }
+
+ private:
+  std::atomic<int> arrived_{0};
+  alignas(64) std::atomic<bool> sense_{false};
+  int participants_;
+};
+
+// Runs body(tid, team) on `team` threads. OpenMP may grant fewer (nested
+// region, thread limit): then barriers would never fill, so nobody starts and
+// body(0, 1) runs alone. Returns the team size that ran.
+template <class Body>
+int64_t run_team(int64_t team, Body&& body) {
+  if (team <= 1) {
+    body(int64_t{0}, int64_t{1});
+    return 1;
+  }
+  std::atomic<bool> short_team{false};
+#pragma omp parallel num_threads(static_cast<int>(team))
+  {
+    if (omp_get_num_threads() != team)
+      short_team.store(true, std::memory_order_relaxed);
+    else
+      body(static_cast<int64_t>(omp_get_thread_num()), team);
+  }
+  if (!short_team.load()) return team;
+  body(int64_t{0}, int64_t{1});
+  return 1;
+}
+
+// This thread's share of a GEMM: by column panels, or by rows when there are
+// fewer panels than threads. Every element's arithmetic is the same either way.
+inline void gemm_share(const KernelTable& kt, const GemmParams& base, int64_t tid, int64_t nt) {
+  if (nt <= 1) {
+    kt.gemm(base);
+    return;
+  }
+  const int64_t pw = kt.panel_width;
+  const int64_t panels = (base.n_end - base.n_begin + pw - 1) / pw;
+  GemmParams p = base;
+  if (panels >= nt || base.m < nt) {
+    const Range r = split(panels, nt, tid);
+    p.n_begin = base.n_begin + r.begin * pw;
+    p.n_end = std::min(base.n_end, base.n_begin + r.end * pw);
+    if (r.begin < r.end) kt.gemm(p);
+  } else {
+    const Range r = split(base.m, nt, tid);
+    p.m = r.end - r.begin;
+    if (base.a_transposed)
+      p.a += r.begin;
+    else
+      p.a += r.begin * base.lda;
+    p.c += r.begin * base.ldc;
+    if (p.aux) p.aux += r.begin * base.ldaux;
+    if (p.mask) p.mask += r.begin * base.ldmask;
+    if (p.m > 0) kt.gemm(p);
+  }
+}
+
+// The sequential walk over time for one layer and direction. dst holds, per
+// step, an input term (forward: P = x W_ih^T + b; backward: dLoss/dh) in
+// columns column .. column+H-1 of its dh-wide rows, and is overwritten in
+// place with act(dst + prev * B) (forward) or (dst + prev * B) * act'(h)
+// (backward, activation a *Grad code, aux = saved h), where prev is the row
+// this walk wrote at the previous step (or h0, or nothing at a sequence's
+// first step). `forward` walks t upwards with sequences starting at t = 0;
+// otherwise it walks downwards and sequence n starts at t = lens[n] - 1.
+struct Recurrence {
+  const KernelTable* kt;
+  const float* b;  // packed B, k = H
+  int64_t T, N, H, dh, column;
+  bool forward;
+  Rows rows;
+  float* dst;
+  const float* h0;      // [N, H] state before each sequence's first step, or null (zeros)
+  const int64_t* lens;  // [N] or null
+  int32_t activation;
+  float clip;
+  const float* aux;     // *Grad: saved outputs, same geometry as dst
+  uint8_t* mask;        // clip mask, same geometry as dst (bytes), or null
+  int32_t mask_write;
+
+  // Rows of step t fall into classes: 0 padding (skipped), 1 previous state
+  // read from dst, 2 the sequence starts here.
+  int row_class(int64_t t, int64_t n) const {
+    const int64_t len = lens ? lens[n] : T;
+    if (t >= len) return 0;
+    return (forward ? t == 0 : t == len - 1) ? 2 : 1;
+  }
+
+  void run_rows(GemmParams& p, int64_t t, int64_t n0, int64_t n1, int cls) const {
+    const int64_t row = rows.at(t, n0) * dh + column;
+    p.m = n1 - n0;
+    p.c = dst + row;
+    p.ldc = rows.n_stride * dh;
+    if (aux) p.aux = aux + row, p.ldaux = p.ldc;
+    if (mask) p.mask = mask + row, p.ldmask = p.ldc;
+    if (cls == 2) {
+      p.k = h0 ? H : 0;
+      p.a = h0 ? h0 + n0 * H : nullptr;
+      p.lda = H;
+    } else {
+      const int64_t tprev = forward ? t - 1 : t + 1;
+      p.k = H;
+      p.a = dst + rows.at(tprev, n0) * dh + column;
+      p.lda = rows.n_stride * dh;
+    }
+    kt->gemm(p);
+  }
+
+  // Thread `member` of a group of `members` computes its slice of hidden
+  // units for every step; the group's barrier orders the steps.
+  void run(int64_t member, int64_t members, SpinBarrier& barrier, bool& sense) const {
+    const int64_t pw = kt->panel_width;
+    const Range r = split((H + pw - 1) / pw, members, member);
+    GemmParams p{};
+    p.b = b;
+    p.n_begin = r.begin * pw;
+    p.n_end = std::min(H, r.end * pw);
+    p.accumulate = 1;
+    p.activation = activation;
+    p.clip = clip;
+    p.mask_write = mask_write;
+    for (int64_t s = 0; s < T; ++s) {
+      const int64_t t = forward ? s : T - 1 - s;
+      if (p.n_begin < p.n_end) {
+        if (!lens) {
+          run_rows(p, t, 0, N, s == 0 ? 2 : 1);
+        } else {
+          for (int64_t n = 0; n < N;) {
+            const int cls = row_class(t, n);
+            int64_t e = n + 1;
+            while (e < N && row_class(t, e) == cls) ++e;
+            if (cls != 0) run_rows(p, t, n, e, cls);
+            n = e;
+          }
+        }
+      }
+      if (members > 1) barrier.wait(sense);
+    }
+  }
+};
+
+inline float* align64(void* p) {
+  const uintptr_t v = reinterpret_cast<uintptr_t>(p);
+  return reinterpret_cast<float*>((v + 63) & ~uintptr_t{63});
+}
+inline int64_t padded_bytes(int64_t floats) { return round_up(floats * int64_t{sizeof(float)}, 64); }
+
+}  // namespace engine
+}  // namespace simdrnn
