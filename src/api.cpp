@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "src/engine.hpp"
 #include "src/internal.hpp"
 
 namespace simdrnn {
@@ -203,7 +204,7 @@ simdrnn_status check_threads(int32_t n, const char* arg) {
   return SIMDRNN_OK;
 }
 
-simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a) {
+simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void* reserve = nullptr) {
   Shapes s;
   if (simdrnn_status st = check_shape_args(m, a, &s)) return st;
   const simdrnn_config& c = m.config;
@@ -237,8 +238,41 @@ simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a) {
       region("out", a->out, s.out * F, true),
       region("workspace", need ? a->workspace : nullptr, need, true)};
   if (simdrnn_status st = check_overlaps(regions)) return st;
+  if (reserve) {  // forward_training: layer outputs and masks go to the reserve
+    TrainingSink sink;
+    training_reserve_layout(m, a->seq_len, a->batch, reserve, &sink);
+    const ReserveHeader header{kReserveMagic, m.id, a->seq_len, a->batch, raw_enum(a->layout),
+                               a->seq_lens != nullptr};
+    std::memcpy(engine::align64(reserve), &header, sizeof header);
+    run_forward(m, *a, resolve_threads(a->num_threads), &sink);
+    return SIMDRNN_OK;
+  }
   run_forward(m, *a, resolve_threads(a->num_threads));
   return SIMDRNN_OK;
+}
+
+// ---- training validation ----------------------------------------------------------
+simdrnn_status check_training_model(const Model& m) {
+  if (m.config.num_layers > kMaxTrainingLayers)
+    return fail(SIMDRNN_UNSUPPORTED, "model: training supports num_layers <= %lld, got %lld",
+                static_cast<long long>(kMaxTrainingLayers), static_cast<long long>(m.config.num_layers));
+  return SIMDRNN_OK;
+}
+
+simdrnn_status check_count(int64_t count, const char* arg) {
+  if (count < 0 || count > (int64_t{1} << 58))
+    SIMDRNN_FAIL("%s: expected 0..2^58, got %lld", arg, static_cast<long long>(count));
+  return SIMDRNN_OK;
+}
+
+// Runs fn(begin, end) over [0, count) split across threads (element-wise work).
+template <class Fn>
+void parallel_elements(int64_t count, int32_t threads, Fn&& fn) {
+  const int64_t team = count < (int64_t{1} << 15) ? 1 : std::min<int64_t>(resolve_threads(threads), 64);
+  engine::run_team(team, [&](int64_t tid, int64_t nt) {
+    const engine::Range r = engine::split(count, nt, tid);
+    if (r.begin < r.end) fn(r.begin, r.end);
+  });
 }
 
 }  // namespace
@@ -556,6 +590,236 @@ simdrnn_status simdrnn_stream_state(const simdrnn_stream* stream, float* h) {
     if (!h) SIMDRNN_FAIL("h: expected a [L, N, H] buffer, got NULL");
     const simdrnn_config& c = st->model->config;
     std::memcpy(h, st->state.get(), static_cast<size_t>(c.num_layers * st->batch * c.hidden_size) * sizeof(float));
+    return SIMDRNN_OK;
+  });
+}
+
+// ---- training ------------------------------------------------------------------------------
+simdrnn_status simdrnn_model_num_params(const simdrnn_model* model, int64_t* count) {
+  return guarded([&]() -> simdrnn_status {
+    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (!count) SIMDRNN_FAIL("count: expected a non-NULL int64_t* to fill, got NULL");
+    *count = static_cast<int64_t>(m->params.size());
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_model_param_offset(const simdrnn_model* model, const char* name, int64_t* offset,
+                                          int64_t* count) {
+  return guarded([&]() -> simdrnn_status {
+    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (!name) SIMDRNN_FAIL("name: expected a PyTorch tensor name such as \"weight_ih_l0\", got NULL");
+    if (!offset || !count) SIMDRNN_FAIL("offset, count: expected non-NULL int64_t* to fill, got NULL");
+    const ParamSlot* slot = m->slot(name);
+    *offset = slot ? slot->offset : -1;
+    *count = slot ? slot->count : 0;
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_model_get_params(const simdrnn_model* model, float* params) {
+  return guarded([&]() -> simdrnn_status {
+    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (!params) SIMDRNN_FAIL("params: expected a buffer of %zu floats, got NULL", m->params.size());
+    std::memcpy(params, m->params.data(), m->params.size() * sizeof(float));
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_model_set_params(simdrnn_model* model, const float* params) {
+  return guarded([&]() -> simdrnn_status {
+    Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (!params) SIMDRNN_FAIL("params: expected %zu floats, got NULL", m->params.size());
+    std::memmove(m->params.data(), params, m->params.size() * sizeof(float));
+    pack_model(*m);
+    m->id = next_model_id();  // reserves filled before this no longer match
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_training_reserve_size(const simdrnn_model* model, const simdrnn_forward_args* args,
+                                             size_t* bytes) {
+  return guarded([&]() -> simdrnn_status {
+    Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (simdrnn_status st = check_training_model(*m)) return st;
+    Shapes s;
+    if (simdrnn_status st = check_shape_args(*m, args, &s)) return st;
+    if (!bytes) SIMDRNN_FAIL("bytes: expected a non-NULL size_t* to fill, got NULL");
+    prepare_training(*m);  // once per model: the transposed packs backward needs
+    *bytes = static_cast<size_t>(training_reserve_layout(*m, args->seq_len, args->batch, nullptr, nullptr));
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_forward_training(const simdrnn_model* model, const simdrnn_forward_args* args,
+                                        void* reserve, size_t reserve_size) {
+  return guarded([&]() -> simdrnn_status {
+    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (simdrnn_status st = check_training_model(*m)) return st;
+    if (!m->training_ready.load(std::memory_order_acquire))
+      SIMDRNN_FAIL("model: expected a model prepared by simdrnn_training_reserve_size, got one that was not");
+    Shapes s;
+    if (simdrnn_status st = check_shape_args(*m, args, &s)) return st;
+    const int64_t need = training_reserve_layout(*m, args->seq_len, args->batch, nullptr, nullptr);
+    if (!reserve) SIMDRNN_FAIL("reserve: expected a buffer of %lld bytes, got NULL", static_cast<long long>(need));
+    if (static_cast<uint64_t>(need) > reserve_size)
+      SIMDRNN_FAIL("reserve_size: expected >= %lld bytes (simdrnn_training_reserve_size), got %zu",
+                   static_cast<long long>(need), reserve_size);
+    const std::array<Region, 8> regions = {
+        region("reserve", reserve, need, true),
+        region("x", args->x, s.x * 4, false),
+        region("h0", args->h0, s.h * 4, false),
+        region("seq_lens", args->seq_lens, args->batch * 8, false),
+        region("y", args->y, s.y * 4, true),
+        region("h_n", args->h_n, s.h * 4, true),
+        region("out", args->out, s.out * 4, true),
+        region("workspace", args->workspace, static_cast<int64_t>(args->workspace_size), false)};
+    if (simdrnn_status st = check_overlaps(regions)) return st;
+    return forward_impl(*m, args, reserve);
+  });
+}
+
+simdrnn_status simdrnn_backward_workspace_size(const simdrnn_model* model, const simdrnn_forward_args* forward,
+                                               size_t* bytes) {
+  return guarded([&]() -> simdrnn_status {
+    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    Shapes s;
+    if (simdrnn_status st = check_shape_args(*m, forward, &s)) return st;
+    if (!bytes) SIMDRNN_FAIL("bytes: expected a non-NULL size_t* to fill, got NULL");
+    *bytes = static_cast<size_t>(backward_workspace_bytes(*m, forward->seq_len, forward->batch));
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_backward(const simdrnn_model* model, const simdrnn_backward_args* args) {
+  return guarded([&]() -> simdrnn_status {
+    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (!args) SIMDRNN_FAIL("args: expected a non-NULL simdrnn_backward_args*, got NULL");
+    if (!m->training_ready.load(std::memory_order_acquire))
+      SIMDRNN_FAIL("model: expected a model prepared by simdrnn_training_reserve_size, got one that was not");
+    if (!args->forward) SIMDRNN_FAIL("args->forward: expected the forward_training call's args, got NULL");
+    const simdrnn_forward_args* f = args->forward;
+    Shapes s;
+    if (simdrnn_status st = check_shape_args(*m, f, &s)) return st;
+    if (!f->x) SIMDRNN_FAIL("args->forward->x: expected the forward_training input, got NULL");
+    if (f->seq_lens)
+      for (int64_t n = 0; n < f->batch; ++n)
+        if (f->seq_lens[n] < 1 || f->seq_lens[n] > f->seq_len)
+          SIMDRNN_FAIL("args->forward->seq_lens[%lld]: expected 1..seq_len (%lld), got %lld",
+                       static_cast<long long>(n), static_cast<long long>(f->seq_len),
+                       static_cast<long long>(f->seq_lens[n]));
+    const int64_t need = training_reserve_layout(*m, f->seq_len, f->batch, nullptr, nullptr);
+    if (!args->reserve || static_cast<uint64_t>(need) > args->reserve_size)
+      SIMDRNN_FAIL("args->reserve: expected the %lld-byte reserve of a simdrnn_forward_training call, got %p "
+                   "with %zu bytes", static_cast<long long>(need), args->reserve, args->reserve_size);
+    ReserveHeader h;
+    std::memcpy(&h, engine::align64(const_cast<void*>(args->reserve)), sizeof h);
+    if (h.magic != kReserveMagic || h.model_id != m->id || h.seq_len != f->seq_len || h.batch != f->batch ||
+        h.layout != raw_enum(f->layout) || h.has_lens != (f->seq_lens != nullptr))
+      SIMDRNN_FAIL("args->reserve: expected one filled by simdrnn_forward_training with this model (and its "
+                   "current parameters), seq_len %lld, batch %lld, this layout and lengths; got a reserve "
+                   "from another call%s", static_cast<long long>(f->seq_len), static_cast<long long>(f->batch),
+                   h.magic != kReserveMagic ? " (never filled)" : "");
+    if (m->config.output_size == 0 && args->dout)
+      SIMDRNN_FAIL("args->dout: expected NULL (the model has no output layer), got %p",
+                   static_cast<const void*>(args->dout));
+    if (args->accumulate != 0 && args->accumulate != 1)
+      SIMDRNN_FAIL("args->accumulate: expected 0 or 1, got %d", static_cast<int>(args->accumulate));
+    if (simdrnn_status st = check_threads(args->num_threads, "args->num_threads")) return st;
+    const int64_t ws = backward_workspace_bytes(*m, f->seq_len, f->batch);
+    if (!args->workspace || static_cast<uint64_t>(ws) > args->workspace_size)
+      SIMDRNN_FAIL("args->workspace: expected %lld bytes (simdrnn_backward_workspace_size), got %p with %zu",
+                   static_cast<long long>(ws), args->workspace, args->workspace_size);
+    const int64_t rows = f->seq_len * f->batch, np = static_cast<int64_t>(m->params.size());
+    const std::array<Region, 12> regions = {
+        region("forward->x", f->x, s.x * 4, false),
+        region("forward->h0", f->h0, s.h * 4, false),
+        region("forward->seq_lens", f->seq_lens, f->batch * 8, false),
+        region("reserve", args->reserve, need, false),
+        region("dy", args->dy, s.y * 4, false),
+        region("dout", args->dout, rows * m->config.output_size * 4, false),
+        region("dh_n", args->dh_n, s.h * 4, false),
+        region("dx", args->dx, s.x * 4, true),
+        region("dh0", args->dh0, s.h * 4, true),
+        region("grads", args->grads, np * 4, true),
+        region("workspace", args->workspace, ws, true),
+        region("", nullptr, 0, false)};
+    if (simdrnn_status st = check_overlaps(regions)) return st;
+    run_backward(*m, *args, resolve_threads(args->num_threads));
+    return SIMDRNN_OK;
+  });
+}
+
+// ---- optimiser helpers ---------------------------------------------------------------------
+simdrnn_status simdrnn_clip_grad_norm(float* grads, int64_t count, float max_norm, float* norm,
+                                      int32_t num_threads) {
+  return guarded([&]() -> simdrnn_status {
+    if (simdrnn_status st = check_count(count, "count")) return st;
+    if (!grads && count > 0) SIMDRNN_FAIL("grads: expected %lld floats, got NULL", static_cast<long long>(count));
+    if (!(max_norm > 0.0f)) SIMDRNN_FAIL("max_norm: expected > 0, got %g", static_cast<double>(max_norm));
+    if (simdrnn_status st = check_threads(num_threads, "num_threads")) return st;
+    const kernels::KernelTable& kt = kernel_table(active_isa());
+    // One pass in index order: the norm is bit-identical for any thread count.
+    const double total = std::sqrt(kt.sum_squares(grads, count));
+    if (norm) *norm = static_cast<float>(total);
+    if (total > max_norm) {
+      const float factor = static_cast<float>(max_norm / (total + 1e-6));
+      parallel_elements(count, num_threads, [&](int64_t b, int64_t e) { kt.scale(grads + b, e - b, factor); });
+    }
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_sgd_step(float* params, const float* grads, float* velocity, int64_t count, float lr,
+                                float momentum, float weight_decay, int32_t num_threads) {
+  return guarded([&]() -> simdrnn_status {
+    if (simdrnn_status st = check_count(count, "count")) return st;
+    if (count > 0 && (!params || !grads || !velocity))
+      SIMDRNN_FAIL("params, grads, velocity: expected %lld floats each, got a NULL pointer",
+                   static_cast<long long>(count));
+    if (!(lr >= 0.0f)) SIMDRNN_FAIL("lr: expected >= 0, got %g", static_cast<double>(lr));
+    if (!(momentum >= 0.0f)) SIMDRNN_FAIL("momentum: expected >= 0, got %g", static_cast<double>(momentum));
+    if (!(weight_decay >= 0.0f))
+      SIMDRNN_FAIL("weight_decay: expected >= 0, got %g", static_cast<double>(weight_decay));
+    if (simdrnn_status st = check_threads(num_threads, "num_threads")) return st;
+    const kernels::KernelTable& kt = kernel_table(active_isa());
+    parallel_elements(count, num_threads, [&](int64_t b, int64_t e) {
+      kt.sgd(params + b, grads + b, velocity + b, e - b, lr, momentum, weight_decay);
+    });
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_adam_step(float* params, const float* grads, float* m, float* v, int64_t count,
+                                 int64_t step, float lr, float beta1, float beta2, float eps, float weight_decay,
+                                 int32_t num_threads) {
+  return guarded([&]() -> simdrnn_status {
+    if (simdrnn_status st = check_count(count, "count")) return st;
+    if (count > 0 && (!params || !grads || !m || !v))
+      SIMDRNN_FAIL("params, grads, m, v: expected %lld floats each, got a NULL pointer",
+                   static_cast<long long>(count));
+    if (step < 1) SIMDRNN_FAIL("step: expected >= 1, got %lld", static_cast<long long>(step));
+    if (!(lr >= 0.0f)) SIMDRNN_FAIL("lr: expected >= 0, got %g", static_cast<double>(lr));
+    if (!(beta1 >= 0.0f && beta1 < 1.0f)) SIMDRNN_FAIL("beta1: expected [0, 1), got %g", static_cast<double>(beta1));
+    if (!(beta2 >= 0.0f && beta2 < 1.0f)) SIMDRNN_FAIL("beta2: expected [0, 1), got %g", static_cast<double>(beta2));
+    if (!(eps > 0.0f)) SIMDRNN_FAIL("eps: expected > 0, got %g", static_cast<double>(eps));
+    if (!(weight_decay >= 0.0f))
+      SIMDRNN_FAIL("weight_decay: expected >= 0, got %g", static_cast<double>(weight_decay));
+    if (simdrnn_status st = check_threads(num_threads, "num_threads")) return st;
+    const kernels::KernelTable& kt = kernel_table(active_isa());
+    const float c1 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step)));
+    const float c2 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step)));
+    parallel_elements(count, num_threads, [&](int64_t b, int64_t e) {
+      kt.adam(params + b, grads + b, m + b, v + b, e - b, lr, beta1, beta2, eps, weight_decay, c1, c2);
+    });
     return SIMDRNN_OK;
   });
 }

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -110,7 +112,8 @@ struct Model {
   PackedMatrix w_hy;
   AlignedFloats b_hy;       // padded, or null
   PackedMatrix w_hy_bwd;    // B = W_hy [O, D*H] (prepare_training)
-  bool training_ready = false;
+  std::mutex training_mutex;
+  std::atomic<bool> training_ready{false};
 
   const ParamSlot* slot(const std::string& name) const {
     for (const ParamSlot& s : slots)
@@ -130,8 +133,10 @@ simdrnn_status validate_config(const simdrnn_config* config, const char* arg_nam
 // Builds and prepacks; throws std::bad_alloc. Weights must be complete.
 std::unique_ptr<Model> build_model(const Weights& weights, simdrnn_isa isa);
 // Repacks every inference (and, if built, backward) matrix from model.params.
+// Not safe while other calls use the model.
 void pack_model(Model& model);
-// Builds the backward packs once; not thread-safe with other calls on model.
+// Builds the backward packs once (thread-safe; forward calls may run
+// meanwhile: they never read the backward packs).
 void prepare_training(Model& model);
 uint64_t next_model_id();
 

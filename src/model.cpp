@@ -205,6 +205,22 @@ uint64_t next_model_id() {
   return counter.fetch_add(1);
 }
 
+namespace {
+void pack_backward(Model& m) {
+  const simdrnn_config& c = m.config;
+  const int64_t pw = m.kernels->panel_width, H = c.hidden_size, D = m.directions;
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    for (int64_t d = 0; d < D; ++d) {
+      const std::string sfx = cell_suffix(l, d);
+      const int64_t in = l == 0 ? c.input_size : D * H;
+      Cell& cell = m.cells[l * D + d];
+      cell.w_ih_bwd = pack_b_kn(m.param("weight_ih" + sfx), H, in, in, pw);
+      cell.w_hh_bwd = pack_b_kn(m.param("weight_hh" + sfx), H, H, H, pw);
+    }
+  if (c.output_size > 0) m.w_hy_bwd = pack_b_kn(m.param("weight_hy"), c.output_size, D * H, D * H, pw);
+}
+}  // namespace
+
 void pack_model(Model& m) {
   const simdrnn_config& c = m.config;
   const int64_t pw = m.kernels->panel_width, H = c.hidden_size, D = m.directions;
@@ -214,28 +230,23 @@ void pack_model(Model& m) {
       const std::string sfx = cell_suffix(l, d);
       const int64_t in = l == 0 ? c.input_size : D * H;
       Cell& cell = m.cells[l * D + d];
-      const float* w_ih = m.param("weight_ih" + sfx);
-      const float* w_hh = m.param("weight_hh" + sfx);
-      cell.w_ih = pack_b(w_ih, H, in, pw);
-      cell.w_hh = pack_b(w_hh, H, H, pw);
+      cell.w_ih = pack_b(m.param("weight_ih" + sfx), H, in, pw);
+      cell.w_hh = pack_b(m.param("weight_hh" + sfx), H, H, pw);
       cell.bias = padded_bias(m.param("bias_ih" + sfx), m.param("bias_hh" + sfx), H, pw);
-      if (m.training_ready) {
-        cell.w_ih_bwd = pack_b_kn(w_ih, H, in, in, pw);
-        cell.w_hh_bwd = pack_b_kn(w_hh, H, H, H, pw);
-      }
     }
   if (c.output_size > 0) {
-    const float* w_hy = m.param("weight_hy");
-    m.w_hy = pack_b(w_hy, c.output_size, D * H, pw);
+    m.w_hy = pack_b(m.param("weight_hy"), c.output_size, D * H, pw);
     m.b_hy = padded_bias(m.param("bias_hy"), nullptr, c.output_size, pw);
-    if (m.training_ready) m.w_hy_bwd = pack_b_kn(w_hy, c.output_size, D * H, D * H, pw);
   }
+  if (m.training_ready.load()) pack_backward(m);
 }
 
 void prepare_training(Model& m) {
-  if (m.training_ready) return;
-  m.training_ready = true;
-  pack_model(m);
+  if (m.training_ready.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(m.training_mutex);
+  if (m.training_ready.load(std::memory_order_relaxed)) return;
+  pack_backward(m);
+  m.training_ready.store(true, std::memory_order_release);
 }
 
 std::unique_ptr<Model> build_model(const Weights& weights, simdrnn_isa isa) {

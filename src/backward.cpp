@@ -1,0 +1,302 @@
+// Backpropagation through time (DESIGN.md §2). Per layer, from the top:
+// the only sequential work is dA_t = (dL/dh_t + dA_{t+1} W_hh) * act'(h_t),
+// the forward recurrence walked backwards in time on the same kernels and
+// thread slices; the weight gradients dW_ih = dA^T X, dW_hh = dA^T H_prev and
+// the input gradient dX = dA W_ih are then merged GEMMs over all steps.
+// Derivatives come from the saved outputs h (and the clip mask), so
+// forward_training saves nothing else. Nothing here allocates.
+#include <omp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "src/engine.hpp"
+#include "src/internal.hpp"
+
+namespace simdrnn {
+namespace {
+
+using engine::Range;
+using engine::Recurrence;
+using engine::Rows;
+using engine::SpinBarrier;
+using engine::gemm_share;
+using engine::padded_bytes;
+using engine::split;
+using kernels::GemmParams;
+using kernels::KernelTable;
+
+int64_t max3(int64_t a, int64_t b, int64_t c) { return std::max(a, std::max(b, c)); }
+
+struct Backward {
+  const Model& m;
+  const simdrnn_backward_args& b;
+  const simdrnn_forward_args& fa;
+  const KernelTable& kt;
+  int64_t T, N, H, D, L, dh, O, I, team;
+  Rows rows;
+  TrainingSink saved;
+  float* dY;    // dL/d(layer output) [TN, D*H], overwritten by dA
+  float* dXn;   // dL/d(layer below's output)
+  float* pack;  // packed B operand of the weight-gradient GEMMs
+
+  int64_t len(int64_t n) const { return fa.seq_lens ? fa.seq_lens[n] : T; }
+  // (t, n) of memory row r of a [T, N, C] / [N, T, C] tensor.
+  void tn(int64_t r, int64_t* t, int64_t* n) const {
+    if (fa.layout == SIMDRNN_TIME_MAJOR)
+      *t = r / N, *n = r % N;
+    else
+      *n = r / T, *t = r % T;
+  }
+  float* grad(const std::string& name) const {
+    const ParamSlot* s = m.slot(name);
+    return s && b.grads ? b.grads + s->offset : nullptr;
+  }
+
+  void gemm(const GemmParams& p) const {
+    engine::run_team(team, [&](int64_t tid, int64_t nt) { gemm_share(kt, p, tid, nt); });
+  }
+
+  // Packs the [TN, width] operand whose row r is row_of(r) (null: zeros) as a
+  // GEMM B with k = TN rows, n = width columns (simd/kernels.h layout).
+  template <class RowOf>
+  void pack_rows(int64_t width, RowOf&& row_of) const {
+    const int64_t pw = kt.panel_width, k = T * N, panels = (width + pw - 1) / pw;
+    engine::run_team(team, [&](int64_t tid, int64_t nt) {
+      const Range rr = split(k, nt, tid);
+      for (int64_t r = rr.begin; r < rr.end; ++r) {
+        const float* src = row_of(r);
+        for (int64_t p = 0; p < panels; ++p) {
+          float* dst = pack + (p * k + r) * pw;
+          const int64_t c0 = p * pw, n = std::min(pw, width - c0);
+          if (src)
+            std::memcpy(dst, src + c0, static_cast<size_t>(n) * sizeof(float));
+          else
+            std::memset(dst, 0, static_cast<size_t>(n) * sizeof(float));
+          if (n < pw) std::memset(dst + n, 0, static_cast<size_t>(pw - n) * sizeof(float));
+        }
+      }
+    });
+  }
+
+  // g[j] (+)= sum over rows r of src[r * ld + j], rows in order (deterministic).
+  void column_sums(const float* src, int64_t ld, int64_t width, float* g, bool accumulate) const {
+    engine::run_team(team, [&](int64_t tid, int64_t nt) {
+      const Range cr = split(width, nt, tid);
+      if (!accumulate)
+        for (int64_t j = cr.begin; j < cr.end; ++j) g[j] = 0.0f;
+      for (int64_t r = 0; r < T * N; ++r)
+        for (int64_t j = cr.begin; j < cr.end; ++j) g[j] += src[r * ld + j];
+    });
+  }
+
+  void zero_padding(float* buf, int64_t width) const {
+    if (!fa.seq_lens) return;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t t = len(n); t < T; ++t)
+        std::memset(buf + rows.at(t, n) * width, 0, static_cast<size_t>(width) * sizeof(float));
+  }
+
+  void output_layer() const {
+    if (b.dy)
+      std::memcpy(dY, b.dy, static_cast<size_t>(T * N * dh) * sizeof(float));
+    else
+      std::memset(dY, 0, static_cast<size_t>(T * N * dh) * sizeof(float));
+    if (O == 0) return;
+    float* g_why = grad("weight_hy");
+    float* g_bhy = grad("bias_hy");
+    if (!b.dout) {  // no gradient reaches the output layer
+      if (!b.accumulate) {
+        if (g_why) std::memset(g_why, 0, static_cast<size_t>(O * dh) * sizeof(float));
+        if (g_bhy) std::memset(g_bhy, 0, static_cast<size_t>(O) * sizeof(float));
+      }
+      return;
+    }
+    const float* y_last = saved.h[L - 1];
+    GemmParams p{};  // dY += dout W_hy
+    p.m = T * N, p.k = O, p.a = b.dout, p.lda = O, p.b = m.w_hy_bwd.data.get();
+    p.n_begin = 0, p.n_end = dh, p.c = dY, p.ldc = dh, p.accumulate = 1;
+    gemm(p);
+    if (g_why) {  // dW_hy = dout^T Y (padded rows of Y are zero)
+      pack_rows(dh, [&](int64_t r) { return y_last + r * dh; });
+      GemmParams q{};
+      q.m = O, q.k = T * N, q.a = b.dout, q.lda = O, q.a_transposed = 1, q.b = pack;
+      q.n_begin = 0, q.n_end = dh, q.c = g_why, q.ldc = dh, q.accumulate = b.accumulate;
+      gemm(q);
+    }
+    if (g_bhy) {  // padded steps of out are constant: their gradient is dropped
+      if (!b.accumulate) std::memset(g_bhy, 0, static_cast<size_t>(O) * sizeof(float));
+      for (int64_t r = 0; r < T * N; ++r) {
+        int64_t t, n;
+        tn(r, &t, &n);
+        if (t < len(n))
+          for (int64_t o = 0; o < O; ++o) g_bhy[o] += b.dout[r * O + o];
+      }
+    }
+  }
+
+  void recurrences(int64_t l) const {
+    const int32_t grad_code = static_cast<int32_t>(m.config.activation) + kernels::kTanhGrad;
+    uint8_t* mask = m.config.clip > 0.0f ? saved.mask[l] : nullptr;
+    auto walk = [&](int64_t d) {
+      // Backward of the forward direction walks time down from each
+      // sequence's last step: that is the forward engine's reverse walk.
+      return Recurrence{&kt, m.cells[l * D + d].w_hh_bwd.data.get(), T, N, H, dh, d * H, d == 1, rows, dY,
+                        nullptr, fa.seq_lens, grad_code, 0.0f, saved.h[l], mask, 0};
+    };
+    const int64_t pw = kt.panel_width;
+    const int64_t team_b = std::min<int64_t>(team, D * ((H + pw - 1) / pw));
+    const bool grouped = D == 2 && team_b >= 2;
+    const int64_t g_split = team_b / 2;
+    SpinBarrier all(static_cast<int>(team_b)), group0(static_cast<int>(grouped ? g_split : team_b)),
+        group1(static_cast<int>(team_b - g_split));
+    engine::run_team(team_b, [&](int64_t tid, int64_t nt) {
+      bool sense = false;
+      if (grouped && nt > 1) {
+        const int64_t g = tid < g_split ? 0 : 1;
+        walk(g).run(g == 0 ? tid : tid - g_split, g == 0 ? g_split : nt - g_split, g == 0 ? group0 : group1,
+                    sense);
+      } else {
+        for (int64_t d = 0; d < D; ++d) walk(d).run(tid, nt, all, sense);
+      }
+    });
+  }
+
+  void layer(int64_t l) {
+    const int64_t in = l == 0 ? I : dh;
+    const float* x = l == 0 ? fa.x : saved.h[l - 1];
+    // dL/dh_n enters at each sequence's last step, outside the recurrence.
+    if (b.dh_n)
+      for (int64_t d = 0; d < D; ++d)
+        for (int64_t n = 0; n < N; ++n) {
+          float* row = dY + rows.at(d == 0 ? len(n) - 1 : 0, n) * dh + d * H;
+          const float* add = b.dh_n + ((l * D + d) * N + n) * H;
+          for (int64_t j = 0; j < H; ++j) row[j] += add[j];
+        }
+    recurrences(l);
+    zero_padding(dY, dh);  // dA = 0 at padding steps
+
+    for (int64_t d = 0; d < D; ++d) {
+      const Cell& cell = m.cells[l * D + d];
+      if (b.dh0) {  // dh0 = dA at each sequence's first step, times W_hh
+        GemmParams p{};
+        p.k = H, p.b = cell.w_hh_bwd.data.get(), p.n_begin = 0, p.n_end = H, p.accumulate = b.accumulate;
+        const bool uniform = d == 0 || !fa.seq_lens;
+        const int64_t t_first = d == 0 ? 0 : T - 1;
+        for (int64_t n = 0; n < N; n += uniform ? N : 1) {
+          p.m = uniform ? N : 1;
+          p.a = dY + rows.at(uniform ? t_first : len(n) - 1, n) * dh + d * H;
+          p.lda = rows.n_stride * dh;
+          p.c = b.dh0 + ((l * D + d) * N + n) * H;
+          p.ldc = H;
+          gemm(p);
+        }
+      }
+      if (!b.grads) continue;
+      const std::string sfx = "_l" + std::to_string(l) + (d ? "_reverse" : "");
+      if (m.has_bias) {
+        float* g_bih = grad("bias_ih" + sfx);
+        float* g_bhh = grad("bias_hh" + sfx);
+        column_sums(dY + d * H, dh, H, g_bih, b.accumulate);
+        if (b.accumulate) {
+          column_sums(dY + d * H, dh, H, g_bhh, true);
+        } else {
+          std::memcpy(g_bhh, g_bih, static_cast<size_t>(H) * sizeof(float));
+        }
+      }
+      // dW_ih = dA^T X (X's padding rows zero: x may hold anything there)
+      pack_rows(in, [&](int64_t r) -> const float* {
+        int64_t t, n;
+        tn(r, &t, &n);
+        return t < len(n) ? x + r * in : nullptr;
+      });
+      GemmParams p{};
+      p.m = H, p.k = T * N, p.a = dY + d * H, p.lda = dh, p.a_transposed = 1, p.b = pack;
+      p.n_begin = 0, p.n_end = in, p.c = grad("weight_ih" + sfx), p.ldc = in, p.accumulate = b.accumulate;
+      gemm(p);
+      // dW_hh = dA^T H_prev, H_prev the state each step started from
+      const float* h = saved.h[l];
+      const float* h0 = fa.h0 ? fa.h0 + (l * D + d) * N * H : nullptr;
+      pack_rows(H, [&](int64_t r) -> const float* {
+        int64_t t, n;
+        tn(r, &t, &n);
+        if (t >= len(n)) return nullptr;
+        const int64_t tp = d == 0 ? t - 1 : t + 1;
+        if (tp < 0 || tp >= len(n)) return h0 ? h0 + n * H : nullptr;
+        return h + rows.at(tp, n) * dh + d * H;
+      });
+      p.n_end = H, p.c = grad("weight_hh" + sfx), p.ldc = H;
+      gemm(p);
+    }
+
+    // dX = sum over directions of dA_d W_ih_d
+    float* dst = l > 0 ? dXn : b.dx;
+    if (dst)
+      for (int64_t d = 0; d < D; ++d) {
+        GemmParams p{};
+        p.m = T * N, p.k = H, p.a = dY + d * H, p.lda = dh, p.b = m.cells[l * D + d].w_ih_bwd.data.get();
+        p.n_begin = 0, p.n_end = in, p.c = dst, p.ldc = in;
+        p.accumulate = d > 0 ? 1 : (l == 0 ? b.accumulate : 0);
+        gemm(p);
+      }
+    if (l > 0) std::swap(dY, dXn);
+  }
+};
+
+}  // namespace
+
+int64_t training_reserve_layout(const Model& model, int64_t seq_len, int64_t batch, void* base,
+                                TrainingSink* sink) {
+  const int64_t L = model.config.num_layers;
+  const int64_t layer = seq_len * batch * model.directions * model.config.hidden_size;
+  const bool masks = model.config.clip > 0.0f;
+  unsigned char* p = base ? reinterpret_cast<unsigned char*>(engine::align64(base)) : nullptr;
+  int64_t off = 64;  // ReserveHeader
+  for (int64_t l = 0; l < L; ++l) {
+    if (sink) sink->h[l] = reinterpret_cast<float*>(p + off);
+    off += padded_bytes(layer);
+  }
+  for (int64_t l = 0; l < L; ++l) {
+    if (sink) sink->mask[l] = masks ? p + off : nullptr;
+    if (masks) off += round_up(layer, 64);
+  }
+  return off + 64;  // + slack to align the caller's pointer
+}
+
+int64_t backward_workspace_bytes(const Model& model, int64_t seq_len, int64_t batch) {
+  const simdrnn_config& c = model.config;
+  const int64_t dh = model.directions * c.hidden_size, rows = seq_len * batch;
+  const int64_t pw = model.kernels->panel_width;
+  const int64_t widest = round_up(max3(c.input_size, dh, c.hidden_size), pw);
+  return padded_bytes(rows * dh) * (c.num_layers >= 2 ? 2 : 1) + padded_bytes(rows * widest) + 64;
+}
+
+void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t threads) {
+  using Clock = std::chrono::steady_clock;
+  const bool verbose = verbose_enabled();
+  const Clock::time_point start = verbose ? Clock::now() : Clock::time_point{};
+  const simdrnn_forward_args& fa = *b.forward;
+  const simdrnn_config& c = model.config;
+  const int64_t T = fa.seq_len, N = fa.batch, H = c.hidden_size, D = model.directions, dh = D * H;
+  float* ws = engine::align64(b.workspace);
+  float* dY = ws;
+  float* dXn = c.num_layers >= 2 ? ws + padded_bytes(T * N * dh) / 4 : nullptr;
+  float* pack = ws + padded_bytes(T * N * dh) / 4 * (c.num_layers >= 2 ? 2 : 1);
+  Backward bw{model, b, fa, *model.kernels, T, N, H, D, c.num_layers, dh, c.output_size, c.input_size,
+              std::max<int64_t>(1, threads), engine::rows_for(fa.layout, T, N), TrainingSink{}, dY, dXn, pack};
+  training_reserve_layout(model, T, N, const_cast<void*>(b.reserve), &bw.saved);
+  bw.output_layer();
+  for (int64_t l = c.num_layers - 1; l >= 0; --l) bw.layer(l);
+  if (verbose)
+    std::fprintf(stderr,
+                 "simdrnn_verbose,backward,isa=%s,threads=%d,shape=t%lldn%lldi%lldh%lldl%lldd%lldo%lld,"
+                 "layout=%s,lens=%d,total_us=%.1f\n",
+                 model.kernels->name, threads, static_cast<long long>(T), static_cast<long long>(N),
+                 static_cast<long long>(c.input_size), static_cast<long long>(H),
+                 static_cast<long long>(c.num_layers), static_cast<long long>(D),
+                 static_cast<long long>(c.output_size), fa.layout == SIMDRNN_TIME_MAJOR ? "tnc" : "ntc",
+                 fa.seq_lens ? 1 : 0, std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+}
+
+}  // namespace simdrnn
