@@ -149,7 +149,23 @@ struct Gemm {
     const int64_t k = p.k;
     const float* a = k > 0 ? p.a + (AT ? row0 : row0 * p.lda) : nullptr;
     const float* b = k > 0 ? p.b + (col0 / kPanel) * k * kPanel : nullptr;
-    for (int64_t kk = 0; kk < k; ++kk) {
+    int64_t kk = 0;
+    if (MR == 1 && p.split_k) {
+      // A single row has only NVT dependent FMA chains, each k long: latency
+      // bound when B sits in L1. Even and odd k go to separate accumulators
+      // (only where the caller asked: kernels.h).
+      V odd[NVT];
+      for (int v = 0; v < NVT; ++v) odd[v] = V(0.0f);
+      for (; kk + 1 < k; kk += 2) {
+        const V a0(AT ? a[kk * p.lda] : a[kk]), a1(AT ? a[(kk + 1) * p.lda] : a[kk + 1]);
+        for (int v = 0; v < NVT; ++v) {
+          acc[0][v] = xsimd::fma(a0, V::load_unaligned(b + kk * kPanel + v * W), acc[0][v]);
+          odd[v] = xsimd::fma(a1, V::load_unaligned(b + (kk + 1) * kPanel + v * W), odd[v]);
+        }
+      }
+      for (int v = 0; v < NVT; ++v) acc[0][v] += odd[v];
+    }
+    for (; kk < k; ++kk) {
       V bv[NVT];
       for (int v = 0; v < NVT; ++v) bv[v] = V::load_unaligned(b + kk * kPanel + v * W);
       for (int r = 0; r < MR; ++r) {

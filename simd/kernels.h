@@ -51,16 +51,19 @@ struct GemmParams {
   uint8_t* mask;         // clip mask, element (r, j) at mask[r * ldmask + j]:
   int64_t ldmask;        //   forward with clip > 0 writes 1 where |pre| <= clip, else 0;
   int32_t mask_write;    //   *Grad multiplies by it when mask != NULL (mask_write 0)
+  int32_t split_k;       // 1: a single-row call (m == 1) may split the k sum (above)
 };
 
 // gemm(p): for r < m and n_begin <= j < n_end computes the GemmParams formula.
 // Reads A rows 0..m-1 (k floats each), the panels covering [n_begin, n_end),
 // bias[n_begin .. round_up(n_end)) and, when accumulating, C's written
 // elements. Writes exactly C(r, j) for r < m, n_begin <= j < n_end: never past
-// n_end in a row, whatever the tail. Each C element is the sum over kk in
-// increasing order of A(r,kk)*B(kk,j), then + C, then + bias, then clip and
-// activation; the result for an element does not depend on m, n_begin or
-// n_end, so any partition of rows or columns over threads is bit-identical.
+// n_end in a row, whatever the tail. Each C element is the sum over kk of
+// A(r,kk)*B(kk,j) in increasing kk, then + C, then + bias, then clip and
+// activation; with split_k and m == 1 the even and odd kk go to two partial
+// sums added at the end (more independent FMA chains for the batch-1
+// recurrence step). The result never depends on n_begin or n_end, nor (without
+// split_k) on m, so any partition of rows or columns is bit-identical.
 using GemmFn = void (*)(const GemmParams& p);
 
 // Element-wise activation in place over n floats (n >= 0).
@@ -82,6 +85,7 @@ struct KernelTable {
   const char* name;     // "scalar", "avx2", "avx512"
   int32_t isa;          // simdrnn_isa value
   int64_t panel_width;  // columns per packed panel
+  int64_t tile_rows;    // rows per GEMM tile
   GemmFn gemm;
   ActivateFn activate;
   SumSquaresFn sum_squares;

@@ -91,13 +91,18 @@ inline void gemm_share(const KernelTable& kt, const GemmParams& base, int64_t ti
   const int64_t pw = kt.panel_width;
   const int64_t panels = (base.n_end - base.n_begin + pw - 1) / pw;
   GemmParams p = base;
-  if (panels >= nt || base.m < nt) {
+  if (panels >= nt || base.m < nt * kt.tile_rows) {
     const Range r = split(panels, nt, tid);
     p.n_begin = base.n_begin + r.begin * pw;
     p.n_end = std::min(base.n_end, base.n_begin + r.end * pw);
     if (r.begin < r.end) kt.gemm(p);
   } else {
-    const Range r = split(base.m, nt, tid);
+    // Split at multiples of the kernel's tile height (kernels.h: keeps every
+    // element's summation order independent of the thread count).
+    const int64_t tr = kt.tile_rows, tiles = (base.m + tr - 1) / tr;
+    Range r = split(tiles, nt, tid);
+    r.begin = std::min(base.m, r.begin * tr);
+    r.end = std::min(base.m, r.end * tr);
     p.m = r.end - r.begin;
     if (base.a_transposed)
       p.a += r.begin;
@@ -174,6 +179,7 @@ struct Recurrence {
     p.activation = activation;
     p.clip = clip;
     p.mask_write = mask_write;
+    p.split_k = 1;  // rows are never split here: m is the same in every call shape
     for (int64_t s = 0; s < T; ++s) {
       const int64_t t = forward ? s : T - 1 - s;
       if (p.n_begin < p.n_end) {

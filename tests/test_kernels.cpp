@@ -74,6 +74,7 @@ void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed) {
   p.accumulate = gc.accumulate;
   p.activation = gc.act;
   p.clip = gc.clip;
+  p.split_k = static_cast<int32_t>(seed % 2);  // the recurrence's split k sum (m == 1)
   kt.gemm(p);
 
   EXPECT_TRUE(a.canaries_intact() && b.canaries_intact() && c.canaries_intact() && bias.canaries_intact());

@@ -29,7 +29,7 @@ void adam(float* p, const float* g, float* m, float* v, int64_t n, float lr, flo
 }  // namespace avx2
 
 const KernelTable& avx2_table() {
-  static const KernelTable table{"avx2", 1, avx2::Impl::kPanel, &avx2::gemm, &avx2::activate,
+  static const KernelTable table{"avx2", 1, avx2::Impl::kPanel, 6, &avx2::gemm, &avx2::activate,
                                  &avx2::sum_squares, &avx2::scale, &avx2::sgd, &avx2::adam};
   return table;
 }

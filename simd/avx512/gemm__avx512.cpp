@@ -29,7 +29,7 @@ void adam(float* p, const float* g, float* m, float* v, int64_t n, float lr, flo
 }  // namespace avx512
 
 const KernelTable& avx512_table() {
-  static const KernelTable table{"avx512", 2, avx512::Impl::kPanel, &avx512::gemm, &avx512::activate,
+  static const KernelTable table{"avx512", 2, avx512::Impl::kPanel, 6, &avx512::gemm, &avx512::activate,
                                  &avx512::sum_squares, &avx512::scale, &avx512::sgd, &avx512::adam};
   return table;
 }

@@ -52,8 +52,18 @@ void gemm(const GemmParams& p) {
     float* c = p.c + r * p.ldc;
     for (int64_t col0 = p.n_begin; col0 < p.n_end; col0 += kPanel) {
       const float* b = p.k > 0 ? p.b + (col0 / kPanel) * p.k * kPanel : nullptr;
-      float acc[kPanel] = {};
-      for (int64_t kk = 0; kk < p.k; ++kk) {
+      float acc[kPanel] = {}, odd[kPanel] = {};
+      const int64_t step = p.split_k && p.m == 1 ? 2 : 1;  // same order as the SIMD kernels
+      int64_t kk = 0;
+      if (step == 2) {
+        for (; kk + 1 < p.k; kk += 2)
+          for (int64_t w = 0; w < kPanel; ++w) {
+            acc[w] += p.a[p.a_transposed ? kk * p.lda : kk] * b[kk * kPanel + w];
+            odd[w] += p.a[p.a_transposed ? (kk + 1) * p.lda : kk + 1] * b[(kk + 1) * kPanel + w];
+          }
+        for (int64_t w = 0; w < kPanel; ++w) acc[w] += odd[w];
+      }
+      for (; kk < p.k; ++kk) {
         const float a = p.a_transposed ? p.a[kk * p.lda + r] : p.a[r * p.lda + kk];
         for (int64_t w = 0; w < kPanel; ++w) acc[w] += a * b[kk * kPanel + w];
       }
@@ -107,7 +117,7 @@ void adam(float* p, const float* g, float* m, float* v, int64_t n, float lr, flo
 }  // namespace scalar
 
 const KernelTable& scalar_table() {
-  static const KernelTable table{"scalar", 0, scalar::kPanel, &scalar::gemm, &scalar::activate,
+  static const KernelTable table{"scalar", 0, scalar::kPanel, 1, &scalar::gemm, &scalar::activate,
                                  &scalar::sum_squares, &scalar::scale, &scalar::sgd, &scalar::adam};
   return table;
 }
