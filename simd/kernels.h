@@ -94,11 +94,16 @@ struct KernelTable {
   AdamFn adam;
 };
 
-// One table per ISA, defined in simd/<isa>/. Only call the avx2/avx512 ones
-// after CPUID + XGETBV said the CPU and OS support them.
-const KernelTable& scalar_table();
-const KernelTable& avx2_table();
-const KernelTable& avx512_table();
+// Every kernel of simd/kernel_list.inc is a member of the table.
+#define SIMDRNN_KERNEL(name) static_assert(sizeof(&KernelTable::name) > 0, #name);
+#include "simd/kernel_list.inc"
+#undef SIMDRNN_KERNEL
+
+// One table per ISA of simd/isa_list.inc, defined in simd/<isa>/. Only call
+// the avx2/avx512 ones after CPUID + XGETBV said the CPU and OS support them.
+#define SIMDRNN_ISA(name, value, table) const KernelTable& table();
+#include "simd/isa_list.inc"
+#undef SIMDRNN_ISA
 
 }  // namespace kernels
 }  // namespace simdrnn

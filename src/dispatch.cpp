@@ -60,14 +60,11 @@ simdrnn_isa active_isa() {
 void set_max_isa(simdrnn_isa isa) { g_cap.store(isa, std::memory_order_relaxed); }
 
 const kernels::KernelTable& kernel_table(simdrnn_isa isa) {
-  switch (isa) {
-    case SIMDRNN_ISA_AVX512:
-      return kernels::avx512_table();
-    case SIMDRNN_ISA_AVX2:
-      return kernels::avx2_table();
-    default:
-      return kernels::scalar_table();
-  }
+#define SIMDRNN_ISA(name, value, table) \
+  if (isa == value) return kernels::table();
+#include "simd/isa_list.inc"
+#undef SIMDRNN_ISA
+  return kernels::scalar_table();
 }
 
 }  // namespace simdrnn

@@ -185,6 +185,48 @@ TEST_P(KernelTest, ActivateAllTails) {
     }
 }
 
+// Optimiser kernels against plain double loops (odd sizes hit every tail).
+TEST_P(KernelTest, OptimiserKernels) {
+  const KernelTable& kt = table();
+  for (int64_t n : kSizes) {
+    const auto p0 = simdrnn_test::random_vector(n, 1), g = simdrnn_test::random_vector(n, 2);
+    const auto m0 = simdrnn_test::random_vector(n, 3), v0 = simdrnn_test::random_vector(n, 4, 0.0f, 1.0f);
+    GuardedFloats p(n), m(n), v(n);
+    std::memcpy(p.data(), p0.data(), n * 4), std::memcpy(m.data(), m0.data(), n * 4);
+    std::memcpy(v.data(), v0.data(), n * 4);
+    kt.adam(p.data(), g.data(), m.data(), v.data(), n, 0.01f, 0.9f, 0.999f, 1e-8f, 0.01f, 0.1f, 0.001f);
+    for (int64_t i = 0; i < n; ++i) {
+      const double gi = g[i] + 0.01 * p0[i], mi = 0.9 * m0[i] + 0.1 * gi, vi = 0.999 * v0[i] + 0.001 * gi * gi;
+      const double pi = p0[i] - 0.01 * (mi / 0.1) / (std::sqrt(vi / 0.001) + 1e-8);
+      EXPECT_NEAR(m[i], mi, 1e-6) << kt.name;
+      EXPECT_NEAR(v[i], vi, 1e-6) << kt.name;
+      EXPECT_NEAR(p[i], pi, 1e-5 * (1 + std::fabs(pi))) << kt.name << " adam n=" << n << " i=" << i;
+    }
+    std::memcpy(p.data(), p0.data(), n * 4), std::memcpy(v.data(), v0.data(), n * 4);
+    kt.sgd(p.data(), g.data(), v.data(), n, 0.1f, 0.9f, 0.01f);
+    for (int64_t i = 0; i < n; ++i) {
+      const double vi = 0.9 * v0[i] + (g[i] + 0.01 * p0[i]), pi = p0[i] - 0.1 * vi;
+      EXPECT_NEAR(v[i], vi, 1e-6) << kt.name;
+      EXPECT_NEAR(p[i], pi, 1e-6) << kt.name << " sgd n=" << n;
+    }
+    double ss = 0;
+    for (float x : g) ss += static_cast<double>(x) * x;
+    EXPECT_NEAR(kt.sum_squares(g.data(), n), ss, 1e-5 * ss + 1e-12) << kt.name;
+    std::memcpy(p.data(), p0.data(), n * 4);
+    kt.scale(p.data(), n, 0.5f);
+    for (int64_t i = 0; i < n; ++i) EXPECT_EQ(p[i], p0[i] * 0.5f);
+    EXPECT_TRUE(p.canaries_intact() && m.canaries_intact() && v.canaries_intact());
+  }
+}
+
+// Every kernel of simd/kernel_list.inc has a test above: adding a kernel to
+// the list without adding its name here (next to its test) fails to compile.
+constexpr bool kTested_gemm = true, kTested_activate = true, kTested_sum_squares = true, kTested_scale = true,
+               kTested_sgd = true, kTested_adam = true;
+#define SIMDRNN_KERNEL(name) static_assert(kTested_##name, "kernel " #name " has no test");
+#include "simd/kernel_list.inc"
+#undef SIMDRNN_KERNEL
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, KernelTest, ::testing::ValuesIn(simdrnn_test::available_isas()),
                          [](const auto& info) { return std::string(simdrnn_isa_name(info.param)); });
 
