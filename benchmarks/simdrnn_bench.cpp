@@ -1,38 +1,69 @@
-// simdrnn-bench: times simdrnn_forward, oneDNN's vanilla RNN primitive and the
-// sgemm-per-step loop (PyTorch / ONNX Runtime on CPU) on the same shapes.
+// simdrnn-bench: times simdrnn against oneDNN's vanilla RNN primitive and the
+// sgemm-per-step loop (PyTorch / ONNX Runtime on CPU) on the same shapes in one
+// process, and rates every result against the machine's roofline, measured at
+// the start of the run (roofline.hpp).
 //
 // Names: <suite>/<impl>/t<T>n<N>i<I>h<H>[l<L>][bi][o<O>]/threads:<k>, where k
 // is the thread count handed to the library (simdrnn's num_threads, OpenMP's
 // for oneDNN) -- not benchmark's ->Threads(), which would run k copies at once.
+// Suites (kShapes below): latency, batch, throughput, layers, stream.
+// Impls: simdrnn, onednn, gemmloop; the stream suite names what it times:
+//   simdrnn_step   one simdrnn_stream_step() of one step (t1)
+//   simdrnn_seq    a full-sequence simdrnn_forward(); us_per_step = time / T
+//   onednn_step    one oneDNN primitive execution over one step (t1), which is
+//                  how a oneDNN user advances a stream
+//   onednn_seq     the oneDNN primitive over the whole sequence, per step
+//   gemmloop_step  the sgemm loop over one step (t1)
 //
-// Runtime: select with --benchmark_filter (a regex over the names, e.g.
-// --benchmark_filter='latency/.*/t50n1i128h128/.*') and shorten each
-// measurement with --benchmark_min_time (seconds, e.g. 0.05) for a quick run;
-// --benchmark_repetitions=N --benchmark_report_aggregates_only=true gives
-// medians. Thread placement is OpenMP's: OMP_PROC_BIND=close OMP_PLACES=cores
-// makes runs repeatable. On a machine other processes are also using,
-// threads:2 rows under libgomp's default spin-then-sleep wait can take
-// milliseconds per barrier (a spinning thread holds the core its partner
-// needs); OMP_WAIT_POLICY=passive avoids that, an idle machine is better.
+// Counters: GFLOP/s (useful FLOPs, forward_flops()), us_per_step, bound_us
+// (the roofline lower bound of the call), frac_of_bound = bound_us / measured
+// time (1.0 = at the roofline), whh_level (where the per-thread share of one
+// layer's W_hh fits: 1 L1, 2 L2, 3 L3, 4 DRAM), peak_rss_MiB (the process's
+// high-water mark so far, getrusage), other_cpu (cores that other processes,
+// or other guests through steal time, kept busy during the timed loop, from
+// /proc/stat minus this process's CPU time: a noise flag; 10 ms resolution).
+//
+// Own flags (taken out before benchmark::Initialize):
+//   --threads=1,2,4,8  thread counts (default 1,2; env SIMDRNN_BENCH_THREADS);
+//                      counts above the machine's cores are dropped
+//   --quick            a smaller set of shapes (latency and stream whole, one or
+//                      two shapes of the other suites) and a
+//                      default --benchmark_min_time of 0.05 s
+// Everything else is Google Benchmark's: --benchmark_filter (a regex over the
+// names), --benchmark_min_time, --benchmark_repetitions=5
+// --benchmark_report_aggregates_only=true (medians), --benchmark_out=x.json
+// --benchmark_out_format=json. benchmarks/run.sh runs it all and writes the
+// report. Thread placement is OpenMP's: OMP_PROC_BIND=close OMP_PLACES=cores
+// (run.sh sets them) makes runs repeatable.
 //
 // Weights are warm: each benchmark builds one weight set and reuses it every
 // iteration, so they sit in whatever cache level they fit. Inputs, initial
 // state and outputs are distinct buffers. Everything but the forward call
-// (weights, model / primitive creation, weight reorders, workspace) happens
-// outside the timed loop.
+// (weights, model / primitive creation, weight reorders, workspace, stream)
+// happens outside the timed loop.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <fstream>
+#include <iostream>
 #include <memory>
+#include <regex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "roofline.hpp"
 #include "simdrnn/simdrnn.h"
 #include "simdrnn/simdrnn.hpp"
 #include "support/onednn_rnn.hpp"
@@ -40,11 +71,12 @@
 
 namespace {
 
+using simdrnn_bench::Roofline;
 using simdrnn_test::BaselineWeights;
 
-// One benchmarked problem. To add a suite, add its rows here (and its thread
-// counts to kSuites); a suite that times something other than one forward
-// call (stream, training) adds a runner in run_benchmark().
+// One benchmarked problem. To add a suite, add its rows here and its entry to
+// kSuites; a suite that times something other than one forward call adds an
+// Engine below and its runner in bench_one().
 struct Shape {
   const char* suite;
   int64_t T;   // sequence length
@@ -54,41 +86,81 @@ struct Shape {
   int64_t L;   // layers
   bool bidir;  // bidirectional, outputs concatenated
   int64_t O;   // output layer size, 0: none
+  bool quick;  // part of the --quick set
 };
 
 const Shape kShapes[] = {
-    // latency: one sequence, small to large W_hh (64 KiB .. 16 MiB).
-    {"latency", 50, 1, 128, 128, 1, false, 0},   {"latency", 50, 1, 256, 256, 1, false, 0},
-    {"latency", 50, 1, 512, 512, 1, false, 0},   {"latency", 50, 1, 1024, 1024, 1, false, 0},
-    {"latency", 50, 1, 2048, 2048, 1, false, 0},
+    // latency: one sequence, W_hh from 64 KiB (L1/L2) to 16 MiB (L3/DRAM).
+    {"latency", 50, 1, 128, 128, 1, false, 0, true},
+    {"latency", 50, 1, 256, 256, 1, false, 0, true},
+    {"latency", 50, 1, 512, 512, 1, false, 0, true},
+    {"latency", 50, 1, 1024, 1024, 1, false, 0, true},
+    {"latency", 50, 1, 2048, 2048, 1, false, 0, true},
+    // batch: small batches, where the step is still bound by W_hh traffic.
+    {"batch", 50, 4, 512, 512, 1, false, 0, false},
+    {"batch", 50, 8, 512, 512, 1, false, 0, true},
+    {"batch", 50, 16, 512, 512, 1, false, 0, false},
+    {"batch", 50, 4, 1024, 1024, 1, false, 0, false},
+    {"batch", 50, 8, 1024, 1024, 1, false, 0, false},
+    {"batch", 50, 16, 1024, 1024, 1, false, 0, false},
+    // throughput: large batches, bound by FMA throughput.
+    {"throughput", 50, 64, 1024, 1024, 1, false, 0, false},
+    {"throughput", 25, 32, 1760, 1760, 1, false, 0, false},  // DeepSpeech2-like
+    {"throughput", 50, 16, 1024, 1024, 1, false, 0, true},
+    // layers: 2 layers, bidirectional, both; oneDNN runs one primitive where
+    // its semantics match PyTorch's (see tests/support/onednn_rnn.hpp).
+    {"layers", 50, 1, 512, 512, 2, false, 0, true},
+    {"layers", 50, 1, 512, 512, 1, true, 0, true},
+    {"layers", 50, 1, 512, 512, 2, true, 0, false},
+    {"layers", 50, 16, 512, 512, 2, false, 0, false},
+    {"layers", 50, 16, 512, 512, 1, true, 0, false},
+    {"layers", 50, 16, 512, 512, 2, true, 0, false},
+    // stream: T is the full-sequence length of the *_seq rows; the *_step
+    // rows run one step (t1).
+    {"stream", 50, 1, 256, 256, 1, false, 0, true},
+    {"stream", 50, 1, 512, 512, 1, false, 0, true},
+    {"stream", 50, 1, 1024, 1024, 1, false, 0, true},
+    // training: added by the training issue (its rows here, a "training"
+    // entry in kSuites, an Engine and a runner in bench_one()).
+};
+
+enum class Engine { kSimdrnn, kOnednn, kGemmloop, kSimdrnnStream };
+
+// One column of a suite: the impl name in the benchmark's name, what runs,
+// and whether it runs one step (T = 1) instead of the shape's T.
+struct Variant {
+  const char* impl;
+  Engine engine;
+  bool one_step;
 };
 
 struct Suite {
   const char* name;
-  std::vector<int> threads;
+  std::vector<Variant> variants;
 };
+
+const std::vector<Variant> kForwardVariants = {{"simdrnn", Engine::kSimdrnn, false},
+                                               {"onednn", Engine::kOnednn, false},
+                                               {"gemmloop", Engine::kGemmloop, false}};
 
 const Suite kSuites[] = {
-    {"latency", {1, 2}},
+    {"latency", kForwardVariants},
+    {"batch", kForwardVariants},
+    {"throughput", kForwardVariants},
+    {"layers", kForwardVariants},
+    {"stream",
+     {{"simdrnn_step", Engine::kSimdrnnStream, true},
+      {"simdrnn_seq", Engine::kSimdrnn, false},
+      {"onednn_step", Engine::kOnednn, true},
+      {"onednn_seq", Engine::kOnednn, false},
+      {"gemmloop_step", Engine::kGemmloop, true}}},
 };
 
-enum class Impl { kSimdrnn, kOnednn, kGemmloop };
-const Impl kImpls[] = {Impl::kSimdrnn, Impl::kOnednn, Impl::kGemmloop};
+// Measured once in main() before any benchmark is registered.
+Roofline g_roofline;
 
-const char* impl_name(Impl impl) {
-  switch (impl) {
-    case Impl::kSimdrnn:
-      return "simdrnn";
-    case Impl::kOnednn:
-      return "onednn";
-    case Impl::kGemmloop:
-      return "gemmloop";
-  }
-  return "unknown";
-}
-
-std::string shape_name(const Shape& s) {
-  std::string name = "t" + std::to_string(s.T) + "n" + std::to_string(s.N) + "i" + std::to_string(s.I) + "h" +
+std::string shape_name(const Shape& s, int64_t T) {
+  std::string name = "t" + std::to_string(T) + "n" + std::to_string(s.N) + "i" + std::to_string(s.I) + "h" +
                      std::to_string(s.H);
   if (s.L > 1) name += "l" + std::to_string(s.L);
   if (s.bidir) name += "bi";
@@ -108,59 +180,102 @@ simdrnn_config config_for(const Shape& s) {
   return config;
 }
 
-// The weights of the most recent shape: benchmark calls each function several
-// times while it sizes the iteration count, and generating 2048^2 weights
-// each time would dominate the run's wall time. One entry keeps memory flat.
+// The weights of the most recent model configuration: benchmark calls each
+// function several times while it sizes the iteration count, and generating
+// 2048^2 weights each time would dominate the run's wall time. One entry keeps
+// memory flat.
 std::shared_ptr<const BaselineWeights> weights_for(const Shape& s) {
   static std::string cached_key;
   static std::shared_ptr<const BaselineWeights> cached;
-  const std::string key = shape_name(s);
-  if (cached == nullptr || cached_key != key) {
+  const std::string model_key = std::to_string(s.I) + "," + std::to_string(s.H) + "," + std::to_string(s.L) +
+                                "," + std::to_string(s.bidir) + "," + std::to_string(s.O);
+  if (cached == nullptr || cached_key != model_key) {
     cached.reset();
     cached =
         std::make_shared<const BaselineWeights>(simdrnn_test::make_baseline_weights(config_for(s), 2024));
-    cached_key = key;
+    cached_key = model_key;
   }
   return cached;
 }
 
-// Times `step` (one forward call) in the benchmark loop. The counters come
-// from our own wall clock around the loop: the names must end in /threads:k,
-// and ->UseRealTime() would append /real_time, while without it benchmark's
-// rate counters divide by the main thread's CPU time. (The reported Time
-// column is wall time either way.)
-template <class Step>
-void time_loop(benchmark::State& state, const Shape& s, Step&& step) {
-  step();  // warm-up: caches, page faults, OpenMP thread pool
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+// Seconds all CPUs spent busy (user, system, interrupts, and steal: time the
+// hypervisor gave to another guest), from /proc/stat; < 0 when unreadable.
+double system_busy_seconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  if (!in || cpu != "cpu") return -1.0;
+  return static_cast<double>(user + nice + system + irq + softirq + steal) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds of this process, every thread included.
+double own_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
+// Times `call` (one forward call or one stream step) in the benchmark loop.
+// The counters come from our own wall clock around the loop: the names must
+// end in /threads:k, and ->UseRealTime() would append /real_time, while
+// without it benchmark's rate counters divide by the main thread's CPU time.
+// (The reported Time column is wall time either way.)
+template <class Call>
+void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, Call&& call) {
+  call();  // warm-up: caches, page faults, OpenMP thread pool
+  const double busy_before = system_busy_seconds(), own_before = own_cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {
-    step();
+    call();
     benchmark::ClobberMemory();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double busy_after = system_busy_seconds(), own_after = own_cpu_seconds();
   const double iterations = static_cast<double>(state.iterations());
   if (iterations <= 0.0 || seconds <= 0.0) return;
-  const double flops = simdrnn_test::forward_flops(config_for(s), s.T, s.N);
-  state.counters["GFLOP/s"] = flops * iterations / seconds * 1e-9;
-  state.counters["us_per_step"] = seconds / iterations / static_cast<double>(s.T) * 1e6;
+  const double per_call = seconds / iterations;
+  const double flops = simdrnn_test::forward_flops(config_for(s), T, s.N);
+  const simdrnn_bench::Bound bound =
+      simdrnn_bench::lower_bound(g_roofline, {T, s.N, s.I, s.H, s.L, s.bidir ? 2 : 1, s.O}, threads);
+  state.counters["GFLOP/s"] = flops / per_call * 1e-9;
+  state.counters["us_per_step"] = per_call / static_cast<double>(T) * 1e6;
+  state.counters["bound_us"] = bound.seconds * 1e6;
+  state.counters["frac_of_bound"] = bound.seconds / per_call;
+  state.counters["whh_level"] = bound.whh_level + 1;
+  state.counters["peak_rss_MiB"] = peak_rss_mib();
+  // Cores other processes (and other guests, via steal) kept busy while this
+  // ran: a result measured beside them is not this machine's best.
+  if (busy_before >= 0.0 && busy_after >= 0.0)
+    state.counters["other_cpu"] =
+        std::max(0.0, (busy_after - busy_before) - (own_after - own_before)) / seconds;
 }
 
-void bench_forward(benchmark::State& state, const Shape& s, Impl impl, int threads) {
+void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int threads) {
+  const int64_t T = v.one_step ? 1 : s.T;
   const simdrnn_config config = config_for(s);
   const int64_t D = s.bidir ? 2 : 1;
   const std::shared_ptr<const BaselineWeights> weights = weights_for(s);
-  const std::vector<float> x = simdrnn_test::random_vector(static_cast<size_t>(s.T * s.N * s.I), 1);
+  const std::vector<float> x = simdrnn_test::random_vector(static_cast<size_t>(T * s.N * s.I), 1);
   const std::vector<float> h0 = simdrnn_test::random_vector(static_cast<size_t>(s.L * D * s.N * s.H), 2);
-  std::vector<float> y(static_cast<size_t>(s.T * s.N * D * s.H));
+  std::vector<float> y(static_cast<size_t>(T * s.N * D * s.H));
   std::vector<float> h_n(h0.size());
-  std::vector<float> out(static_cast<size_t>(s.T * s.N * s.O));
+  std::vector<float> out(static_cast<size_t>(T * s.N * s.O));
   float* out_ptr = s.O > 0 ? out.data() : nullptr;
 
-  switch (impl) {
-    case Impl::kSimdrnn: {
+  switch (v.engine) {
+    case Engine::kSimdrnn: {
       const simdrnn::Model model = simdrnn_test::make_simdrnn_model(config, *weights);
       simdrnn_forward_args args{};
-      args.seq_len = s.T;
+      args.seq_len = T;
       args.batch = s.N;
       args.layout = SIMDRNN_TIME_MAJOR;
       args.x = x.data();
@@ -173,67 +288,311 @@ void bench_forward(benchmark::State& state, const Shape& s, Impl impl, int threa
       args.workspace = workspace.data();
       args.workspace_size = workspace.size();
       state.SetLabel(simdrnn::isa_name(model.isa()));
-      time_loop(state, s, [&] {
+      time_loop(state, s, T, threads, [&] {
         if (simdrnn_forward(model.get(), &args) != SIMDRNN_OK) throw std::runtime_error(simdrnn_last_error());
       });
       break;
     }
-    case Impl::kOnednn: {
-      simdrnn_test::OnednnRnn rnn;
-      rnn.setup(config, s.T, s.N, *weights, threads);
-      state.SetLabel(rnn.impl_info());
-      time_loop(state, s, [&] { rnn.run(x.data(), h0.data(), y.data(), h_n.data(), out_ptr); });
+    case Engine::kSimdrnnStream: {
+      // The state carries over from call to call, as in a real stream.
+      const simdrnn::Model model = simdrnn_test::make_simdrnn_model(config, *weights);
+      simdrnn::Stream stream(model, s.N, 1);
+      stream.reset(h0.data());
+      state.SetLabel(simdrnn::isa_name(model.isa()));
+      time_loop(state, s, T, threads, [&] { stream.step(1, x.data(), y.data(), out_ptr, threads); });
       break;
     }
-    case Impl::kGemmloop: {
+    case Engine::kOnednn: {
+      simdrnn_test::OnednnRnn rnn;
+      rnn.setup(config, T, s.N, *weights, threads);
+      state.SetLabel(rnn.impl_info() +
+                     (rnn.single_primitive() ? " (1 primitive)" : " (1 primitive per layer)"));
+      time_loop(state, s, T, threads, [&] { rnn.run(x.data(), h0.data(), y.data(), h_n.data(), out_ptr); });
+      break;
+    }
+    case Engine::kGemmloop: {
       simdrnn_test::GemmLoopRnn rnn;
-      rnn.setup(config, s.T, s.N, *weights, threads);
-      time_loop(state, s, [&] { rnn.run(x.data(), h0.data(), y.data(), h_n.data(), out_ptr); });
+      rnn.setup(config, T, s.N, *weights, threads);
+      state.SetLabel("dnnl_sgemm");
+      time_loop(state, s, T, threads, [&] { rnn.run(x.data(), h0.data(), y.data(), h_n.data(), out_ptr); });
       break;
     }
   }
 }
 
-void run_benchmark(benchmark::State& state, const Shape& s, Impl impl, int threads) {
+void run_benchmark(benchmark::State& state, const Shape& s, const Variant& v, int threads) {
   try {
-    bench_forward(state, s, impl, threads);
+    bench_one(state, s, v, threads);
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }
 }
 
-void register_benchmarks() {
+std::vector<std::string> register_benchmarks(const std::vector<int>& thread_counts, bool quick) {
+  std::vector<std::string> names;
   for (const Suite& suite : kSuites) {
     for (const Shape& shape : kShapes) {
-      if (std::string(shape.suite) != suite.name) continue;
-      for (Impl impl : kImpls) {
-        for (int threads : suite.threads) {
-          const std::string name = std::string(suite.name) + "/" + impl_name(impl) + "/" + shape_name(shape) +
+      if (std::string(shape.suite) != suite.name || (quick && !shape.quick)) continue;
+      for (const Variant& variant : suite.variants) {
+        for (int threads : thread_counts) {
+          const std::string name = std::string(suite.name) + "/" + variant.impl + "/" +
+                                   shape_name(shape, variant.one_step ? 1 : shape.T) +
                                    "/threads:" + std::to_string(threads);
-          benchmark::RegisterBenchmark(name.c_str(), [shape, impl, threads](benchmark::State& state) {
-            run_benchmark(state, shape, impl, threads);
+          benchmark::RegisterBenchmark(name.c_str(), [shape, variant, threads](benchmark::State& state) {
+            run_benchmark(state, shape, variant, threads);
           })->Unit(benchmark::kMicrosecond);
+          names.push_back(name);
         }
       }
     }
   }
+  return names;
+}
+
+// ---- progress ----------------------------------------------------------------
+
+// The console reporter, with "[i/N]" before each benchmark's name and a line
+// when a suite starts. Flushes after each benchmark, so a pipe (tee) shows
+// results as they come.
+class ProgressReporter : public benchmark::ConsoleReporter {
+ public:
+  ProgressReporter(OutputOptions options, std::vector<std::string> names)
+      : ConsoleReporter(options), names_(std::move(names)) {
+    width_ = 2 * std::to_string(names_.size()).size() + 4;  // "[i/N] "
+  }
+
+  bool ReportContext(const Context& context) override {
+    const bool ok = ConsoleReporter::ReportContext(context);
+    name_field_width_ += width_;
+    return ok;
+  }
+
+  void ReportRuns(const std::vector<Run>& reports) override {
+    if (!reports.empty()) {
+      const std::string name = reports.front().run_name.function_name;
+      const std::string suite = name.substr(0, name.find('/'));
+      if (suite != suite_) {
+        suite_ = suite;
+        const auto in_suite = std::count_if(names_.begin(), names_.end(), [&](const std::string& n) {
+          return n.compare(0, suite.size() + 1, suite + "/") == 0;
+        });
+        GetOutputStream() << "== suite " << suite << " (" << in_suite << " benchmarks) ==\n";
+      }
+      ++index_;
+    }
+    ConsoleReporter::ReportRuns(reports);
+    GetOutputStream().flush();
+  }
+
+ protected:
+  void PrintRunData(const Run& report) override {
+    // Of the aggregates, the median and the coefficient of variation say it
+    // all on a console (the JSON keeps mean and stddev too).
+    if (report.run_type == Run::RT_Aggregate &&
+        (report.aggregate_name == "mean" || report.aggregate_name == "stddev"))
+      return;
+    Run run = report;
+    const std::string prefix = "[" + std::to_string(index_) + "/" + std::to_string(names_.size()) + "] ";
+    run.run_name.function_name = prefix +
+                                 std::string(width_ > prefix.size() ? width_ - prefix.size() : 0, ' ') +
+                                 run.run_name.function_name;
+    ConsoleReporter::PrintRunData(run);
+  }
+
+ private:
+  std::vector<std::string> names_;  // the benchmarks that will run
+  size_t width_ = 0;
+  size_t index_ = 0;
+  std::string suite_;
+};
+
+// The registered names the filter selects (benchmark's rule: a regex searched
+// in the name; a leading '-' negates; empty, "." and "all" select all).
+std::vector<std::string> selected(const std::vector<std::string>& names, std::string filter) {
+  if (filter.empty() || filter == "." || filter == "all") return names;
+  bool negate = false;
+  if (filter[0] == '-') {
+    negate = true;
+    filter.erase(0, 1);
+  }
+  std::vector<std::string> out;
+  try {
+    const std::regex re(filter, std::regex::extended);
+    for (const std::string& name : names)
+      if (std::regex_search(name, re) != negate) out.push_back(name);
+  } catch (const std::regex_error&) {
+    return names;
+  }
+  return out;
+}
+
+// ---- machine and run description (JSON context) ------------------------------
+
+std::string cpuinfo_field(const std::string& key) {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.compare(0, key.size(), key) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string rest = line.substr(0, colon);
+    if (rest.find_first_not_of(" \t", key.size()) != std::string::npos) continue;  // "model" vs "model name"
+    return line.substr(std::min(line.size(), colon + 2));
+  }
+  return "";
+}
+
+// The CPU flags that matter to fp32 SIMD kernels, in a fixed order.
+std::string relevant_cpu_flags() {
+  static const char* const kFlags[] = {"sse4_2",      "avx",      "avx2",        "fma",
+                                       "f16c",        "avx512f",  "avx512dq",    "avx512cd",
+                                       "avx512bw",    "avx512vl", "avx512_vnni", "avx512_bf16",
+                                       "avx512_fp16", "avx_vnni", "amx_tile",    "amx_bf16"};
+  std::istringstream all(" " + cpuinfo_field("flags") + " ");
+  std::vector<std::string> present;
+  for (std::string flag; all >> flag;) present.push_back(flag);
+  std::string out;
+  for (const char* flag : kFlags) {
+    if (std::find(present.begin(), present.end(), flag) == present.end()) continue;
+    if (!out.empty()) out += " ";
+    out += flag;
+  }
+  return out;
+}
+
+std::string compiler() {
+#if defined(__clang__)
+  return std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  return std::string("GCC ") + __VERSION__;
+#else
+  return "unknown";
+#endif
+}
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+std::string join(const std::vector<int>& values) {
+  std::string out;
+  for (int v : values) out += (out.empty() ? "" : ",") + std::to_string(v);
+  return out;
+}
+
+void add_run_context(const std::vector<int>& thread_counts, bool quick, const std::string& args) {
+  const dnnl_version_t* dnnl = dnnl_version();
+  benchmark::AddCustomContext("simdrnn_version", simdrnn_version());
+  benchmark::AddCustomContext("simdrnn_isa", simdrnn_isa_name(simdrnn_active_isa()));
+  benchmark::AddCustomContext("simdrnn_detected_isa", simdrnn_isa_name(simdrnn_detected_isa()));
+  benchmark::AddCustomContext(
+      "onednn_version",
+      std::to_string(dnnl->major) + "." + std::to_string(dnnl->minor) + "." + std::to_string(dnnl->patch));
+  benchmark::AddCustomContext("cpu_model", cpuinfo_field("model name"));
+  benchmark::AddCustomContext("cpu_flags", relevant_cpu_flags());
+  benchmark::AddCustomContext("online_cpus", std::to_string(omp_get_num_procs()));
+  benchmark::AddCustomContext("compiler", compiler());
+  benchmark::AddCustomContext("build_type", SIMDRNN_BENCH_BUILD_TYPE);
+  benchmark::AddCustomContext("commit", env_or("SIMDRNN_BENCH_COMMIT", "unknown"));
+  benchmark::AddCustomContext("bench_mode", quick ? "quick" : "full");
+  benchmark::AddCustomContext("bench_threads", join(thread_counts));
+  benchmark::AddCustomContext("bench_args", args);
+  benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
+  for (const char* name : {"OMP_PROC_BIND", "OMP_PLACES", "OMP_WAIT_POLICY", "OMP_NUM_THREADS",
+                           "SIMDRNN_MAX_ISA", "ONEDNN_MAX_CPU_ISA", "SIMDRNN_NUM_THREADS"})
+    benchmark::AddCustomContext(std::string("env_") + name, env_or(name, ""));
+  benchmark::AddCustomContext("weights", "warm: one weight set per benchmark, reused");
+}
+
+// ---- own flags -----------------------------------------------------------------
+
+bool parse_threads(const std::string& text, std::vector<int>* out) {
+  out->clear();
+  std::istringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    char* end = nullptr;
+    const long value = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || value < 1 || value > 4096) return false;
+    out->push_back(static_cast<int>(value));
+  }
+  std::sort(out->begin(), out->end());
+  out->erase(std::unique(out->begin(), out->end()), out->end());
+  return !out->empty();
+}
+
+bool has_flag(const std::vector<std::string>& args, const std::string& flag) {
+  return std::any_of(args.begin(), args.end(), [&](const std::string& a) {
+    return a == flag || a.compare(0, flag.size() + 1, flag + "=") == 0;
+  });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  register_benchmarks();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  const dnnl_version_t* dnnl = dnnl_version();
-  benchmark::AddCustomContext("simdrnn_version", simdrnn_version());
-  benchmark::AddCustomContext("simdrnn_isa", simdrnn_isa_name(simdrnn_active_isa()));
-  benchmark::AddCustomContext(
-      "onednn_version",
-      std::to_string(dnnl->major) + "." + std::to_string(dnnl->minor) + "." + std::to_string(dnnl->patch));
-  benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
-  benchmark::AddCustomContext("weights", "warm: one weight set per benchmark, reused");
-  benchmark::RunSpecifiedBenchmarks();
+  // Take out our flags; keep benchmark's for benchmark::Initialize.
+  std::vector<std::string> args;
+  std::string all_args;
+  bool quick = false;
+  std::string threads_text = env_or("SIMDRNN_BENCH_THREADS", "1,2");
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    all_args += (all_args.empty() ? "" : " ") + a;
+    if (a == "--quick") {
+      quick = true;
+    } else if (a.compare(0, 10, "--threads=") == 0) {
+      threads_text = a.substr(10);
+    } else {
+      args.push_back(a);
+    }
+  }
+  std::vector<int> requested;
+  if (!parse_threads(threads_text, &requested)) {
+    std::fprintf(stderr,
+                 "simdrnn-bench: --threads / SIMDRNN_BENCH_THREADS: expected a list like 1,2,4, got '%s'\n",
+                 threads_text.c_str());
+    return 2;
+  }
+  const int cores = omp_get_num_procs();
+  std::vector<int> thread_counts;
+  for (int t : requested) {
+    if (t <= cores)
+      thread_counts.push_back(t);
+    else
+      std::fprintf(stderr, "simdrnn-bench: skipping threads:%d, this machine has %d cores\n", t, cores);
+  }
+  if (thread_counts.empty()) thread_counts.push_back(1);
+  if (quick && !has_flag(args, "--benchmark_min_time")) args.push_back("--benchmark_min_time=0.05");
+
+  const bool only_listing = has_flag(args, "--benchmark_list_tests") || has_flag(args, "--help");
+  // Before anything starts threads: the measurement forks.
+  if (!only_listing) g_roofline = simdrnn_bench::measure_roofline();
+
+  const std::vector<std::string> names = register_benchmarks(thread_counts, quick);
+  std::vector<char*> bench_argv = {argv[0]};
+  for (std::string& a : args) bench_argv.push_back(a.data());
+  int bench_argc = static_cast<int>(bench_argv.size());
+  bench_argv.push_back(nullptr);
+  benchmark::Initialize(&bench_argc, bench_argv.data());
+  if (benchmark::ReportUnrecognizedArguments(bench_argc, bench_argv.data())) return 1;
+
+  add_run_context(thread_counts, quick, all_args);
+  simdrnn_bench::add_context(g_roofline);
+
+  // Our progress display unless another format was asked for.
+  std::unique_ptr<benchmark::BenchmarkReporter> display;
+  const bool console = !has_flag(args, "--benchmark_format") || has_flag(args, "--benchmark_format=console");
+  if (!only_listing && console) {
+    const std::vector<std::string> chosen = selected(names, benchmark::GetBenchmarkFilter());
+    std::fputs(simdrnn_bench::describe(g_roofline).c_str(), stdout);
+    std::printf("simdrnn-bench: %zu benchmarks, threads %s%s\n", chosen.size(), join(thread_counts).c_str(),
+                quick ? " (quick set)" : "");
+    std::fflush(stdout);
+    const bool color = isatty(STDOUT_FILENO) && !has_flag(args, "--benchmark_color=false");
+    display = std::make_unique<ProgressReporter>(
+        color ? benchmark::ConsoleReporter::OO_ColorTabular : benchmark::ConsoleReporter::OO_Tabular, chosen);
+  }
+  benchmark::RunSpecifiedBenchmarks(display.get());
   benchmark::Shutdown();
   return 0;
 }

@@ -196,7 +196,7 @@ void run_forward(const Model& model, const simdrnn_forward_args& a, int32_t thre
   const int64_t panels = (H + kt.panel_width - 1) / kt.panel_width;
   const int64_t flops = T * N * dh * (c.input_size + H);
   int64_t team = std::min<int64_t>(threads, D * panels);
-  if (flops < (int64_t{1} << 16)) team = 1;
+  if (flops < (int64_t{1} << 18)) team = 1;  // ~2 us of work: a parallel region costs more
   const int64_t groups = (D == 2 && team >= 2) ? 2 : 1;
   const int64_t group0 = groups == 2 ? team / 2 : team, group1 = team - team / 2;
 

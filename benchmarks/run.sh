@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The main job: builds simdrnn-bench (Release), runs the default suites with
+# oneDNN beside simdrnn, and writes perf-reports/<date>-<cpu>-<commit>/
+# (report.md, PNG charts, the raw JSON), then README's performance table.
+#
+#   bash benchmarks/run.sh            full run: median of 5 repetitions
+#   bash benchmarks/run.sh --quick    a one-minute look: fewer shapes, 3 short repetitions
+#   bash benchmarks/run.sh [--quick] --threads=1,2,4,8   more thread counts (up to the cores)
+#
+# Other arguments go to simdrnn-bench (e.g. --benchmark_filter='latency/.*');
+# with any of them (other than --threads) the README table is left alone,
+# since the run may be partial.
+# OMP_PROC_BIND=close and OMP_PLACES=cores are set unless already set.
+# SIMDRNN_BENCH_BUILD_DIR picks the build directory (default build-bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+partial=0  # 1: arguments that change what runs (filters, ...): README is left alone
+extra=()
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    --threads=*) extra+=("$arg") ;;
+    *) extra+=("$arg"); partial=1 ;;
+  esac
+done
+
+step() { printf '\n== [%s/4] %s ==\n' "$1" "$2"; }
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
+
+step 1 "Debian packages (.ci/deps.sh installs what is missing)"
+bash .ci/deps.sh
+
+step 2 "build (Release, tests off)"
+build=${SIMDRNN_BENCH_BUILD_DIR:-build-bench}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSIMDRNN_BUILD_TESTS=OFF -DSIMDRNN_BUILD_BENCHMARKS=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target simdrnn-bench
+
+# The commit the numbers belong to; "-dirty" when tracked files other than
+# README.md and perf-reports/ (which this script writes) differ from it.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ "$commit" != unknown ] && [ -n "$(git status --porcelain --untracked-files=no -- . \
+    ':(exclude)README.md' ':(exclude)perf-reports' 2>/dev/null)" ]; then
+  commit="$commit-dirty"
+fi
+export SIMDRNN_BENCH_COMMIT=$commit
+export OMP_PROC_BIND=${OMP_PROC_BIND:-close} OMP_PLACES=${OMP_PLACES:-cores}
+
+if [ "$quick" = 1 ]; then
+  bench_args=(--quick --benchmark_repetitions=3 --benchmark_report_aggregates_only=true)
+  what="quick set, 3 repetitions of >= 0.05 s each"
+else
+  bench_args=(--benchmark_repetitions=5 --benchmark_report_aggregates_only=true --benchmark_min_time=0.3)
+  what="default suites, medians of 5 repetitions of >= 0.3 s each (about 7 minutes on 2 cores)"
+fi
+json="$build/simdrnn-bench-$(date -u +%Y%m%dT%H%M%SZ).json"
+step 3 "simdrnn-bench: $what"
+start=$(date +%s)
+"$build/benchmarks/simdrnn-bench" "${bench_args[@]}" ${extra[@]+"${extra[@]}"} \
+  --benchmark_out="$json" --benchmark_out_format=json
+echo "simdrnn-bench: done in $(( $(date +%s) - start )) s; raw JSON $json"
+
+step 4 "report"
+report_dir=$("$python" benchmarks/report.py "$json" | tail -n 1)
+echo "report: $report_dir/report.md"
+if [ "$partial" = 0 ]; then
+  "$python" benchmarks/report.py --readme "$report_dir"
+else
+  echo "README.md left as it is (a run with extra arguments: ${extra[*]})"
+fi
