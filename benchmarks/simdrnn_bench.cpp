@@ -26,6 +26,8 @@
 // Own flags (taken out before benchmark::Initialize):
 //   --threads=1,2,4,8  thread counts (default 1,2; env SIMDRNN_BENCH_THREADS);
 //                      counts above the machine's cores are dropped
+//   --kernels          only the kernel microbenchmarks (kernel/<isa>/<kernel>_...),
+//                      from the same lists as the kernel table and its tests
 //   --quick            a smaller set of shapes (latency and stream whole, one or
 //                      two shapes of the other suites) and a
 //                      default --benchmark_min_time of 0.05 s
@@ -529,17 +531,21 @@ bool has_flag(const std::vector<std::string>& args, const std::string& flag) {
 
 }  // namespace
 
+void register_kernel_benchmarks();  // kernel_bench.cpp
+
 int main(int argc, char** argv) {
   // Take out our flags; keep benchmark's for benchmark::Initialize.
   std::vector<std::string> args;
   std::string all_args;
-  bool quick = false;
+  bool quick = false, kernels_only = false;
   std::string threads_text = env_or("SIMDRNN_BENCH_THREADS", "1,2");
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     all_args += (all_args.empty() ? "" : " ") + a;
     if (a == "--quick") {
       quick = true;
+    } else if (a == "--kernels") {
+      kernels_only = true;
     } else if (a.compare(0, 10, "--threads=") == 0) {
       threads_text = a.substr(10);
     } else {
@@ -563,6 +569,18 @@ int main(int argc, char** argv) {
   }
   if (thread_counts.empty()) thread_counts.push_back(1);
   if (quick && !has_flag(args, "--benchmark_min_time")) args.push_back("--benchmark_min_time=0.05");
+
+  if (kernels_only) {  // kernel microbenchmarks alone (benchmarks/kernel_bench.cpp)
+    register_kernel_benchmarks();
+    std::vector<char*> kargv = {argv[0]};
+    for (std::string& a : args) kargv.push_back(a.data());
+    int kargc = static_cast<int>(kargv.size());
+    kargv.push_back(nullptr);
+    benchmark::Initialize(&kargc, kargv.data());
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+  }
 
   const bool only_listing = has_flag(args, "--benchmark_list_tests") || has_flag(args, "--help");
   // Before anything starts threads: the measurement forks.

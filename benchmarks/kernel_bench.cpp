@@ -1,0 +1,97 @@
+// Kernel microbenchmarks (simdrnn-bench --kernels): every kernel of
+// simd/kernel_list.inc on every ISA of simd/isa_list.inc that this CPU runs,
+// driven by the same X-macro lists as the kernel table and its tests (a
+// listed kernel without a bench_<name> below does not compile). Names:
+// kernel/<isa>/<kernel>_<shape>/threads:1. Operands are warm (in cache).
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "simdrnn/simdrnn.h"
+#include "src/internal.hpp"
+
+namespace {
+
+using simdrnn::kernels::GemmParams;
+using simdrnn::kernels::KernelTable;
+
+std::vector<float> filled(int64_t n, float v) { return std::vector<float>(static_cast<size_t>(n), v); }
+
+// One recurrence step at batch m: C = tanh(C + A B), B packed [k, n].
+void bench_gemm(const KernelTable& kt, const std::string& isa) {
+  struct Shape { int64_t m, k, n; };
+  for (Shape s : {Shape{1, 512, 512}, Shape{1, 1024, 1024}, Shape{16, 512, 512}, Shape{64, 1024, 1024}}) {
+    const std::string name = "kernel/" + isa + "/gemm_m" + std::to_string(s.m) + "k" + std::to_string(s.k) + "n" +
+                             std::to_string(s.n) + "/threads:1";
+    benchmark::RegisterBenchmark(name.c_str(), [&kt, s](benchmark::State& state) {
+      const auto w = filled(s.n * s.k, 0.01f);
+      const simdrnn::PackedMatrix packed = simdrnn::pack_b(w.data(), s.n, s.k, kt.panel_width);
+      auto a = filled(s.m * s.k, 0.1f), c = filled(s.m * s.n, 0.0f);
+      GemmParams p{};
+      p.m = s.m, p.k = s.k, p.a = a.data(), p.lda = s.k, p.b = packed.data.get(), p.n_begin = 0, p.n_end = s.n;
+      p.c = c.data(), p.ldc = s.n, p.accumulate = 1, p.activation = simdrnn::kernels::kTanh, p.split_k = 1;
+      for (auto _ : state) {
+        kt.gemm(p);
+        benchmark::ClobberMemory();
+      }
+      state.counters["GFLOP/s"] = benchmark::Counter(2.0 * s.m * s.k * s.n, benchmark::Counter::kIsIterationInvariantRate,
+                                                     benchmark::Counter::kIs1000);
+    })->UseRealTime();
+  }
+}
+
+template <class Body>
+void register_elementwise(const std::string& isa, const char* kernel, Body body) {
+  for (int64_t n : {int64_t{4096}, int64_t{1} << 20}) {
+    const std::string name = "kernel/" + isa + "/" + kernel + "_n" + std::to_string(n) + "/threads:1";
+    benchmark::RegisterBenchmark(name.c_str(), [n, body](benchmark::State& state) {
+      auto x = filled(n, 0.5f), y = filled(n, 0.25f), z = filled(n, 0.1f), w = filled(n, 0.2f);
+      for (auto _ : state) {
+        body(n, x.data(), y.data(), z.data(), w.data());
+        benchmark::ClobberMemory();
+      }
+      state.counters["Gelem/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate,
+                                                     benchmark::Counter::kIs1000);
+    })->UseRealTime();
+  }
+}
+
+void bench_activate(const KernelTable& kt, const std::string& isa) {
+  register_elementwise(isa, "activate_tanh", [&kt](int64_t n, float* x, float*, float*, float*) {
+    kt.activate(simdrnn::kernels::kTanh, 0.0f, x, n);
+  });
+}
+void bench_sum_squares(const KernelTable& kt, const std::string& isa) {
+  register_elementwise(isa, "sum_squares", [&kt](int64_t n, float* x, float*, float*, float*) {
+    benchmark::DoNotOptimize(kt.sum_squares(x, n));
+  });
+}
+void bench_scale(const KernelTable& kt, const std::string& isa) {
+  register_elementwise(isa, "scale", [&kt](int64_t n, float* x, float*, float*, float*) { kt.scale(x, n, 0.999f); });
+}
+void bench_sgd(const KernelTable& kt, const std::string& isa) {
+  register_elementwise(isa, "sgd", [&kt](int64_t n, float* p, float* g, float* v, float*) {
+    kt.sgd(p, g, v, n, 1e-3f, 0.9f, 0.0f);
+  });
+}
+void bench_adam(const KernelTable& kt, const std::string& isa) {
+  register_elementwise(isa, "adam", [&kt](int64_t n, float* p, float* g, float* m, float* v) {
+    kt.adam(p, g, m, v, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 0.1f, 0.001f);
+  });
+}
+
+}  // namespace
+
+// Registers kernel/<isa>/<kernel>... for every listed kernel and usable ISA.
+void register_kernel_benchmarks() {
+  auto for_each_kernel = [](const KernelTable& kt, const std::string& isa) {
+#define SIMDRNN_KERNEL(kernel) bench_##kernel(kt, isa);
+#include "simd/kernel_list.inc"
+#undef SIMDRNN_KERNEL
+  };
+#define SIMDRNN_ISA(isa_name, value, table) \
+  if (value <= simdrnn_detected_isa()) for_each_kernel(simdrnn::kernels::table(), #isa_name);
+#include "simd/isa_list.inc"
+#undef SIMDRNN_ISA
+}
