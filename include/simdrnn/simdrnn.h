@@ -185,7 +185,10 @@ SIMDRNN_API simdrnn_status simdrnn_model_get_params(const simdrnn_model* model, 
  * model: no other call may use the model while it runs. */
 SIMDRNN_API simdrnn_status simdrnn_model_set_params(simdrnn_model* model, const float* params);
 
-/* Bytes of reserve a forward_training call with these args needs. */
+/* Bytes of reserve a forward_training call with these args needs. The first
+ * call on a model also prepares it for training (packs the transposed weights
+ * backward uses, once): call it before simdrnn_forward_training, which fails
+ * on an unprepared model. */
 SIMDRNN_API simdrnn_status simdrnn_training_reserve_size(const simdrnn_model* model,
                                                          const simdrnn_forward_args* args,
                                                          size_t* bytes);

@@ -113,10 +113,68 @@ class Model {
     forward(args);
   }
   const simdrnn_model* get() const noexcept { return handle_; }
+  simdrnn_model* get() noexcept { return handle_; }
+
+  // ---- training (see simdrnn.h) ----
+  int64_t num_params() const {
+    int64_t n = 0;
+    check(simdrnn_model_num_params(handle_, &n));
+    return n;
+  }
+  std::vector<float> params() const {
+    std::vector<float> p(static_cast<size_t>(num_params()));
+    check(simdrnn_model_get_params(handle_, p.data()));
+    return p;
+  }
+  // Replaces the parameters; nothing else may use the model meanwhile.
+  void set_params(const std::vector<float>& params) {
+    if (static_cast<int64_t>(params.size()) != num_params())
+      throw Error(SIMDRNN_INVALID_ARGUMENT, "params: expected num_params() floats");
+    check(simdrnn_model_set_params(handle_, params.data()));
+  }
+  // Also prepares the model for training (once).
+  size_t training_reserve_size(const ForwardArgs& args) const {
+    size_t bytes = 0;
+    check(simdrnn_training_reserve_size(handle_, &args, &bytes));
+    return bytes;
+  }
+  void forward_training(const ForwardArgs& args, void* reserve, size_t reserve_size) const {
+    check(simdrnn_forward_training(handle_, &args, reserve, reserve_size));
+  }
+  size_t backward_workspace_size(const ForwardArgs& args) const {
+    size_t bytes = 0;
+    check(simdrnn_backward_workspace_size(handle_, &args, &bytes));
+    return bytes;
+  }
+  void backward(const simdrnn_backward_args& args) const { check(simdrnn_backward(handle_, &args)); }
 
  private:
   simdrnn_model* handle_ = nullptr;
 };
+
+using BackwardArgs = simdrnn_backward_args;
+
+// Optimiser helpers over flat vectors (simdrnn.h).
+inline float clip_grad_norm(std::vector<float>& grads, float max_norm, int32_t threads = 0) {
+  float norm = 0.0f;
+  check(simdrnn_clip_grad_norm(grads.data(), static_cast<int64_t>(grads.size()), max_norm, &norm, threads));
+  return norm;
+}
+inline void adam_step(std::vector<float>& params, const std::vector<float>& grads, std::vector<float>& m,
+                      std::vector<float>& v, int64_t step, float lr, float beta1 = 0.9f, float beta2 = 0.999f,
+                      float eps = 1e-8f, float weight_decay = 0.0f, int32_t threads = 0) {
+  if (grads.size() != params.size() || m.size() != params.size() || v.size() != params.size())
+    throw Error(SIMDRNN_INVALID_ARGUMENT, "grads, m, v: expected params.size() floats each");
+  check(simdrnn_adam_step(params.data(), grads.data(), m.data(), v.data(), static_cast<int64_t>(params.size()),
+                          step, lr, beta1, beta2, eps, weight_decay, threads));
+}
+inline void sgd_step(std::vector<float>& params, const std::vector<float>& grads, std::vector<float>& velocity,
+                     float lr, float momentum = 0.0f, float weight_decay = 0.0f, int32_t threads = 0) {
+  if (grads.size() != params.size() || velocity.size() != params.size())
+    throw Error(SIMDRNN_INVALID_ARGUMENT, "grads, velocity: expected params.size() floats each");
+  check(simdrnn_sgd_step(params.data(), grads.data(), velocity.data(), static_cast<int64_t>(params.size()), lr,
+                         momentum, weight_decay, threads));
+}
 
 // Hidden state of a batch advanced a chunk of steps per call.
 class Stream {
