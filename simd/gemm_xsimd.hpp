@@ -85,7 +85,7 @@ inline Vec<Arch> epilogue_v(Vec<Arch> v, int32_t activation, float clip) {
 // NV vectors of W floats make one packed panel (panel_width = NV * W), so a
 // tile reads B as a single contiguous stream: separate per-vector panels
 // K * W floats apart alias in the same L1 sets once K reaches a few hundred.
-template <class Arch, int NV>
+template <class Arch, int NV, int MR_MAX>
 struct Gemm {
   using V = Vec<Arch>;
   static constexpr int64_t W = static_cast<int64_t>(V::size);
@@ -358,7 +358,16 @@ struct Gemm {
       p[i] = p[i] - step * m[i] / (std::sqrt(v[i]) * rc2 + eps);
     }
   }
+
+  static void gemm(const GemmParams& p) { run<MR_MAX>(p); }
 };
+
+// The kernel table of one ISA: every entry of simd/kernel_list.inc.
+template <class Impl>
+KernelTable make_table(const char* name, int32_t isa) {
+  return KernelTable{name, isa, Impl::kPanel, 6, &Impl::gemm, &Impl::activate,
+                     &Impl::sum_squares, &Impl::scale, &Impl::sgd, &Impl::adam};
+}
 
 }  // namespace xs
 }  // namespace kernels

@@ -69,23 +69,11 @@ AlignedFloats aligned_floats(int64_t count) {
   return AlignedFloats(static_cast<float*>(p));
 }
 
-PackedMatrix pack_b(const float* w, int64_t rows, int64_t cols, int64_t panel_width) {
-  PackedMatrix m;
-  m.rows = rows;
-  m.cols = cols;
-  const int64_t panels = (rows + panel_width - 1) / panel_width;
-  m.data = aligned_floats(panels * panel_width * cols);
-  float* dst = m.data.get();
-  for (int64_t p = 0; p < panels; ++p)
-    for (int64_t k = 0; k < cols; ++k)
-      for (int64_t c = 0; c < panel_width; ++c) {
-        const int64_t row = p * panel_width + c;
-        dst[(p * cols + k) * panel_width + c] = row < rows ? w[row * cols + k] : 0.0f;
-      }
-  return m;
-}
-
-PackedMatrix pack_b_kn(const float* src, int64_t k, int64_t n, int64_t ld, int64_t panel_width) {
+namespace {
+// Packs the k x n matrix whose element (kk, col) is src[kk * k_stride + col *
+// n_stride] as a GEMM B operand (simd/kernels.h layout).
+PackedMatrix pack_strided(const float* src, int64_t k, int64_t n, int64_t k_stride, int64_t n_stride,
+                          int64_t panel_width) {
   PackedMatrix m;
   m.rows = n;
   m.cols = k;
@@ -96,9 +84,18 @@ PackedMatrix pack_b_kn(const float* src, int64_t k, int64_t n, int64_t ld, int64
     for (int64_t kk = 0; kk < k; ++kk)
       for (int64_t c = 0; c < panel_width; ++c) {
         const int64_t col = p * panel_width + c;
-        dst[(p * k + kk) * panel_width + c] = col < n ? src[kk * ld + col] : 0.0f;
+        dst[(p * k + kk) * panel_width + c] = col < n ? src[kk * k_stride + col * n_stride] : 0.0f;
       }
   return m;
+}
+}  // namespace
+
+PackedMatrix pack_b(const float* w, int64_t rows, int64_t cols, int64_t panel_width) {
+  return pack_strided(w, cols, rows, 1, cols, panel_width);  // B = W^T
+}
+
+PackedMatrix pack_b_kn(const float* src, int64_t k, int64_t n, int64_t ld, int64_t panel_width) {
+  return pack_strided(src, k, n, ld, 1, panel_width);
 }
 
 // ---- configuration and names --------------------------------------------------
