@@ -193,41 +193,51 @@ struct Backward {
           gemm(p);
         }
       }
-      if (!b.grads) continue;
-      const std::string sfx = "_l" + std::to_string(l) + (d ? "_reverse" : "");
-      if (m.has_bias) {
+    }
+
+    if (b.grads) {
+      // Bias gradients, then dW_ih = dA_d^T X for both directions from one
+      // packed X (its padding rows zero: x may hold anything there), then
+      // dW_hh = dA_d^T H_prev_d, H_prev_d the state each step started from.
+      for (int64_t d = 0; d < D && m.has_bias; ++d) {
+        const std::string sfx = "_l" + std::to_string(l) + (d ? "_reverse" : "");
         float* g_bih = grad("bias_ih" + sfx);
         float* g_bhh = grad("bias_hh" + sfx);
         column_sums(dY + d * H, dh, H, g_bih, b.accumulate);
-        if (b.accumulate) {
+        if (b.accumulate)
           column_sums(dY + d * H, dh, H, g_bhh, true);
-        } else {
+        else
           std::memcpy(g_bhh, g_bih, static_cast<size_t>(H) * sizeof(float));
-        }
       }
-      // dW_ih = dA^T X (X's padding rows zero: x may hold anything there)
       pack_rows(in, [&](int64_t r) -> const float* {
         int64_t t, n;
         tn(r, &t, &n);
         return t < len(n) ? x + r * in : nullptr;
       });
-      GemmParams p{};
-      p.m = H, p.k = T * N, p.a = dY + d * H, p.lda = dh, p.a_transposed = 1, p.b = pack;
-      p.n_begin = 0, p.n_end = in, p.c = grad("weight_ih" + sfx), p.ldc = in, p.accumulate = b.accumulate;
-      gemm(p);
-      // dW_hh = dA^T H_prev, H_prev the state each step started from
+      for (int64_t d = 0; d < D; ++d) {
+        GemmParams p{};
+        p.m = H, p.k = T * N, p.a = dY + d * H, p.lda = dh, p.a_transposed = 1, p.b = pack;
+        p.n_begin = 0, p.n_end = in, p.ldc = in, p.accumulate = b.accumulate;
+        p.c = grad("weight_ih_l" + std::to_string(l) + (d ? "_reverse" : ""));
+        gemm(p);
+      }
       const float* h = saved.h[l];
-      const float* h0 = fa.h0 ? fa.h0 + (l * D + d) * N * H : nullptr;
-      pack_rows(H, [&](int64_t r) -> const float* {
-        int64_t t, n;
-        tn(r, &t, &n);
-        if (t >= len(n)) return nullptr;
-        const int64_t tp = d == 0 ? t - 1 : t + 1;
-        if (tp < 0 || tp >= len(n)) return h0 ? h0 + n * H : nullptr;
-        return h + rows.at(tp, n) * dh + d * H;
-      });
-      p.n_end = H, p.c = grad("weight_hh" + sfx), p.ldc = H;
-      gemm(p);
+      for (int64_t d = 0; d < D; ++d) {
+        const float* h0 = fa.h0 ? fa.h0 + (l * D + d) * N * H : nullptr;
+        pack_rows(H, [&](int64_t r) -> const float* {
+          int64_t t, n;
+          tn(r, &t, &n);
+          if (t >= len(n)) return nullptr;
+          const int64_t tp = d == 0 ? t - 1 : t + 1;
+          if (tp < 0 || tp >= len(n)) return h0 ? h0 + n * H : nullptr;
+          return h + rows.at(tp, n) * dh + d * H;
+        });
+        GemmParams p{};
+        p.m = H, p.k = T * N, p.a = dY + d * H, p.lda = dh, p.a_transposed = 1, p.b = pack;
+        p.n_begin = 0, p.n_end = H, p.ldc = H, p.accumulate = b.accumulate;
+        p.c = grad("weight_hh_l" + std::to_string(l) + (d ? "_reverse" : ""));
+        gemm(p);
+      }
     }
 
     // dX = sum over directions of dA_d W_ih_d
