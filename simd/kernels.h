@@ -71,7 +71,9 @@ using ActivateFn = void (*)(int32_t activation, float clip, float* data, int64_t
 
 // Optimiser element-wise kernels over n >= 0 floats; element i depends only on
 // element i of each array, so any split over threads is bit-identical.
-// sum_squares returns sum x[i]^2 accumulated in double, in index order.
+// sum_squares returns sum x[i]^2: each block of 1024 floats summed in float
+// vectors, the block sums added in double in index order (so the result may
+// differ by ~1e-7 relative between ISAs, never between thread counts).
 using SumSquaresFn = double (*)(const float* x, int64_t n);
 using ScaleFn = void (*)(float* x, int64_t n, float factor);
 // v = momentum*v + (g + wd*p); p -= lr*v   (PyTorch SGD, dampening 0)

@@ -244,6 +244,13 @@ simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void*
     const ReserveHeader header{kReserveMagic, m.id, a->seq_len, a->batch, raw_enum(a->layout),
                                a->seq_lens != nullptr};
     std::memcpy(engine::align64(reserve), &header, sizeof header);
+    // Backward needs h0 as this call saw it; h_n == h0 overwrites it in place.
+    const size_t h0_bytes = static_cast<size_t>(m.config.num_layers * m.directions * a->batch *
+                                                m.config.hidden_size) * sizeof(float);
+    if (a->h0)
+      std::memcpy(sink.h0, a->h0, h0_bytes);
+    else
+      std::memset(sink.h0, 0, h0_bytes);
     run_forward(m, *a, resolve_threads(a->num_threads), &sink);
     return SIMDRNN_OK;
   }

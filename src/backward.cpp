@@ -223,7 +223,7 @@ struct Backward {
       }
       const float* h = saved.h[l];
       for (int64_t d = 0; d < D; ++d) {
-        const float* h0 = fa.h0 ? fa.h0 + (l * D + d) * N * H : nullptr;
+        const float* h0 = fa.h0 ? saved.h0 + (l * D + d) * N * H : nullptr;  // as forward saw it
         pack_rows(H, [&](int64_t r) -> const float* {
           int64_t t, n;
           tn(r, &t, &n);
@@ -263,6 +263,8 @@ int64_t training_reserve_layout(const Model& model, int64_t seq_len, int64_t bat
   const bool masks = model.config.clip > 0.0f;
   unsigned char* p = base ? reinterpret_cast<unsigned char*>(engine::align64(base)) : nullptr;
   int64_t off = 64;  // ReserveHeader
+  if (sink) sink->h0 = reinterpret_cast<float*>(p + off);
+  off += padded_bytes(L * model.directions * batch * model.config.hidden_size);
   for (int64_t l = 0; l < L; ++l) {
     if (sink) sink->h[l] = reinterpret_cast<float*>(p + off);
     off += padded_bytes(layer);

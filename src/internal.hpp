@@ -148,6 +148,7 @@ int64_t workspace_bytes(const Model& model, int64_t seq_len, int64_t batch, bool
 struct TrainingSink {
   float* h[64];
   uint8_t* mask[64];
+  float* h0;  // copy of the call's h0 [L*D, N, H] (zeros when it had none)
 };
 constexpr int64_t kMaxTrainingLayers = 64;
 
@@ -156,8 +157,9 @@ constexpr int64_t kMaxTrainingLayers = 64;
 void run_forward(const Model& model, const simdrnn_forward_args& args, int32_t threads,
                  const TrainingSink* training = nullptr);
 
-// Reserve layout of forward_training: a header, then each layer's h, then
-// each layer's clip mask. Returns total bytes; fills the sink when base != null.
+// Reserve layout of forward_training: a header, a copy of h0 (forward may
+// overwrite the caller's h0 in place: h_n == h0), each layer's h, then each
+// layer's clip mask. Returns total bytes; fills the sink when base != null.
 int64_t training_reserve_layout(const Model& model, int64_t seq_len, int64_t batch, void* base,
                                 TrainingSink* sink);
 struct ReserveHeader {

@@ -169,9 +169,12 @@ SIMDRNN_API simdrnn_status simdrnn_stream_state(const simdrnn_stream* stream, fl
  *
  * Parameters are one flat float vector in PyTorch order: for each layer k and
  * direction (forward, then _reverse): weight_ih_l{k}, weight_hh_l{k}, then
- * bias_ih_l{k}, bias_hh_l{k} if the model has them (a model has biases iff
- * any bias tensor was set); then weight_hy and bias_hy (if set). Gradients use
- * the same layout. */
+ * bias_ih_l{k}, bias_hh_l{k} if the model has cell biases (it has them, for
+ * every cell, iff any bias_ih_* or bias_hh_* tensor was set; unset ones are
+ * zero); then weight_hy, and bias_hy iff it was set. Gradients use the same
+ * layout. Training supports num_layers <= 64 (else SIMDRNN_UNSUPPORTED).
+ * forward_training keeps its own copy of h0 in the reserve, so an in-place
+ * state update (h_n == h0) does not change what backward sees. */
 
 /* Number of floats in the flat parameter vector. */
 SIMDRNN_API simdrnn_status simdrnn_model_num_params(const simdrnn_model* model, int64_t* count);

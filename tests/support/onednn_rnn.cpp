@@ -468,3 +468,289 @@ void GemmLoopRnn::run(const float* x, const float* h0, float* y, float* h_n, flo
 }
 
 }  // namespace simdrnn_test
+
+// ---- OnednnRnnTraining ---------------------------------------------------------
+
+namespace simdrnn_test {
+
+struct OnednnRnnTraining::Impl {
+  // One forward_training / backward primitive pair covering [first_layer, first_layer + layers).
+  struct Stage {
+    int64_t first_layer = 0, layers = 1, slc = 0;
+    dnnl::vanilla_rnn_forward fwd;
+    dnnl::vanilla_rnn_backward bwd;
+    // src_layer and diff_dst_layer are handles onto other buffers (set per call); the rest is owned.
+    dnnl::memory src_layer, src_iter, dst_layer, dst_iter, bias, workspace;
+    dnnl::memory fwd_weights_layer, fwd_weights_iter, fwd_scratchpad;
+    dnnl::memory bwd_weights_layer, bwd_weights_iter, bwd_scratchpad;
+    dnnl::memory diff_src_layer, diff_src_iter, diff_dst_layer, diff_dst_iter;
+    dnnl::memory diff_weights_layer, diff_weights_iter, diff_bias;  // the backward pd's formats
+    dnnl::memory diff_wl_user, diff_wi_user;                        // ldigo
+    dnnl::reorder diff_wl_reorder, diff_wi_reorder;
+    std::unordered_map<int, dnnl::memory> fwd_args, bwd_args;
+    std::string impl_info;
+  };
+
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  simdrnn_config config{};
+  BaselineDirection direction = BaselineDirection::kLeft2Right;
+  int64_t T = 0, N = 0, D = 1, H = 0, L = 0, I = 0;
+  int threads = 1;
+  std::vector<Stage> stages;
+  std::vector<float> x_copy;
+  bool forwarded = false;
+
+  void add_stage(int64_t first_layer, int64_t layers, const BaselineWeights& weights);
+};
+
+namespace {
+
+void zero_memory(const dnnl::memory& m) { std::memset(m.get_data_handle(), 0, m.get_desc().get_size()); }
+
+}  // namespace
+
+void OnednnRnnTraining::Impl::add_stage(int64_t first_layer, int64_t layers, const BaselineWeights& weights) {
+  const int64_t slc = layer_input(config, first_layer);
+  const int64_t dlc = D * H;
+  const dnnl::memory::desc src_layer_md({T, N, slc}, dt::f32, tag::tnc);
+  const dnnl::memory::desc iter_md({layers, D, N, H}, dt::f32, tag::ldnc);
+  const dnnl::memory::desc wl_any({layers, D, slc, 1, H}, dt::f32, tag::any);
+  const dnnl::memory::desc wi_any({layers, D, H, 1, H}, dt::f32, tag::any);
+  const dnnl::memory::desc bias_md({layers, D, 1, H}, dt::f32, tag::ldgo);
+  const dnnl::memory::desc dst_layer_md({T, N, dlc}, dt::f32, tag::tnc);
+  const dnnl::algorithm activation = onednn_activation(config.activation);
+  const dnnl::rnn_direction dir = onednn_direction(direction);
+
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const dnnl::vanilla_rnn_forward::desc fwd_desc(dnnl::prop_kind::forward_training, activation, dir,
+                                                 src_layer_md, iter_md, wl_any, wi_any, bias_md, dst_layer_md,
+                                                 iter_md);
+  const dnnl::vanilla_rnn_forward::primitive_desc fwd_pd(fwd_desc, attr, engine);
+  const dnnl::vanilla_rnn_backward::desc bwd_desc(
+      dnnl::prop_kind::backward, activation, dir, src_layer_md, iter_md, wl_any, wi_any, bias_md,
+      dst_layer_md, iter_md, src_layer_md, iter_md, wl_any, wi_any, bias_md, dst_layer_md, iter_md);
+  const dnnl::vanilla_rnn_backward::primitive_desc bwd_pd(bwd_desc, attr, engine, fwd_pd);
+
+  Stage s;
+  s.first_layer = first_layer;
+  s.layers = layers;
+  s.slc = slc;
+  s.fwd = dnnl::vanilla_rnn_forward(fwd_pd);
+  s.bwd = dnnl::vanilla_rnn_backward(bwd_pd);
+  s.impl_info = std::string("fwd:") + fwd_pd.impl_info_str() + " bwd:" + bwd_pd.impl_info_str();
+
+  // Our [H, in] rows become ldigo [l][d][in][0][H] (a transpose), then each pd's own format.
+  std::vector<float> wl(static_cast<size_t>(layers * D * slc * H));
+  std::vector<float> wi(static_cast<size_t>(layers * D * H * H));
+  s.bias = dnnl::memory(fwd_pd.bias_desc(), engine);
+  float* bias = static_cast<float*>(s.bias.get_data_handle());
+  for (int64_t l = 0; l < layers; ++l)
+    for (int64_t d = 0; d < D; ++d) {
+      const BaselineCell& cell = weights.cells[static_cast<size_t>((first_layer + l) * D + d)];
+      float* wl_ld = wl.data() + (l * D + d) * slc * H;
+      float* wi_ld = wi.data() + (l * D + d) * H * H;
+      for (int64_t o = 0; o < H; ++o) {
+        for (int64_t i = 0; i < slc; ++i) wl_ld[i * H + o] = cell.w_ih[static_cast<size_t>(o * slc + i)];
+        for (int64_t i = 0; i < H; ++i) wi_ld[i * H + o] = cell.w_hh[static_cast<size_t>(o * H + i)];
+      }
+      const std::vector<float> b = summed_bias(cell, H);
+      std::copy(b.begin(), b.end(), bias + (l * D + d) * H);
+    }
+  const dnnl::memory::desc wl_user_md({layers, D, slc, 1, H}, dt::f32, tag::ldigo);
+  const dnnl::memory::desc wi_user_md({layers, D, H, 1, H}, dt::f32, tag::ldigo);
+  dnnl::memory wl_user(wl_user_md, engine, wl.data());
+  dnnl::memory wi_user(wi_user_md, engine, wi.data());
+  s.fwd_weights_layer = dnnl::memory(fwd_pd.weights_layer_desc(), engine);
+  s.fwd_weights_iter = dnnl::memory(fwd_pd.weights_iter_desc(), engine);
+  s.bwd_weights_layer = dnnl::memory(bwd_pd.weights_layer_desc(), engine);
+  s.bwd_weights_iter = dnnl::memory(bwd_pd.weights_iter_desc(), engine);
+  dnnl::reorder(wl_user, s.fwd_weights_layer).execute(stream, wl_user, s.fwd_weights_layer);
+  dnnl::reorder(wi_user, s.fwd_weights_iter).execute(stream, wi_user, s.fwd_weights_iter);
+  dnnl::reorder(wl_user, s.bwd_weights_layer).execute(stream, wl_user, s.bwd_weights_layer);
+  dnnl::reorder(wi_user, s.bwd_weights_iter).execute(stream, wi_user, s.bwd_weights_iter);
+  stream.wait();
+
+  s.src_layer = dnnl::memory(fwd_pd.src_layer_desc(), engine, DNNL_MEMORY_NONE);
+  s.src_iter = dnnl::memory(fwd_pd.src_iter_desc(), engine);
+  s.dst_layer = dnnl::memory(fwd_pd.dst_layer_desc(), engine);
+  s.dst_iter = dnnl::memory(fwd_pd.dst_iter_desc(), engine);
+  s.workspace = dnnl::memory(fwd_pd.workspace_desc(), engine);
+  s.fwd_scratchpad = dnnl::memory(fwd_pd.scratchpad_desc(), engine);
+  s.bwd_scratchpad = dnnl::memory(bwd_pd.scratchpad_desc(), engine);
+  s.diff_src_layer = dnnl::memory(bwd_pd.diff_src_layer_desc(), engine);
+  s.diff_src_iter = dnnl::memory(bwd_pd.diff_src_iter_desc(), engine);
+  s.diff_dst_layer = dnnl::memory(bwd_pd.diff_dst_layer_desc(), engine, DNNL_MEMORY_NONE);
+  s.diff_dst_iter = dnnl::memory(bwd_pd.diff_dst_iter_desc(), engine);
+  s.diff_weights_layer = dnnl::memory(bwd_pd.diff_weights_layer_desc(), engine);
+  s.diff_weights_iter = dnnl::memory(bwd_pd.diff_weights_iter_desc(), engine);
+  s.diff_bias = dnnl::memory(bwd_pd.diff_bias_desc(), engine);
+  s.diff_wl_user = dnnl::memory(wl_user_md, engine);
+  s.diff_wi_user = dnnl::memory(wi_user_md, engine);
+  s.diff_wl_reorder = dnnl::reorder(s.diff_weights_layer, s.diff_wl_user);
+  s.diff_wi_reorder = dnnl::reorder(s.diff_weights_iter, s.diff_wi_user);
+
+  s.fwd_args = {{DNNL_ARG_SRC_LAYER, s.src_layer},
+                {DNNL_ARG_SRC_ITER, s.src_iter},
+                {DNNL_ARG_WEIGHTS_LAYER, s.fwd_weights_layer},
+                {DNNL_ARG_WEIGHTS_ITER, s.fwd_weights_iter},
+                {DNNL_ARG_BIAS, s.bias},
+                {DNNL_ARG_DST_LAYER, s.dst_layer},
+                {DNNL_ARG_DST_ITER, s.dst_iter},
+                {DNNL_ARG_WORKSPACE, s.workspace},
+                {DNNL_ARG_SCRATCHPAD, s.fwd_scratchpad}};
+  s.bwd_args = {{DNNL_ARG_SRC_LAYER, s.src_layer},
+                {DNNL_ARG_SRC_ITER, s.src_iter},
+                {DNNL_ARG_WEIGHTS_LAYER, s.bwd_weights_layer},
+                {DNNL_ARG_WEIGHTS_ITER, s.bwd_weights_iter},
+                {DNNL_ARG_BIAS, s.bias},
+                {DNNL_ARG_DST_LAYER, s.dst_layer},
+                {DNNL_ARG_DST_ITER, s.dst_iter},
+                {DNNL_ARG_WORKSPACE, s.workspace},
+                {DNNL_ARG_DIFF_SRC_LAYER, s.diff_src_layer},
+                {DNNL_ARG_DIFF_SRC_ITER, s.diff_src_iter},
+                {DNNL_ARG_DIFF_WEIGHTS_LAYER, s.diff_weights_layer},
+                {DNNL_ARG_DIFF_WEIGHTS_ITER, s.diff_weights_iter},
+                {DNNL_ARG_DIFF_BIAS, s.diff_bias},
+                {DNNL_ARG_DIFF_DST_LAYER, s.diff_dst_layer},
+                {DNNL_ARG_DIFF_DST_ITER, s.diff_dst_iter},
+                {DNNL_ARG_SCRATCHPAD, s.bwd_scratchpad}};
+  stages.push_back(std::move(s));
+}
+
+OnednnRnnTraining::OnednnRnnTraining() = default;
+OnednnRnnTraining::~OnednnRnnTraining() = default;
+
+void OnednnRnnTraining::setup(const simdrnn_config& config, int64_t seq_len, int64_t batch,
+                              const BaselineWeights& weights, int threads, BaselineDirection direction,
+                              bool force_per_layer) {
+  check_shapes(config, seq_len, batch, weights, threads, direction);
+  require(config.output_size == 0, "OnednnRnnTraining has no output layer (output_size must be 0)");
+  impl_.reset();
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->direction = direction;
+  impl->T = seq_len;
+  impl->N = batch;
+  impl->D = num_directions(direction);
+  impl->H = config.hidden_size;
+  impl->L = config.num_layers;
+  impl->I = config.input_size;
+  impl->threads = threads;
+  impl->x_copy.assign(static_cast<size_t>(seq_len * batch * config.input_size), 0.0f);
+  omp_set_num_threads(threads);  // oneDNN sizes scratchpads for the thread count at creation
+  const bool single = impl->L == 1 || (direction != BaselineDirection::kBidirectionalConcat &&
+                                       config.input_size == config.hidden_size && !force_per_layer);
+  if (single) {
+    impl->add_stage(0, impl->L, weights);
+  } else {
+    for (int64_t l = 0; l < impl->L; ++l) impl->add_stage(l, 1, weights);
+  }
+  // Each stage reads the owned x copy or the output of the stage below: fixed handles.
+  impl->stages[0].src_layer.set_data_handle(impl->x_copy.data());
+  for (size_t s = 1; s < impl->stages.size(); ++s)
+    impl->stages[s].src_layer.set_data_handle(impl->stages[s - 1].dst_layer.get_data_handle());
+  impl_ = std::move(impl);
+}
+
+void OnednnRnnTraining::forward(const float* x, const float* h0, float* y, float* h_n) {
+  require(impl_ != nullptr, "forward() before setup()");
+  require(x != nullptr, "x is required");
+  Impl& m = *impl_;
+  omp_set_num_threads(m.threads);
+  std::copy(x, x + m.x_copy.size(), m.x_copy.begin());
+  const int64_t per_layer = m.D * m.N * m.H;
+  for (Impl::Stage& s : m.stages) {
+    float* src_iter = static_cast<float*>(s.src_iter.get_data_handle());
+    if (h0 != nullptr)
+      std::copy(h0 + s.first_layer * per_layer, h0 + (s.first_layer + s.layers) * per_layer, src_iter);
+    else
+      std::fill(src_iter, src_iter + s.layers * per_layer, 0.0f);
+    s.fwd.execute(m.stream, s.fwd_args);
+  }
+  m.stream.wait();
+  m.forwarded = true;
+  if (y != nullptr) {
+    const float* top = static_cast<const float*>(m.stages.back().dst_layer.get_data_handle());
+    std::copy(top, top + m.T * m.N * m.D * m.H, y);
+  }
+  if (h_n != nullptr)
+    for (const Impl::Stage& s : m.stages) {
+      const float* it = static_cast<const float*>(s.dst_iter.get_data_handle());
+      std::copy(it, it + s.layers * per_layer, h_n + s.first_layer * per_layer);
+    }
+}
+
+void OnednnRnnTraining::backward(const float* diff_y, const float* diff_h_n, float* diff_x, float* diff_h0,
+                                 std::vector<BaselineCellGrads>* grads) {
+  require(impl_ != nullptr && impl_->forwarded, "backward() before forward()");
+  require(diff_y != nullptr, "diff_y is required");
+  Impl& m = *impl_;
+  omp_set_num_threads(m.threads);
+  const int64_t per_layer = m.D * m.N * m.H;
+  for (size_t k = m.stages.size(); k-- > 0;) {
+    Impl::Stage& s = m.stages[k];
+    s.diff_dst_layer.set_data_handle(k + 1 == m.stages.size()
+                                         ? const_cast<float*>(diff_y)
+                                         : m.stages[k + 1].diff_src_layer.get_data_handle());
+    float* ddi = static_cast<float*>(s.diff_dst_iter.get_data_handle());
+    if (diff_h_n != nullptr)
+      std::copy(diff_h_n + s.first_layer * per_layer, diff_h_n + (s.first_layer + s.layers) * per_layer, ddi);
+    else
+      std::fill(ddi, ddi + s.layers * per_layer, 0.0f);
+    // Whether oneDNN overwrites or accumulates the weight gradients, start them from zero.
+    zero_memory(s.diff_weights_layer);
+    zero_memory(s.diff_weights_iter);
+    zero_memory(s.diff_bias);
+    s.bwd.execute(m.stream, s.bwd_args);
+    s.diff_wl_reorder.execute(m.stream, s.diff_weights_layer, s.diff_wl_user);
+    s.diff_wi_reorder.execute(m.stream, s.diff_weights_iter, s.diff_wi_user);
+  }
+  m.stream.wait();
+  if (diff_x != nullptr) {
+    const float* d = static_cast<const float*>(m.stages.front().diff_src_layer.get_data_handle());
+    std::copy(d, d + m.T * m.N * m.I, diff_x);
+  }
+  if (diff_h0 != nullptr)
+    for (const Impl::Stage& s : m.stages) {
+      const float* d = static_cast<const float*>(s.diff_src_iter.get_data_handle());
+      std::copy(d, d + s.layers * per_layer, diff_h0 + s.first_layer * per_layer);
+    }
+  if (grads != nullptr) {
+    grads->resize(static_cast<size_t>(m.L * m.D));
+    for (const Impl::Stage& s : m.stages) {
+      const float* wl = static_cast<const float*>(s.diff_wl_user.get_data_handle());
+      const float* wi = static_cast<const float*>(s.diff_wi_user.get_data_handle());
+      const float* db = static_cast<const float*>(s.diff_bias.get_data_handle());
+      for (int64_t l = 0; l < s.layers; ++l)
+        for (int64_t d = 0; d < m.D; ++d) {
+          BaselineCellGrads& g = (*grads)[static_cast<size_t>((s.first_layer + l) * m.D + d)];
+          g.w_ih.resize(static_cast<size_t>(m.H * s.slc));
+          g.w_hh.resize(static_cast<size_t>(m.H * m.H));
+          const float* wl_ld = wl + (l * m.D + d) * s.slc * m.H;
+          const float* wi_ld = wi + (l * m.D + d) * m.H * m.H;
+          for (int64_t o = 0; o < m.H; ++o) {
+            for (int64_t i = 0; i < s.slc; ++i)
+              g.w_ih[static_cast<size_t>(o * s.slc + i)] = wl_ld[i * m.H + o];
+            for (int64_t i = 0; i < m.H; ++i) g.w_hh[static_cast<size_t>(o * m.H + i)] = wi_ld[i * m.H + o];
+          }
+          g.bias.assign(db + (l * m.D + d) * m.H, db + (l * m.D + d + 1) * m.H);
+        }
+    }
+  }
+}
+
+bool OnednnRnnTraining::single_primitive() const { return impl_ != nullptr && impl_->stages.size() == 1; }
+
+std::string OnednnRnnTraining::impl_info() const {
+  std::string info;
+  if (impl_ == nullptr) return info;
+  for (const Impl::Stage& s : impl_->stages) {
+    if (!info.empty()) info += ",";
+    info += s.impl_info;
+  }
+  return info;
+}
+
+}  // namespace simdrnn_test

@@ -127,3 +127,51 @@ class GemmLoopRnn {
 };
 
 }  // namespace simdrnn_test
+
+// ---- training: oneDNN's forward_training + vanilla_rnn_backward ------------------------------
+
+namespace simdrnn_test {
+
+// Gradients of one (layer, direction), in PyTorch layout (oneDNN's ldigo transposed back).
+struct BaselineCellGrads {
+  std::vector<float> w_ih;  // [H, in]
+  std::vector<float> w_hh;  // [H, H]
+  std::vector<float> bias;  // [H]: oneDNN has one bias (b_ih + b_hh), so this is d/db_ih = d/db_hh
+};
+
+// oneDNN's vanilla RNN trained as a training loop would: forward_training (saving oneDNN's
+// workspace), then vanilla_rnn_backward with the forward primitive as hint. Time-major (tnc /
+// ldnc); no output layer (output_size must be 0) and no clip. Layers as in OnednnRnn: one
+// multi-layer primitive when oneDNN's semantics match PyTorch's (unidirectional, I == H, and not
+// force_per_layer), else one primitive per layer chained (forward bottom-up, backward top-down,
+// each layer's diff_src_layer feeding the diff_dst_layer of the layer below). Weights are given
+// to each pd in its preferred (`any`) format; diff weights are requested as `any` and reordered
+// to ldigo, then transposed to [H, in]. setup() allocates everything; forward() and backward()
+// allocate nothing (they copy x and h0 into owned buffers, which backward reads).
+class OnednnRnnTraining {
+ public:
+  OnednnRnnTraining();
+  ~OnednnRnnTraining();
+  OnednnRnnTraining(const OnednnRnnTraining&) = delete;
+  OnednnRnnTraining& operator=(const OnednnRnnTraining&) = delete;
+
+  // Throws std::exception (dnnl::error when oneDNN rejects the configuration).
+  void setup(const simdrnn_config& config, int64_t seq_len, int64_t batch, const BaselineWeights& weights,
+             int threads, BaselineDirection direction, bool force_per_layer = false);
+  // x [T, N, I]; h0 [L*D, N, H] or null (zeros); y [T, N, D*H] and h_n [L*D, N, H] may be null.
+  void forward(const float* x, const float* h0, float* y, float* h_n);
+  // Gradients of the last forward() for dLoss/dy = diff_y [T, N, D*H] (required) and
+  // dLoss/dh_n = diff_h_n [L*D, N, H] (null: zero). diff_x [T, N, I], diff_h0 [L*D, N, H] and
+  // grads (resized to L*D cells) may each be null.
+  void backward(const float* diff_y, const float* diff_h_n, float* diff_x, float* diff_h0,
+                std::vector<BaselineCellGrads>* grads);
+
+  bool single_primitive() const;
+  std::string impl_info() const;  // forward and backward implementation names
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace simdrnn_test

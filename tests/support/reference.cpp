@@ -301,3 +301,374 @@ std::vector<int64_t> random_seq_lens(int64_t T, int64_t N, uint32_t seed) {
 }
 
 }  // namespace simdrnn_test
+
+// ---- training tests: flat parameters and the double forward ----------------------------------
+namespace simdrnn_test {
+
+std::vector<ParamTensor> expected_param_layout(const simdrnn_config& config, bool cell_biases, bool bias_hy) {
+  const int64_t H = config.hidden_size, D = num_directions(config);
+  std::vector<ParamTensor> layout;
+  int64_t offset = 0;
+  auto add = [&](const std::string& name, int64_t count) {
+    layout.push_back(ParamTensor{name, offset, count});
+    offset += count;
+  };
+  for (int64_t l = 0; l < config.num_layers; ++l)
+    for (int64_t d = 0; d < D; ++d) {
+      const std::string suffix = cell_suffix(l, d);
+      add("weight_ih" + suffix, H * layer_input_size(config, l));
+      add("weight_hh" + suffix, H * H);
+      if (cell_biases) {
+        add("bias_ih" + suffix, H);
+        add("bias_hh" + suffix, H);
+      }
+    }
+  if (config.output_size > 0) {
+    add("weight_hy", config.output_size * D * H);
+    if (bias_hy) add("bias_hy", config.output_size);
+  }
+  return layout;
+}
+
+int64_t param_count(const std::vector<ParamTensor>& layout) {
+  return layout.empty() ? 0 : layout.back().offset + layout.back().count;
+}
+
+const ParamTensor* find_param(const std::vector<ParamTensor>& layout, const std::string& name) {
+  for (const ParamTensor& p : layout)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::vector<double> flatten_ref_weights(const simdrnn_config& config, const RefWeights& ref,
+                                        const std::vector<ParamTensor>& layout) {
+  std::vector<double> flat(static_cast<size_t>(param_count(layout)), 0.0);
+  auto put = [&](const std::string& name, const std::vector<float>& data) {
+    const ParamTensor* p = find_param(layout, name);
+    if (p == nullptr || data.empty()) return;
+    for (int64_t i = 0; i < p->count; ++i)
+      flat[static_cast<size_t>(p->offset + i)] = data[static_cast<size_t>(i)];
+  };
+  const int64_t D = num_directions(config);
+  for (int64_t l = 0; l < config.num_layers; ++l)
+    for (int64_t d = 0; d < D; ++d) {
+      const RefCell& cell = ref.cells[static_cast<size_t>(l * D + d)];
+      const std::string suffix = cell_suffix(l, d);
+      put("weight_ih" + suffix, cell.w_ih);
+      put("weight_hh" + suffix, cell.w_hh);
+      put("bias_ih" + suffix, cell.b_ih);
+      put("bias_hh" + suffix, cell.b_hh);
+    }
+  put("weight_hy", ref.w_hy);
+  put("bias_hy", ref.b_hy);
+  return flat;
+}
+
+RefForwardD reference_forward_flat(const simdrnn_config& config, const std::vector<ParamTensor>& layout,
+                                   const std::vector<double>& params, int64_t T, int64_t N,
+                                   simdrnn_layout data_layout, const std::vector<double>& x,
+                                   const std::vector<double>* h0, const int64_t* seq_lens) {
+  const int64_t I = config.input_size, H = config.hidden_size, L = config.num_layers;
+  const int64_t D = num_directions(config), O = config.output_size, C = D * H;
+  const double clip = config.clip;
+  auto tensor = [&](const std::string& name) -> const double* {
+    const ParamTensor* p = find_param(layout, name);
+    return p != nullptr ? params.data() + p->offset : nullptr;
+  };
+  auto at = [&](int64_t t, int64_t n, int64_t width) {  // offset in a layout-ordered buffer
+    return static_cast<size_t>((data_layout == SIMDRNN_TIME_MAJOR ? t * N + n : n * T + t) * width);
+  };
+  auto len_of = [&](int64_t n) { return seq_lens != nullptr ? seq_lens[n] : T; };
+
+  RefForwardD r;
+  r.h_n.assign(static_cast<size_t>(L * D * N * H), 0.0);
+  // Current layer input, time-major [T, N, in].
+  int64_t in = I;
+  std::vector<double> input(static_cast<size_t>(T * N * I));
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < I; ++i) input[static_cast<size_t>((t * N + n) * I + i)] = x[at(t, n, I) + i];
+  std::vector<double> output, pre_tm;
+  std::vector<double> h(static_cast<size_t>(H)), next(static_cast<size_t>(H));
+  for (int64_t l = 0; l < L; ++l) {
+    output.assign(static_cast<size_t>(T * N * C), 0.0);
+    pre_tm.assign(static_cast<size_t>(T * N * C), 0.0);
+    for (int64_t d = 0; d < D; ++d) {
+      const std::string suffix = cell_suffix(l, d);
+      const double* w_ih = tensor("weight_ih" + suffix);
+      const double* w_hh = tensor("weight_hh" + suffix);
+      const double* b_ih = tensor("bias_ih" + suffix);
+      const double* b_hh = tensor("bias_hh" + suffix);
+      const int64_t state = l * D + d;
+      for (int64_t n = 0; n < N; ++n) {
+        for (int64_t j = 0; j < H; ++j)
+          h[static_cast<size_t>(j)] =
+              h0 != nullptr ? (*h0)[static_cast<size_t>((state * N + n) * H + j)] : 0.0;
+        const int64_t len = len_of(n);
+        for (int64_t step = 0; step < len; ++step) {
+          const int64_t t = d == 0 ? step : len - 1 - step;
+          const double* xt = &input[static_cast<size_t>((t * N + n) * in)];
+          for (int64_t j = 0; j < H; ++j) {
+            double sum = (b_ih != nullptr ? b_ih[j] : 0.0) + (b_hh != nullptr ? b_hh[j] : 0.0);
+            for (int64_t i = 0; i < in; ++i) sum += w_ih[j * in + i] * xt[i];
+            for (int64_t k = 0; k < H; ++k) sum += w_hh[j * H + k] * h[static_cast<size_t>(k)];
+            r.pre.push_back(sum);
+            pre_tm[static_cast<size_t>((t * N + n) * C + d * H + j)] = sum;
+            if (clip > 0.0) sum = std::min(std::max(sum, -clip), clip);
+            double v = 0.0;
+            switch (config.activation) {
+              case SIMDRNN_TANH:
+                v = std::tanh(sum);
+                break;
+              case SIMDRNN_RELU:
+                v = sum > 0.0 ? sum : 0.0;
+                break;
+              case SIMDRNN_SIGMOID:
+                v = 1.0 / (1.0 + std::exp(-sum));
+                break;
+            }
+            next[static_cast<size_t>(j)] = v;
+          }
+          h.swap(next);
+          for (int64_t j = 0; j < H; ++j)
+            output[static_cast<size_t>((t * N + n) * C + d * H + j)] = h[static_cast<size_t>(j)];
+        }
+        for (int64_t j = 0; j < H; ++j)
+          r.h_n[static_cast<size_t>((state * N + n) * H + j)] = h[static_cast<size_t>(j)];
+      }
+    }
+    r.layer_out.push_back(output);
+    r.layer_pre.push_back(pre_tm);
+    input.swap(output);
+    in = C;
+  }
+  r.y.assign(static_cast<size_t>(T * N * C), 0.0);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) r.y[at(t, n, C) + c] = input[static_cast<size_t>((t * N + n) * C + c)];
+  if (O > 0) {
+    const double* w_hy = tensor("weight_hy");
+    const double* b_hy = tensor("bias_hy");
+    r.out.assign(static_cast<size_t>(T * N * O), 0.0);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t n = 0; n < N; ++n) {
+        if (t >= len_of(n)) continue;  // padding: out is exactly 0
+        const double* yt = &input[static_cast<size_t>((t * N + n) * C)];
+        for (int64_t o = 0; o < O; ++o) {
+          double sum = b_hy != nullptr ? b_hy[o] : 0.0;
+          for (int64_t c = 0; c < C; ++c) sum += w_hy[o * C + c] * yt[c];
+          r.out[at(t, n, O) + o] = sum;
+        }
+      }
+  }
+  return r;
+}
+
+RefBackwardD reference_backward_flat(const simdrnn_config& config, const std::vector<ParamTensor>& layout,
+                                     const std::vector<double>& params, int64_t T, int64_t N,
+                                     simdrnn_layout data_layout, const std::vector<double>& x,
+                                     const std::vector<double>* h0, const int64_t* seq_lens,
+                                     const std::vector<double>* dy, const std::vector<double>* dout,
+                                     const std::vector<double>* dh_n, double h_error) {
+  const int64_t I = config.input_size, H = config.hidden_size, L = config.num_layers;
+  const int64_t D = num_directions(config), O = config.output_size, C = D * H;
+  const double clip = config.clip;
+  const RefForwardD f = reference_forward_flat(config, layout, params, T, N, data_layout, x, h0, seq_lens);
+  auto at = [&](int64_t t, int64_t n, int64_t width) {
+    return static_cast<size_t>((data_layout == SIMDRNN_TIME_MAJOR ? t * N + n : n * T + t) * width);
+  };
+  auto tm = [&](int64_t t, int64_t n, int64_t width) { return static_cast<size_t>((t * N + n) * width); };
+  auto len_of = [&](int64_t n) { return seq_lens != nullptr ? seq_lens[n] : T; };
+  auto slot = [&](const std::string& name) -> const ParamTensor* { return find_param(layout, name); };
+
+  RefBackwardD b;
+  b.grads.assign(params.size(), 0.0);
+  b.grads_mag.assign(params.size(), 0.0);
+  b.grads_sens.assign(params.size(), 0.0);
+  b.dh0.assign(static_cast<size_t>(L * D * N * H), 0.0);
+  b.dh0_mag.assign(b.dh0.size(), 0.0);
+  b.dh0_sens.assign(b.dh0.size(), 0.0);
+  const double eps = h_error;
+
+  // dL/d(top layer output), time-major, and its magnitude.
+  std::vector<double> g(static_cast<size_t>(T * N * C), 0.0), g_mag(g.size(), 0.0), g_sens(g.size(), 0.0);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        if (dy != nullptr) {
+          g[tm(t, n, C) + c] = (*dy)[at(t, n, C) + c];
+          g_mag[tm(t, n, C) + c] = std::fabs((*dy)[at(t, n, C) + c]);
+        }
+  if (O > 0 && dout != nullptr) {
+    const ParamTensor* w = slot("weight_hy");
+    const ParamTensor* bias = slot("bias_hy");
+    const std::vector<double>& y = f.layer_out[static_cast<size_t>(L - 1)];
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t n = 0; n < N; ++n) {
+        if (t >= len_of(n)) continue;  // out is constant 0 at padding
+        for (int64_t o = 0; o < O; ++o) {
+          const double go = (*dout)[at(t, n, O) + o];
+          if (bias != nullptr) {
+            b.grads[static_cast<size_t>(bias->offset + o)] += go;
+            b.grads_mag[static_cast<size_t>(bias->offset + o)] += std::fabs(go);
+          }
+          for (int64_t c = 0; c < C; ++c) {
+            const size_t wi = static_cast<size_t>(w->offset + o * C + c);
+            b.grads[wi] += go * y[tm(t, n, C) + c];
+            b.grads_mag[wi] += std::fabs(go * y[tm(t, n, C) + c]);
+            b.grads_sens[wi] += std::fabs(go) * eps;
+            g[tm(t, n, C) + c] += go * params[wi];
+            g_mag[tm(t, n, C) + c] += std::fabs(go * params[wi]);
+          }
+        }
+      }
+  }
+
+  std::vector<double> carry(static_cast<size_t>(H)), carry_mag(carry.size()), carry_sens(carry.size()),
+      da(carry.size()), da_mag(carry.size()), da_sens(carry.size()), next(carry.size()),
+      next_mag(carry.size()), next_sens(carry.size());
+  for (int64_t l = L - 1; l >= 0; --l) {
+    const int64_t in = l == 0 ? I : C;
+    std::vector<double> input(static_cast<size_t>(T * N * in));
+    if (l == 0) {
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t i = 0; i < I; ++i) input[tm(t, n, I) + i] = x[at(t, n, I) + i];
+    } else {
+      input = f.layer_out[static_cast<size_t>(l - 1)];
+    }
+    const std::vector<double>& out_l = f.layer_out[static_cast<size_t>(l)];
+    const std::vector<double>& pre_l = f.layer_pre[static_cast<size_t>(l)];
+    std::vector<double> g_in(static_cast<size_t>(T * N * in), 0.0), g_in_mag(g_in.size(), 0.0),
+        g_in_sens(g_in.size(), 0.0);
+    const double in_eps = l == 0 ? 0.0 : eps;  // x is exact, a lower layer's output is not
+    for (int64_t d = 0; d < D; ++d) {
+      const std::string suffix = cell_suffix(l, d);
+      const ParamTensor* w_ih = slot("weight_ih" + suffix);
+      const ParamTensor* w_hh = slot("weight_hh" + suffix);
+      const ParamTensor* b_ih = slot("bias_ih" + suffix);
+      const ParamTensor* b_hh = slot("bias_hh" + suffix);
+      const int64_t state = l * D + d;
+      for (int64_t n = 0; n < N; ++n) {
+        for (int64_t j = 0; j < H; ++j) {
+          const size_t s = static_cast<size_t>((state * N + n) * H + j);
+          carry[static_cast<size_t>(j)] = dh_n != nullptr ? (*dh_n)[s] : 0.0;
+          carry_mag[static_cast<size_t>(j)] = dh_n != nullptr ? std::fabs((*dh_n)[s]) : 0.0;
+          carry_sens[static_cast<size_t>(j)] = 0.0;
+        }
+        const int64_t len = len_of(n);
+        for (int64_t step = len - 1; step >= 0; --step) {
+          const int64_t t = d == 0 ? step : len - 1 - step;
+          const int64_t tp = d == 0 ? t - 1 : t + 1;  // the step whose state this one started from
+          const bool first = step == 0;
+          for (int64_t j = 0; j < H; ++j) {
+            const size_t o = tm(t, n, C) + static_cast<size_t>(d * H + j);
+            const double z = pre_l[o], hv = out_l[o];
+            double slope = 0.0, slope_sens = 0.0;  // slope_sens: |d slope / d h| * eps
+            switch (config.activation) {
+              case SIMDRNN_TANH:
+                slope = 1.0 - hv * hv;
+                slope_sens = 2.0 * std::fabs(hv) * eps;
+                break;
+              case SIMDRNN_RELU:
+                slope = z > 0.0 ? 1.0 : 0.0;
+                break;
+              case SIMDRNN_SIGMOID:
+                slope = hv * (1.0 - hv);
+                slope_sens = std::fabs(1.0 - 2.0 * hv) * eps;
+                break;
+            }
+            if (clip > 0.0 && (z > clip || z < -clip)) slope = slope_sens = 0.0;
+            const size_t js = static_cast<size_t>(j);
+            da[js] = (g[o] + carry[js]) * slope;
+            da_mag[js] = (g_mag[o] + carry_mag[js]) * std::fabs(slope);
+            da_sens[js] =
+                (g_mag[o] + carry_mag[js]) * slope_sens + (g_sens[o] + carry_sens[js]) * std::fabs(slope);
+          }
+          for (int64_t j = 0; j < H; ++j) {
+            const double a = da[static_cast<size_t>(j)], am = da_mag[static_cast<size_t>(j)];
+            const double as = da_sens[static_cast<size_t>(j)];
+            for (const ParamTensor* bias : {b_ih, b_hh})
+              if (bias != nullptr) {
+                b.grads[static_cast<size_t>(bias->offset + j)] += a;
+                b.grads_mag[static_cast<size_t>(bias->offset + j)] += am;
+                b.grads_sens[static_cast<size_t>(bias->offset + j)] += as;
+              }
+            for (int64_t i = 0; i < in; ++i) {
+              const size_t wi = static_cast<size_t>(w_ih->offset + j * in + i);
+              const double xi = input[tm(t, n, in) + i];
+              b.grads[wi] += a * xi;
+              b.grads_mag[wi] += am * std::fabs(xi);
+              b.grads_sens[wi] += as * std::fabs(xi) + am * in_eps;
+              g_in[tm(t, n, in) + i] += a * params[wi];
+              g_in_mag[tm(t, n, in) + i] += am * std::fabs(params[wi]);
+              g_in_sens[tm(t, n, in) + i] += as * std::fabs(params[wi]);
+            }
+            for (int64_t k = 0; k < H; ++k) {
+              double prev = 0.0, prev_eps = 0.0;
+              if (!first) {
+                prev = out_l[tm(tp, n, C) + static_cast<size_t>(d * H + k)];
+                prev_eps = eps;
+              } else if (h0 != nullptr) {
+                prev = (*h0)[static_cast<size_t>((state * N + n) * H + k)];
+              }
+              const size_t wi = static_cast<size_t>(w_hh->offset + j * H + k);
+              b.grads[wi] += a * prev;
+              b.grads_mag[wi] += am * std::fabs(prev);
+              b.grads_sens[wi] += as * std::fabs(prev) + am * prev_eps;
+            }
+          }
+          for (int64_t k = 0; k < H; ++k) {
+            double s = 0.0, m = 0.0, e = 0.0;
+            for (int64_t j = 0; j < H; ++j) {
+              const double w = params[static_cast<size_t>(w_hh->offset + j * H + k)];
+              s += w * da[static_cast<size_t>(j)];
+              m += std::fabs(w) * da_mag[static_cast<size_t>(j)];
+              e += std::fabs(w) * da_sens[static_cast<size_t>(j)];
+            }
+            next[static_cast<size_t>(k)] = s;
+            next_mag[static_cast<size_t>(k)] = m;
+            next_sens[static_cast<size_t>(k)] = e;
+          }
+          carry.swap(next);
+          carry_mag.swap(next_mag);
+          carry_sens.swap(next_sens);
+        }
+        for (int64_t k = 0; k < H; ++k) {
+          const size_t s = static_cast<size_t>((state * N + n) * H + k);
+          b.dh0[s] = carry[static_cast<size_t>(k)];
+          b.dh0_mag[s] = carry_mag[static_cast<size_t>(k)];
+          b.dh0_sens[s] = carry_sens[static_cast<size_t>(k)];
+        }
+      }
+    }
+    g.swap(g_in);
+    g_mag.swap(g_in_mag);
+    g_sens.swap(g_in_sens);
+  }
+  b.dx.assign(static_cast<size_t>(T * N * I), 0.0);
+  b.dx_mag.assign(b.dx.size(), 0.0);
+  b.dx_sens.assign(b.dx.size(), 0.0);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < I; ++i) {
+        b.dx[at(t, n, I) + i] = g[tm(t, n, I) + i];
+        b.dx_mag[at(t, n, I) + i] = g_mag[tm(t, n, I) + i];
+        b.dx_sens[at(t, n, I) + i] = g_sens[tm(t, n, I) + i];
+      }
+  return b;
+}
+
+double kink_distance(const simdrnn_config& config, const std::vector<double>& pre) {
+  double best = std::numeric_limits<double>::infinity();
+  for (double v : pre) {
+    if (config.activation == SIMDRNN_RELU) best = std::min(best, std::fabs(v));
+    if (config.clip > 0.0f) {
+      best = std::min(best, std::fabs(v - config.clip));
+      best = std::min(best, std::fabs(v + config.clip));
+    }
+  }
+  return best;
+}
+
+}  // namespace simdrnn_test

@@ -101,3 +101,69 @@ Comparison compare_with_reference(const std::vector<double>& got, const std::vec
 std::vector<int64_t> random_seq_lens(int64_t T, int64_t N, uint32_t seed);
 
 }  // namespace simdrnn_test
+
+// ---- training tests: the flat parameter vector and a double forward for finite differences ----
+namespace simdrnn_test {
+
+// One tensor of the flat parameter vector.
+struct ParamTensor {
+  std::string name;  // PyTorch name, e.g. "weight_hh_l1_reverse"
+  int64_t offset = 0;
+  int64_t count = 0;
+};
+
+// The flat layout simdrnn.h documents, computed independently of the library: for each layer k
+// and direction (forward, then _reverse): weight_ih_l{k}, weight_hh_l{k}, then bias_ih_l{k},
+// bias_hh_l{k} when cell_biases; then weight_hy and (when bias_hy) bias_hy if output_size > 0.
+std::vector<ParamTensor> expected_param_layout(const simdrnn_config& config, bool cell_biases, bool bias_hy);
+int64_t param_count(const std::vector<ParamTensor>& layout);
+const ParamTensor* find_param(const std::vector<ParamTensor>& layout, const std::string& name);
+
+// `ref` as a flat vector in `layout` (absent tensors, e.g. an unset bias of a model with biases,
+// are zero).
+std::vector<double> flatten_ref_weights(const simdrnn_config& config, const RefWeights& ref,
+                                        const std::vector<ParamTensor>& layout);
+
+// Double forward pass over a flat parameter vector (same semantics as reference_forward, all in
+// double: parameters, x and h0 too, so central differences of it are accurate to ~1e-10).
+// `pre` receives every pre-activation (before clip) of every valid step, layer and direction.
+struct RefForwardD {
+  std::vector<double> y;    // [T, N, D*H] or [N, T, D*H]
+  std::vector<double> h_n;  // [L*D, N, H]
+  std::vector<double> out;  // [T, N, O] or [N, T, O]; empty when O == 0
+  std::vector<double> pre;  // pre-activations, unordered
+  // Per layer, time-major [T, N, D*H], zero at padding steps: the layer's output and its
+  // pre-activations (before clip).
+  std::vector<std::vector<double>> layer_out, layer_pre;
+};
+RefForwardD reference_forward_flat(const simdrnn_config& config, const std::vector<ParamTensor>& layout,
+                                   const std::vector<double>& params, int64_t T, int64_t N,
+                                   simdrnn_layout data_layout, const std::vector<double>& x,
+                                   const std::vector<double>* h0, const int64_t* seq_lens);
+
+// Analytic backward (BPTT) of reference_forward_flat in double, for the loss
+// sum(dy * y) + sum(dout * out) + sum(dh_n * h_n) (each of dy, dout, dh_n nullable: zero), with
+// every result's magnitude: the sum of the absolute values of every term that went into it,
+// recursively through the chain (|dA| bounds replaced by their own magnitudes), the scale that
+// float rounding errors of a backward computation are proportional to.
+// *_sens: a first-order bound of how far each result moves when every hidden state the backward
+// reads (as the saved forward output, the input of the layer above, or through the activation's
+// derivative: tanh' = 1 - h^2, sigmoid' = h(1 - h)) is off by up to h_error, as a float forward
+// pass's are. Near saturation this dominates: 1 - h^2 is small and sensitive to h.
+struct RefBackwardD {
+  std::vector<double> grads, grads_mag, grads_sens;  // flat, in `layout`
+  std::vector<double> dx, dx_mag, dx_sens;           // x's layout
+  std::vector<double> dh0, dh0_mag, dh0_sens;        // [L*D, N, H]
+};
+RefBackwardD reference_backward_flat(const simdrnn_config& config, const std::vector<ParamTensor>& layout,
+                                     const std::vector<double>& params, int64_t T, int64_t N,
+                                     simdrnn_layout data_layout, const std::vector<double>& x,
+                                     const std::vector<double>* h0, const int64_t* seq_lens,
+                                     const std::vector<double>* dy, const std::vector<double>* dout,
+                                     const std::vector<double>* dh_n, double h_error = 0.0);
+
+// Distance of the nearest pre-activation to a point where act(clip(.)) is not differentiable
+// (0 for relu, +-clip when clip > 0); infinity when there is none.
+double kink_distance(const simdrnn_config& config, const std::vector<double>& pre);
+
+}  // namespace simdrnn_test
