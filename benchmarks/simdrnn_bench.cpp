@@ -122,11 +122,19 @@ const Shape kShapes[] = {
     {"stream", 50, 1, 256, 256, 1, false, 0, true},
     {"stream", 50, 1, 512, 512, 1, false, 0, true},
     {"stream", 50, 1, 1024, 1024, 1, false, 0, true},
-    // training: added by the training issue (its rows here, a "training"
-    // entry in kSuites, an Engine and a runner in bench_one()).
+    // training: forward_training + backward (DeepBench's training shapes).
+    {"training", 50, 1, 256, 256, 1, false, 0, true},
+    {"training", 50, 1, 512, 512, 1, false, 0, false},
+    {"training", 50, 1, 1024, 1024, 1, false, 0, false},
+    {"training", 50, 16, 1760, 1760, 1, false, 0, false},
+    {"training", 50, 32, 1760, 1760, 1, false, 0, false},
+    {"training", 50, 64, 1760, 1760, 1, false, 0, false},
+    {"training", 50, 16, 2048, 2048, 1, false, 0, true},
+    {"training", 50, 32, 2048, 2048, 1, false, 0, false},
+    {"training", 50, 64, 2048, 2048, 1, false, 0, false},
 };
 
-enum class Engine { kSimdrnn, kOnednn, kGemmloop, kSimdrnnStream };
+enum class Engine { kSimdrnn, kOnednn, kGemmloop, kSimdrnnStream, kSimdrnnTrain, kOnednnTrain };
 
 // One column of a suite: the impl name in the benchmark's name, what runs,
 // and whether it runs one step (T = 1) instead of the shape's T.
@@ -156,6 +164,7 @@ const Suite kSuites[] = {
       {"onednn_step", Engine::kOnednn, true},
       {"onednn_seq", Engine::kOnednn, false},
       {"gemmloop_step", Engine::kGemmloop, true}}},
+    {"training", {{"simdrnn", Engine::kSimdrnnTrain, false}, {"onednn", Engine::kOnednnTrain, false}}},
 };
 
 // Measured once in main() before any benchmark is registered.
@@ -231,8 +240,13 @@ double own_cpu_seconds() {
 // end in /threads:k, and ->UseRealTime() would append /real_time, while
 // without it benchmark's rate counters divide by the main thread's CPU time.
 // (The reported Time column is wall time either way.)
+// Training (forward_training + backward): 3x the forward FLOPs (backward
+// repeats the recurrence and adds dX, dW_ih and dW_hh GEMMs); its bound is
+// the forward bound twice (the recurrence walked both ways, phase A's GEMM
+// mirrored by dX) plus the dW GEMMs at peak.
 template <class Call>
-void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, Call&& call) {
+void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, Call&& call,
+               bool training = false) {
   call();  // warm-up: caches, page faults, OpenMP thread pool
   const double busy_before = system_busy_seconds(), own_before = own_cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
@@ -245,9 +259,17 @@ void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, 
   const double iterations = static_cast<double>(state.iterations());
   if (iterations <= 0.0 || seconds <= 0.0) return;
   const double per_call = seconds / iterations;
-  const double flops = simdrnn_test::forward_flops(config_for(s), T, s.N);
-  const simdrnn_bench::Bound bound =
+  const double forward = simdrnn_test::forward_flops(config_for(s), T, s.N);
+  const double flops = training ? 3.0 * forward : forward;
+  simdrnn_bench::Bound bound =
       simdrnn_bench::lower_bound(g_roofline, {T, s.N, s.I, s.H, s.L, s.bidir ? 2 : 1, s.O}, threads);
+  if (training && g_roofline.valid) {
+    const double d = s.bidir ? 2.0 : 1.0;
+    double weight_grad_flops = 0;
+    for (int64_t l = 0; l < s.L; ++l)
+      weight_grad_flops += 2.0 * T * s.N * d * s.H * static_cast<double>((l == 0 ? s.I : d * s.H) + s.H);
+    bound.seconds = 2.0 * bound.seconds + weight_grad_flops / (g_roofline.peak_gflops * 1e9 * threads);
+  }
   state.counters["GFLOP/s"] = flops / per_call * 1e-9;
   state.counters["us_per_step"] = per_call / static_cast<double>(T) * 1e6;
   state.counters["bound_us"] = bound.seconds * 1e6;
@@ -310,6 +332,55 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       state.SetLabel(rnn.impl_info() +
                      (rnn.single_primitive() ? " (1 primitive)" : " (1 primitive per layer)"));
       time_loop(state, s, T, threads, [&] { rnn.run(x.data(), h0.data(), y.data(), h_n.data(), out_ptr); });
+      break;
+    }
+    case Engine::kSimdrnnTrain: {
+      const simdrnn::Model model = simdrnn_test::make_simdrnn_model(config, *weights);
+      simdrnn_forward_args args{};
+      args.seq_len = T;
+      args.batch = s.N;
+      args.layout = SIMDRNN_TIME_MAJOR;
+      args.x = x.data();
+      args.h0 = h0.data();
+      args.y = y.data();
+      args.num_threads = threads;
+      std::vector<unsigned char> workspace(model.workspace_size(args));
+      args.workspace = workspace.data();
+      args.workspace_size = workspace.size();
+      std::vector<unsigned char> reserve(model.training_reserve_size(args));
+      std::vector<unsigned char> bwd_workspace(model.backward_workspace_size(args));
+      const std::vector<float> dy = simdrnn_test::random_vector(y.size(), 3);
+      std::vector<float> dx(x.size()), grads(static_cast<size_t>(model.num_params()));
+      simdrnn_backward_args b{};
+      b.forward = &args, b.reserve = reserve.data(), b.reserve_size = reserve.size(), b.dy = dy.data();
+      b.dx = dx.data(), b.grads = grads.data(), b.workspace = bwd_workspace.data();
+      b.workspace_size = bwd_workspace.size(), b.num_threads = threads;
+      state.SetLabel(simdrnn::isa_name(model.isa()));
+      time_loop(
+          state, s, T, threads,
+          [&] {
+            if (simdrnn_forward_training(model.get(), &args, reserve.data(), reserve.size()) != SIMDRNN_OK ||
+                simdrnn_backward(model.get(), &b) != SIMDRNN_OK)
+              throw std::runtime_error(simdrnn_last_error());
+          },
+          true);
+      break;
+    }
+    case Engine::kOnednnTrain: {
+      simdrnn_test::OnednnRnnTraining rnn;
+      rnn.setup(config, T, s.N, *weights, threads,
+                s.bidir ? simdrnn_test::BaselineDirection::kBidirectionalConcat
+                        : simdrnn_test::BaselineDirection::kLeft2Right);
+      const std::vector<float> dy = simdrnn_test::random_vector(y.size(), 3);
+      std::vector<float> dx(x.size());
+      state.SetLabel(rnn.impl_info());
+      time_loop(
+          state, s, T, threads,
+          [&] {
+            rnn.forward(x.data(), h0.data(), y.data(), nullptr);
+            rnn.backward(dy.data(), nullptr, dx.data(), nullptr, nullptr);
+          },
+          true);
       break;
     }
     case Engine::kGemmloop: {
