@@ -20,6 +20,7 @@
 
 #include "simdrnn/simdrnn.h"
 #include "simdrnn/simdrnn.hpp"
+#include "support/error_checks.hpp"
 #include "support/test_util.hpp"
 
 namespace {
@@ -98,36 +99,9 @@ ModelPtr make_model(const simdrnn_config& c, uint32_t seed = 1) {
 }
 
 // ---- error checking -------------------------------------------------------------
-std::string last_error() {
-  const char* m = simdrnn_last_error();
-  return m ? m : "";
-}
-
-// Leaves a last-error message that contains none of `avoid`, so that a check of
-// the next call's message cannot pass on a stale one.
-void prime_last_error(const std::vector<std::string>& avoid) {
-  auto clean = [&] {
-    const std::string m = last_error();
-    for (const std::string& a : avoid)
-      if (m.find(a) != std::string::npos) return false;
-    return true;
-  };
-  simdrnn_weights* w = nullptr;
-  simdrnn_weights_create(nullptr, &w);  // about "config"
-  if (clean()) return;
-  simdrnn_stream_state(nullptr, nullptr);  // about "stream"
-  if (clean()) return;
-  simdrnn_weights_set_onnx(nullptr, 0, nullptr, nullptr, nullptr);  // about "weights"
-}
-
-testing::AssertionResult LastErrorNamesAny(const std::vector<std::string>& names) {
-  const std::string m = last_error();
-  for (const std::string& n : names)
-    if (m.find(n) != std::string::npos) return testing::AssertionSuccess();
-  auto r = testing::AssertionFailure() << "simdrnn_last_error() = \"" << m << "\" names none of:";
-  for (const std::string& n : names) r << " '" << n << "'";
-  return r;
-}
+using simdrnn_test::last_error;
+using simdrnn_test::prime_last_error;
+using simdrnn_test::LastErrorNamesAny;
 
 #define EXPECT_STATUS_NAMING_ANY(expected, names, call)                        \
   do {                                                                         \

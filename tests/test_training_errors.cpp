@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "simdrnn/simdrnn.h"
+#include "support/error_checks.hpp"
 #include "support/test_util.hpp"
 
 namespace {
@@ -77,36 +78,9 @@ ModelPtr make_model(const simdrnn_config& c, uint32_t seed = 1) {
   return ModelPtr(m);
 }
 
-std::string last_error() {
-  const char* m = simdrnn_last_error();
-  return m ? m : "";
-}
-
-// Leaves a last-error message that contains none of `avoid`, so that a check of the next call's
-// message cannot pass on a stale one.
-void prime_last_error(const std::vector<std::string>& avoid) {
-  auto clean = [&] {
-    const std::string m = last_error();
-    for (const std::string& a : avoid)
-      if (m.find(a) != std::string::npos) return false;
-    return true;
-  };
-  simdrnn_weights* w = nullptr;
-  simdrnn_weights_create(nullptr, &w);  // about "config"
-  if (clean()) return;
-  simdrnn_stream_state(nullptr, nullptr);  // about "stream"
-  if (clean()) return;
-  simdrnn_weights_set_onnx(nullptr, 0, nullptr, nullptr, nullptr);  // about "weights"
-}
-
-testing::AssertionResult LastErrorNamesAll(const std::vector<std::string>& names) {
-  const std::string m = last_error();
-  for (const std::string& n : names)
-    if (m.find(n) == std::string::npos)
-      return testing::AssertionFailure()
-             << "simdrnn_last_error() = \"" << m << "\" does not name '" << n << "'";
-  return testing::AssertionSuccess();
-}
+using simdrnn_test::last_error;
+using simdrnn_test::prime_last_error;
+using simdrnn_test::LastErrorNamesAll;
 
 // Expects `status` and a message naming every one of `names`.
 #define EXPECT_STATUS_NAMING(expected, names, call)                            \
