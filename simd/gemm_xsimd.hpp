@@ -218,9 +218,13 @@ struct Gemm {
       run_blocks<MR, false>(p);
   }
 
-  // The batch-1 recurrence step (m == 1, split_k, A not transposed) over two
-  // full panels at once: two independent B streams keep more L2 misses in
-  // flight than one. Each element is summed exactly as tile<1, NV> sums it.
+  // A single row (m == 1, A not transposed) over two full panels at once:
+  // twice the independent FMA chains and two B streams in flight. Each
+  // element is summed exactly as tile<1, NV> sums it: with SPLIT (split_k) in
+  // even/odd halves, otherwise in plain k order like every other tile, so a
+  // one-row call (a stream step's projection) matches the same row computed
+  // inside a taller tile bit for bit.
+  template <bool SPLIT>
   static void row_two_panels(const GemmParams& p, int64_t col0) {
     V even[2][NV], odd[2][NV];
     for (int q = 0; q < 2; ++q)
@@ -230,18 +234,20 @@ struct Gemm {
     const float* b0 = p.b + (col0 / kPanel) * k * kPanel;
     const float* b1 = b0 + k * kPanel;
     int64_t kk = 0;
-    for (; kk + 1 < k; kk += 2) {
-      const V a0(a[kk]), a1(a[kk + 1]);
-      for (int v = 0; v < NV; ++v) {
-        even[0][v] = xsimd::fma(a0, V::load_unaligned(b0 + kk * kPanel + v * W), even[0][v]);
-        even[1][v] = xsimd::fma(a0, V::load_unaligned(b1 + kk * kPanel + v * W), even[1][v]);
-        odd[0][v] = xsimd::fma(a1, V::load_unaligned(b0 + (kk + 1) * kPanel + v * W), odd[0][v]);
-        odd[1][v] = xsimd::fma(a1, V::load_unaligned(b1 + (kk + 1) * kPanel + v * W), odd[1][v]);
+    if constexpr (SPLIT) {
+      for (; kk + 1 < k; kk += 2) {
+        const V a0(a[kk]), a1(a[kk + 1]);
+        for (int v = 0; v < NV; ++v) {
+          even[0][v] = xsimd::fma(a0, V::load_unaligned(b0 + kk * kPanel + v * W), even[0][v]);
+          even[1][v] = xsimd::fma(a0, V::load_unaligned(b1 + kk * kPanel + v * W), even[1][v]);
+          odd[0][v] = xsimd::fma(a1, V::load_unaligned(b0 + (kk + 1) * kPanel + v * W), odd[0][v]);
+          odd[1][v] = xsimd::fma(a1, V::load_unaligned(b1 + (kk + 1) * kPanel + v * W), odd[1][v]);
+        }
       }
+      for (int q = 0; q < 2; ++q)
+        for (int v = 0; v < NV; ++v) even[q][v] += odd[q][v];
     }
-    for (int q = 0; q < 2; ++q)
-      for (int v = 0; v < NV; ++v) even[q][v] += odd[q][v];
-    if (kk < k) {
+    for (; kk < k; ++kk) {
       const V a0(a[kk]);
       for (int v = 0; v < NV; ++v) {
         even[0][v] = xsimd::fma(a0, V::load_unaligned(b0 + kk * kPanel + v * W), even[0][v]);
@@ -262,9 +268,14 @@ struct Gemm {
 
   template <int MR, bool AT>
   static void run_blocks(const GemmParams& p) {
-    if (!AT && p.m == 1 && p.split_k && p.k > 0) {
+    if (!AT && p.m == 1 && p.k > 0) {
       int64_t col0 = p.n_begin;
-      for (; col0 + 2 * kPanel <= p.n_end; col0 += 2 * kPanel) row_two_panels(p, col0);
+      for (; col0 + 2 * kPanel <= p.n_end; col0 += 2 * kPanel) {
+        if (p.split_k)
+          row_two_panels<true>(p, col0);
+        else
+          row_two_panels<false>(p, col0);
+      }
       for (; col0 < p.n_end; col0 += kPanel) {
         const int64_t ncols = std::min<int64_t>(kPanel, p.n_end - col0);
         tile_mr<MR, AT>(p, 0, col0, ncols, 1, static_cast<int>((ncols + W - 1) / W));

@@ -139,14 +139,15 @@ TEST_P(KernelTest, GemmRecurrenceEpilogues) {
         for (int64_t m : kBatches) check_gemm(table(), {m, 33, n, true, n % 2 == 0, act, clip}, seed++);
 }
 
-// The batch-1 recurrence path (split_k) walks two panels at once on SIMD
-// ISAs: widths around two and more panels of 64, every tail.
+// Single-row calls walk two panels at once on SIMD ISAs, with split_k (the
+// batch-1 recurrence) and without (a stream step's projection): widths around
+// two and more panels of 64, every tail.
 TEST_P(KernelTest, GemmSingleRowSplitAcrossPanels) {
   uint32_t seed = 4001;
   for (int64_t n : {127, 128, 129, 191, 192, 193, 256, 257, 320})
     for (int64_t k : {1, 2, 33, 128})
       for (int32_t act : {simdrnn::kernels::kTanh, simdrnn::kernels::kNone}) {
-        seed += 2;  // odd seed: split_k on (check_gemm uses seed % 2)
+        ++seed;  // alternates split_k on and off (check_gemm uses seed % 2)
         check_gemm(table(), {1, k, n, true, n % 2 == 1, act, 0.0f}, seed);
       }
 }
