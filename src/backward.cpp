@@ -40,6 +40,7 @@ struct Backward {
   float* dY;    // dL/d(layer output) [TN, D*H], overwritten by dA
   float* dXn;   // dL/d(layer below's output)
   float* pack;  // packed B operand of the weight-gradient GEMMs
+  float* dAt;   // one direction's dA transposed, [H, TN]: the dW GEMMs' A operand
 
   int64_t len(int64_t n) const { return fa.seq_lens ? fa.seq_lens[n] : T; }
   // (t, n) of memory row r of a [T, N, C] / [N, T, C] tensor.
@@ -96,6 +97,20 @@ struct Backward {
     for (int64_t n = 0; n < N; ++n)
       for (int64_t t = len(n); t < T; ++t)
         std::memset(buf + rows.at(t, n) * width, 0, static_cast<size_t>(width) * sizeof(float));
+  }
+
+  // dAt[j * TN + r] = dY[r * dh + d * H + j]: the weight-gradient GEMMs then
+  // read A row by row (a transposed-A GEMM streams dA at a dh-float stride:
+  // 93 vs 107 GFLOP/s measured at m = n = 2048, k = 3200). 32x32 blocks.
+  void transpose_direction(int64_t d) const {
+    const int64_t rows = T * N;
+    engine::run_team(team, [&](int64_t tid, int64_t nt) {
+      const Range jr = split((H + 31) / 32, nt, tid);
+      for (int64_t j0 = jr.begin * 32; j0 < std::min(H, jr.end * 32); j0 += 32)
+        for (int64_t r0 = 0; r0 < rows; r0 += 32)
+          for (int64_t j = j0; j < std::min(H, j0 + 32); ++j)
+            for (int64_t r = r0; r < std::min(rows, r0 + 32); ++r) dAt[j * rows + r] = dY[r * dh + d * H + j];
+    });
   }
 
   void output_layer() const {
@@ -214,15 +229,17 @@ struct Backward {
         tn(r, &t, &n);
         return t < len(n) ? x + r * in : nullptr;
       });
+      int64_t transposed = -1;  // direction whose dA is in dAt
       for (int64_t d = 0; d < D; ++d) {
+        if (transposed != d) transpose_direction(transposed = d);
         GemmParams p{};
-        p.m = H, p.k = T * N, p.a = dY + d * H, p.lda = dh, p.a_transposed = 1, p.b = pack;
+        p.m = H, p.k = T * N, p.a = dAt, p.lda = T * N, p.b = pack;
         p.n_begin = 0, p.n_end = in, p.ldc = in, p.accumulate = b.accumulate;
         p.c = grad("weight_ih_l" + std::to_string(l) + (d ? "_reverse" : ""));
         gemm(p);
       }
       const float* h = saved.h[l];
-      for (int64_t d = 0; d < D; ++d) {
+      for (int64_t d = D - 1; d >= 0; --d) {  // last transposed direction first
         const float* h0 = fa.h0 ? saved.h0 + (l * D + d) * N * H : nullptr;  // as forward saw it
         pack_rows(H, [&](int64_t r) -> const float* {
           int64_t t, n;
@@ -232,8 +249,9 @@ struct Backward {
           if (tp < 0 || tp >= len(n)) return h0 ? h0 + n * H : nullptr;
           return h + rows.at(tp, n) * dh + d * H;
         });
+        if (transposed != d) transpose_direction(transposed = d);
         GemmParams p{};
-        p.m = H, p.k = T * N, p.a = dY + d * H, p.lda = dh, p.a_transposed = 1, p.b = pack;
+        p.m = H, p.k = T * N, p.a = dAt, p.lda = T * N, p.b = pack;
         p.n_begin = 0, p.n_end = H, p.ldc = H, p.accumulate = b.accumulate;
         p.c = grad("weight_hh_l" + std::to_string(l) + (d ? "_reverse" : ""));
         gemm(p);
@@ -281,7 +299,8 @@ int64_t backward_workspace_bytes(const Model& model, int64_t seq_len, int64_t ba
   const int64_t dh = model.directions * c.hidden_size, rows = seq_len * batch;
   const int64_t pw = model.kernels->panel_width;
   const int64_t widest = round_up(max3(c.input_size, dh, c.hidden_size), pw);
-  return padded_bytes(rows * dh) * (c.num_layers >= 2 ? 2 : 1) + padded_bytes(rows * widest) + 64;
+  return padded_bytes(rows * dh) * (c.num_layers >= 2 ? 2 : 1) + padded_bytes(rows * widest) +
+         padded_bytes(rows * c.hidden_size) + 64;
 }
 
 void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t threads) {
@@ -295,8 +314,10 @@ void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t th
   float* dY = ws;
   float* dXn = c.num_layers >= 2 ? ws + padded_bytes(T * N * dh) / 4 : nullptr;
   float* pack = ws + padded_bytes(T * N * dh) / 4 * (c.num_layers >= 2 ? 2 : 1);
+  const int64_t pw = model.kernels->panel_width;
+  float* dAt = pack + padded_bytes(T * N * round_up(max3(c.input_size, dh, H), pw)) / 4;
   Backward bw{model, b, fa, *model.kernels, T, N, H, D, c.num_layers, dh, c.output_size, c.input_size,
-              std::max<int64_t>(1, threads), engine::rows_for(fa.layout, T, N), TrainingSink{}, dY, dXn, pack};
+              std::max<int64_t>(1, threads), engine::rows_for(fa.layout, T, N), TrainingSink{}, dY, dXn, pack, dAt};
   training_reserve_layout(model, T, N, const_cast<void*>(b.reserve), &bw.saved);
   bw.output_layer();
   for (int64_t l = c.num_layers - 1; l >= 0; --l) bw.layer(l);
