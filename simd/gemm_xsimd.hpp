@@ -90,6 +90,7 @@ struct Gemm {
   using V = Vec<Arch>;
   static constexpr int64_t W = static_cast<int64_t>(V::size);
   static constexpr int64_t kPanel = NV * W;
+  static constexpr int64_t kTileRows = MR_MAX;
 
   // Loads `n` (< W) floats; the other lanes are zero. Never reads past src + n.
   static V load_partial(const float* src, int64_t n) {
@@ -376,7 +377,7 @@ struct Gemm {
 // The kernel table of one ISA: every entry of simd/kernel_list.inc.
 template <class Impl>
 KernelTable make_table(const char* name, int32_t isa) {
-  return KernelTable{name, isa, Impl::kPanel, 6, &Impl::gemm, &Impl::activate,
+  return KernelTable{name, isa, Impl::kPanel, Impl::kTileRows, &Impl::gemm, &Impl::activate,
                      &Impl::sum_squares, &Impl::scale, &Impl::sgd, &Impl::adam};
 }
 
