@@ -88,6 +88,18 @@ struct Stream {
   int64_t workspace_size;
 };
 
+// A truncated-BPTT session: carried state, reserve and workspaces for chunks
+// of up to max_steps, and the args of the last forward chunk.
+struct TrainSession {
+  uint64_t model_handle;
+  int64_t batch, max_steps;
+  AlignedFloats state;  // [L, N, H]
+  AlignedFloats reserve, forward_workspace, backward_workspace;
+  int64_t reserve_size, forward_workspace_size, backward_workspace_size;
+  simdrnn_forward_args last{};  // valid when has_forward
+  bool has_forward = false;
+};
+
 HandleTable<Weights, 0xa1>& weights_table() {
   static auto* t = new HandleTable<Weights, 0xa1>();  // never destroyed: handles outlive statics
   return *t;
@@ -98,6 +110,10 @@ HandleTable<Model, 0xa2>& model_table() {
 }
 HandleTable<Stream, 0xa3>& stream_table() {
   static auto* t = new HandleTable<Stream, 0xa3>();
+  return *t;
+}
+HandleTable<TrainSession, 0xa4>& session_table() {
+  static auto* t = new HandleTable<TrainSession, 0xa4>();
   return *t;
 }
 
@@ -762,6 +778,154 @@ simdrnn_status simdrnn_backward(const simdrnn_model* model, const simdrnn_backwa
     if (simdrnn_status st = check_overlaps(regions)) return st;
     run_backward(*m, *args, resolve_threads(args->num_threads));
     return SIMDRNN_OK;
+  });
+}
+
+// ---- truncated BPTT session ----------------------------------------------------------------
+namespace {
+simdrnn_model* model_handle_of(const TrainSession& ts) {
+  return reinterpret_cast<simdrnn_model*>(static_cast<uintptr_t>(ts.model_handle));
+}
+// The session's model must still be alive.
+TrainSession* live_session(const simdrnn_train_session* session) {
+  TrainSession* ts = lookup(session_table(), session, "session", "simdrnn_train_session");
+  if (ts && !model_table().find(model_handle_of(*ts))) {
+    fail(SIMDRNN_INVALID_ARGUMENT, "session: its model was destroyed; expected a live model");
+    return nullptr;
+  }
+  return ts;
+}
+size_t session_state_bytes(const TrainSession& ts) {
+  const Model* m = model_table().find(model_handle_of(ts));
+  return static_cast<size_t>(m->config.num_layers * ts.batch * m->config.hidden_size) * sizeof(float);
+}
+}  // namespace
+
+simdrnn_status simdrnn_train_session_create(const simdrnn_model* model, int64_t batch, int64_t max_steps,
+                                            simdrnn_train_session** session) {
+  return guarded([&]() -> simdrnn_status {
+    if (!session)
+      SIMDRNN_FAIL("session: expected a non-NULL simdrnn_train_session** to receive the handle, got NULL");
+    Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (m->directions != 1)
+      return fail(SIMDRNN_UNSUPPORTED,
+                  "model: expected a unidirectional model for a truncated-BPTT session (the reverse "
+                  "direction needs the whole sequence), got a bidirectional one");
+    if (simdrnn_status st = check_training_model(*m)) return st;
+    if (batch < 1) SIMDRNN_FAIL("batch: expected >= 1, got %lld", static_cast<long long>(batch));
+    if (max_steps < 1) SIMDRNN_FAIL("max_steps: expected >= 1, got %lld", static_cast<long long>(max_steps));
+    simdrnn_forward_args probe{};
+    probe.seq_len = max_steps;
+    probe.batch = batch;
+    Shapes s;
+    if (check_shape_args(*m, &probe, &s))
+      SIMDRNN_FAIL("batch, max_steps: sizes overflow (batch %lld, max_steps %lld): expected every tensor "
+                   "below 2^58 elements",
+                   static_cast<long long>(batch), static_cast<long long>(max_steps));
+    prepare_training(*m);
+    auto ts = std::make_unique<TrainSession>();
+    ts->model_handle = reinterpret_cast<uintptr_t>(model);
+    ts->batch = batch;
+    ts->max_steps = max_steps;
+    ts->state = aligned_floats(s.h);
+    ts->reserve_size = training_reserve_layout(*m, max_steps, batch, nullptr, nullptr);
+    ts->forward_workspace_size = workspace_bytes(*m, max_steps, batch, false);
+    ts->backward_workspace_size = backward_workspace_bytes(*m, max_steps, batch);
+    ts->reserve = aligned_floats(ts->reserve_size / 4 + 1);
+    ts->forward_workspace = aligned_floats(ts->forward_workspace_size / 4 + 1);
+    ts->backward_workspace = aligned_floats(ts->backward_workspace_size / 4 + 1);
+    const uint64_t h = session_table().insert(std::move(ts));
+    if (!h) return fail(SIMDRNN_OUT_OF_MEMORY, "session: too many live sessions");
+    *session = reinterpret_cast<simdrnn_train_session*>(static_cast<uintptr_t>(h));
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_train_session_destroy(simdrnn_train_session* session) {
+  return guarded([&]() -> simdrnn_status {
+    if (!session) return SIMDRNN_OK;
+    if (!session_table().erase(session)) {
+      lookup(session_table(), session, "session", "simdrnn_train_session");
+      return SIMDRNN_INVALID_ARGUMENT;
+    }
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_train_session_reset(simdrnn_train_session* session, const float* h0) {
+  return guarded([&]() -> simdrnn_status {
+    TrainSession* ts = live_session(session);
+    if (!ts) return SIMDRNN_INVALID_ARGUMENT;
+    if (h0)
+      std::memmove(ts->state.get(), h0, session_state_bytes(*ts));
+    else
+      std::memset(ts->state.get(), 0, session_state_bytes(*ts));
+    ts->has_forward = false;
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_train_session_state(const simdrnn_train_session* session, float* h) {
+  return guarded([&]() -> simdrnn_status {
+    TrainSession* ts = live_session(session);
+    if (!ts) return SIMDRNN_INVALID_ARGUMENT;
+    if (!h) SIMDRNN_FAIL("h: expected a [L, N, H] buffer, got NULL");
+    std::memcpy(h, ts->state.get(), session_state_bytes(*ts));
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_train_session_forward(simdrnn_train_session* session, int64_t steps, const float* x,
+                                             float* y, float* out, int32_t num_threads) {
+  return guarded([&]() -> simdrnn_status {
+    TrainSession* ts = live_session(session);
+    if (!ts) return SIMDRNN_INVALID_ARGUMENT;
+    if (!x) SIMDRNN_FAIL("x: expected a non-NULL input [steps, N, I], got NULL");
+    if (steps < 1 || steps > ts->max_steps)
+      SIMDRNN_FAIL("steps: expected 1..max_steps (%lld), got %lld", static_cast<long long>(ts->max_steps),
+                   static_cast<long long>(steps));
+    simdrnn_forward_args a{};
+    a.seq_len = steps;
+    a.batch = ts->batch;
+    a.layout = SIMDRNN_TIME_MAJOR;
+    a.x = x;
+    a.h0 = ts->state.get();    // the reserve keeps its own copy for backward
+    a.h_n = ts->state.get();   // the chunk's last state is carried on
+    a.y = y;
+    a.out = out;
+    a.workspace = ts->forward_workspace.get();
+    a.workspace_size = static_cast<size_t>(ts->forward_workspace_size);
+    a.num_threads = num_threads;
+    const simdrnn_status st = simdrnn_forward_training(model_handle_of(*ts), &a, ts->reserve.get(),
+                                                       static_cast<size_t>(ts->reserve_size));
+    if (st != SIMDRNN_OK) return st;
+    ts->last = a;
+    ts->has_forward = true;
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_train_session_backward(simdrnn_train_session* session, const float* dy, const float* dout,
+                                              float* dx, float* grads, int32_t accumulate, int32_t num_threads) {
+  return guarded([&]() -> simdrnn_status {
+    TrainSession* ts = live_session(session);
+    if (!ts) return SIMDRNN_INVALID_ARGUMENT;
+    if (!ts->has_forward)
+      SIMDRNN_FAIL("session: expected a simdrnn_train_session_forward chunk before backward, got none");
+    simdrnn_backward_args b{};
+    b.forward = &ts->last;
+    b.reserve = ts->reserve.get();
+    b.reserve_size = static_cast<size_t>(ts->reserve_size);
+    b.dy = dy;
+    b.dout = dout;
+    b.dx = dx;
+    b.grads = grads;
+    b.accumulate = accumulate;
+    b.workspace = ts->backward_workspace.get();
+    b.workspace_size = static_cast<size_t>(ts->backward_workspace_size);
+    b.num_threads = num_threads;
+    return simdrnn_backward(model_handle_of(*ts), &b);
   });
 }
 

@@ -225,6 +225,35 @@ SIMDRNN_API simdrnn_status simdrnn_backward_workspace_size(const simdrnn_model* 
  * Allocates nothing. Results are bit-identical for any thread count. */
 SIMDRNN_API simdrnn_status simdrnn_backward(const simdrnn_model* model, const simdrnn_backward_args* args);
 
+/* ---- truncated BPTT session ------------------------------------------------
+ * Trains over a long sequence in chunks: holds h [L, N, H] across chunks
+ * (unidirectional models), plus the reserve and workspaces for chunks of up
+ * to max_steps time-major steps, all allocated at creation. Each chunk's
+ * forward starts from the carried state and leaves its last h there; its
+ * backward stops at the chunk's start (no gradient flows into earlier chunks).
+ * The state starts at zero. */
+typedef struct simdrnn_train_session simdrnn_train_session;
+SIMDRNN_API simdrnn_status simdrnn_train_session_create(const simdrnn_model* model, int64_t batch,
+                                                        int64_t max_steps, simdrnn_train_session** session);
+SIMDRNN_API simdrnn_status simdrnn_train_session_destroy(simdrnn_train_session* session);
+/* Sets the carried state to h0 [L, N, H], or zeros when NULL. */
+SIMDRNN_API simdrnn_status simdrnn_train_session_reset(simdrnn_train_session* session, const float* h0);
+/* Copies the carried state into h [L, N, H]. */
+SIMDRNN_API simdrnn_status simdrnn_train_session_state(const simdrnn_train_session* session, float* h);
+/* forward_training over steps (1..max_steps): x [steps, N, I] (must stay
+ * unchanged until this chunk's backward); y [steps, N, H] and out
+ * [steps, N, O] may each be NULL. */
+SIMDRNN_API simdrnn_status simdrnn_train_session_forward(simdrnn_train_session* session, int64_t steps,
+                                                         const float* x, float* y, float* out,
+                                                         int32_t num_threads);
+/* Backward of the last forward chunk: dy [steps, N, H] and dout
+ * [steps, N, O] may be NULL (zero); dx [steps, N, I] and grads
+ * [num_params] may be NULL (not computed); accumulate as in
+ * simdrnn_backward_args. */
+SIMDRNN_API simdrnn_status simdrnn_train_session_backward(simdrnn_train_session* session, const float* dy,
+                                                          const float* dout, float* dx, float* grads,
+                                                          int32_t accumulate, int32_t num_threads);
+
 /* ---- optimiser helpers (SIMD, threaded) ------------------------------------ */
 /* Scales grads[count] so that its L2 norm is at most max_norm (> 0); returns
  * the norm before scaling in *norm (may be NULL). */
