@@ -50,10 +50,8 @@ struct Backward {
     else
       *n = r / T, *t = r % T;
   }
-  float* grad(const std::string& name) const {
-    const ParamSlot* s = m.slot(name);
-    return s && b.grads ? b.grads + s->offset : nullptr;
-  }
+  // The gradient of the tensor at flat offset `offset` (-1: absent).
+  float* grad(int64_t offset) const { return offset >= 0 && b.grads ? b.grads + offset : nullptr; }
 
   void gemm(const GemmParams& p) const {
     engine::run_team(team, [&](int64_t tid, int64_t nt) { gemm_share(kt, p, tid, nt); });
@@ -119,8 +117,8 @@ struct Backward {
     else
       std::memset(dY, 0, static_cast<size_t>(T * N * dh) * sizeof(float));
     if (O == 0) return;
-    float* g_why = grad("weight_hy");
-    float* g_bhy = grad("bias_hy");
+    float* g_why = grad(m.off_w_hy);
+    float* g_bhy = grad(m.off_b_hy);
     if (!b.dout) {  // no gradient reaches the output layer
       if (!b.accumulate) {
         if (g_why) std::memset(g_why, 0, static_cast<size_t>(O * dh) * sizeof(float));
@@ -215,9 +213,8 @@ struct Backward {
       // packed X (its padding rows zero: x may hold anything there), then
       // dW_hh = dA_d^T H_prev_d, H_prev_d the state each step started from.
       for (int64_t d = 0; d < D && m.has_bias; ++d) {
-        const std::string sfx = "_l" + std::to_string(l) + (d ? "_reverse" : "");
-        float* g_bih = grad("bias_ih" + sfx);
-        float* g_bhh = grad("bias_hh" + sfx);
+        float* g_bih = grad(m.cells[l * D + d].off_b_ih);
+        float* g_bhh = grad(m.cells[l * D + d].off_b_hh);
         column_sums(dY + d * H, dh, H, g_bih, b.accumulate);
         if (b.accumulate)
           column_sums(dY + d * H, dh, H, g_bhh, true);
@@ -235,7 +232,7 @@ struct Backward {
         GemmParams p{};
         p.m = H, p.k = T * N, p.a = dAt, p.lda = T * N, p.b = pack;
         p.n_begin = 0, p.n_end = in, p.ldc = in, p.accumulate = b.accumulate;
-        p.c = grad("weight_ih_l" + std::to_string(l) + (d ? "_reverse" : ""));
+        p.c = grad(m.cells[l * D + d].off_w_ih);
         gemm(p);
       }
       const float* h = saved.h[l];
@@ -253,7 +250,7 @@ struct Backward {
         GemmParams p{};
         p.m = H, p.k = T * N, p.a = dAt, p.lda = T * N, p.b = pack;
         p.n_begin = 0, p.n_end = H, p.ldc = H, p.accumulate = b.accumulate;
-        p.c = grad("weight_hh_l" + std::to_string(l) + (d ? "_reverse" : ""));
+        p.c = grad(m.cells[l * D + d].off_w_hh);
         gemm(p);
       }
     }

@@ -87,6 +87,8 @@ struct Cell {  // one layer and direction
   AlignedFloats bias;  // b_ih + b_hh padded to whole panels, or null
   // Backward (built by prepare_training): B = W_ih [H, in] and B = W_hh.
   PackedMatrix w_ih_bwd, w_hh_bwd;
+  // Offsets in the flat parameter vector (-1: the model has no such tensor).
+  int64_t off_w_ih = -1, off_w_hh = -1, off_b_ih = -1, off_b_hh = -1;
 };
 
 struct Weights {
@@ -112,6 +114,7 @@ struct Model {
   PackedMatrix w_hy;
   AlignedFloats b_hy;       // padded, or null
   PackedMatrix w_hy_bwd;    // B = W_hy [O, D*H] (prepare_training)
+  int64_t off_w_hy = -1, off_b_hy = -1;  // flat-vector offsets (-1: absent)
   std::mutex training_mutex;
   std::atomic<bool> training_ready{false};
 

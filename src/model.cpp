@@ -283,6 +283,22 @@ std::unique_ptr<Model> build_model(const Weights& weights, simdrnn_isa isa) {
     if (model->has_bias_hy) add("bias_hy", c.output_size);
   }
   pack_model(*model);
+  // Gradient offsets resolved once, so backward looks nothing up by name.
+  auto offset = [&](const std::string& name) {
+    const ParamSlot* slot = model->slot(name);
+    return slot ? slot->offset : int64_t{-1};
+  };
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    for (int64_t d = 0; d < D; ++d) {
+      const std::string sfx = cell_suffix(l, d);
+      Cell& cell = model->cells[l * D + d];
+      cell.off_w_ih = offset("weight_ih" + sfx);
+      cell.off_w_hh = offset("weight_hh" + sfx);
+      cell.off_b_ih = offset("bias_ih" + sfx);
+      cell.off_b_hh = offset("bias_hh" + sfx);
+    }
+  model->off_w_hy = offset("weight_hy");
+  model->off_b_hy = offset("bias_hy");
   return model;
 }
 

@@ -88,7 +88,57 @@ TEST(NoAllocation, ForwardAndStreamStep) {
     }
 }
 
-// The counter itself works (so the test above can fail).
+// Training: forward_training, backward and a truncated-BPTT session chunk
+// allocate nothing after setup (sizing calls, session creation, warm-up).
+TEST(NoAllocation, TrainingCalls) {
+  for (simdrnn_isa isa : simdrnn_test::available_isas())
+    for (auto [layers, bidir] : {std::pair<int64_t, int32_t>{1, 0}, {2, 1}}) {
+      simdrnn_test::IsaCap cap(isa);
+      Fixture f(layers, bidir, 5);
+      const int64_t T = 6, N = 3, D = 1 + bidir;
+      std::vector<float> x(T * N * 24, 0.5f), y(T * N * D * 70), dy(y.size(), 0.1f), dx(x.size());
+      std::vector<float> dout(T * N * 5, 0.2f), out(dout.size());
+      std::vector<int64_t> lens = {6, 2, 1};
+      simdrnn_forward_args a{};
+      a.seq_len = T, a.batch = N, a.x = x.data(), a.y = y.data(), a.seq_lens = lens.data();
+      size_t ws = 0, rs = 0, bws = 0;
+      ASSERT_EQ(SIMDRNN_OK, simdrnn_forward_workspace_size(f.model, &a, &ws));
+      ASSERT_EQ(SIMDRNN_OK, simdrnn_training_reserve_size(f.model, &a, &rs));
+      ASSERT_EQ(SIMDRNN_OK, simdrnn_backward_workspace_size(f.model, &a, &bws));
+      int64_t np = 0;
+      ASSERT_EQ(SIMDRNN_OK, simdrnn_model_num_params(f.model, &np));
+      std::vector<unsigned char> wsb(ws + 1), res(rs), bw(bws);
+      std::vector<float> grads(np);
+      a.workspace = wsb.data(), a.workspace_size = wsb.size();
+      simdrnn_backward_args b{};
+      b.forward = &a, b.reserve = res.data(), b.reserve_size = res.size(), b.dy = dy.data(), b.dout = dout.data();
+      b.dx = dx.data(), b.grads = grads.data(), b.workspace = bw.data(), b.workspace_size = bw.size();
+      simdrnn_train_session* session = nullptr;
+      if (!bidir) {
+        ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_create(f.model, N, T, &session));
+      }
+      for (int32_t threads : {1, 2}) {
+        a.num_threads = b.num_threads = threads;
+        auto one_round = [&] {
+          ASSERT_EQ(SIMDRNN_OK, simdrnn_forward_training(f.model, &a, res.data(), res.size())) << simdrnn_last_error();
+          ASSERT_EQ(SIMDRNN_OK, simdrnn_backward(f.model, &b)) << simdrnn_last_error();
+          if (session) {
+            ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_forward(session, T, x.data(), y.data(), out.data(), threads));
+            ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_backward(session, dy.data(), dout.data(), dx.data(),
+                                                                 grads.data(), 0, threads));
+          }
+        };
+        one_round();  // warm-up
+        const long before = g_allocations.load();
+        for (int rep = 0; rep < 3; ++rep) one_round();
+        EXPECT_EQ(before, g_allocations.load()) << simdrnn_isa_name(isa) << " layers " << layers << " threads "
+                                                << threads;
+      }
+      simdrnn_train_session_destroy(session);
+    }
+}
+
+// The counter itself works (so the tests above can fail).
 TEST(NoAllocation, CounterSeesAllocations) {
   const long before = g_allocations.load();
   auto* v = new std::vector<int>(100);
