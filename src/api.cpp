@@ -79,21 +79,30 @@ class HandleTable {
   uint64_t next_ = 0;
 };
 
-struct Stream {
+// What a stream and a training session share: the hidden state carried
+// from call to call for `batch` sequences, in chunks of up to max_steps.
+struct Carried {
   uint64_t model_handle;
   const Model* model;  // valid while model_handle is live (checked each call)
   int64_t batch, max_steps;
   AlignedFloats state;  // [L, N, H]
+
+  simdrnn_model* model_ptr() const {
+    return reinterpret_cast<simdrnn_model*>(static_cast<uintptr_t>(model_handle));
+  }
+  size_t state_bytes() const {
+    return static_cast<size_t>(model->config.num_layers * batch * model->config.hidden_size) * sizeof(float);
+  }
+};
+
+struct Stream : Carried {
   AlignedFloats workspace;
   int64_t workspace_size;
 };
 
 // A truncated-BPTT session: carried state, reserve and workspaces for chunks
 // of up to max_steps, and the args of the last forward chunk.
-struct TrainSession {
-  uint64_t model_handle;
-  int64_t batch, max_steps;
-  AlignedFloats state;  // [L, N, H]
+struct TrainSession : Carried {
   AlignedFloats reserve, forward_workspace, backward_workspace;
   int64_t reserve_size, forward_workspace_size, backward_workspace_size;
   simdrnn_forward_args last{};  // valid when has_forward
@@ -146,6 +155,26 @@ simdrnn_status guarded(F&& f) noexcept {
   } catch (...) {
     return fail(SIMDRNN_INTERNAL_ERROR, "internal error: unknown exception");
   }
+}
+
+// Destroys a live handle; NULL is a no-op; anything else is recorded as an error.
+template <class Table>
+simdrnn_status destroy_handle(Table& table, const void* handle, const char* arg, const char* type) {
+  if (!handle || table.erase(handle)) return SIMDRNN_OK;
+  lookup(table, handle, arg, type);  // records why it is not live
+  return SIMDRNN_INVALID_ARGUMENT;
+}
+
+// A stream or session whose model is still alive, or null (error recorded).
+template <class Table>
+auto live_carried(Table& table, const void* handle, const char* arg, const char* type)
+    -> decltype(table.find(handle)) {
+  auto* c = lookup(table, handle, arg, type);
+  if (c && !model_table().find(c->model_ptr())) {
+    fail(SIMDRNN_INVALID_ARGUMENT, "%s: its model was destroyed; expected a live model", arg);
+    return nullptr;
+  }
+  return c;
 }
 
 // ---- buffer overlap ------------------------------------------------------------
@@ -209,6 +238,35 @@ simdrnn_status check_shape_args(const Model& m, const simdrnn_forward_args* a, S
                    static_cast<long long>(a->seq_len), static_cast<long long>(a->batch),
                    static_cast<long long>(c.input_size), static_cast<long long>(c.hidden_size));
   return SIMDRNN_OK;
+}
+
+// Creation checks shared by streams and training sessions (`purpose` names
+// the object in the bidirectional message); fills the state shapes.
+simdrnn_status check_carried(const Model& m, int64_t batch, int64_t max_steps, const char* purpose, Shapes* s) {
+  if (m.directions != 1)
+    return fail(SIMDRNN_UNSUPPORTED,
+                "model: expected a unidirectional model for %s (the reverse direction needs the whole "
+                "sequence), got a bidirectional one",
+                purpose);
+  if (batch < 1) SIMDRNN_FAIL("batch: expected >= 1, got %lld", static_cast<long long>(batch));
+  if (max_steps < 1) SIMDRNN_FAIL("max_steps: expected >= 1, got %lld", static_cast<long long>(max_steps));
+  simdrnn_forward_args probe{};
+  probe.seq_len = max_steps;
+  probe.batch = batch;
+  if (check_shape_args(m, &probe, s))
+    SIMDRNN_FAIL("batch, max_steps: sizes overflow (batch %lld, max_steps %lld): expected every tensor "
+                 "below 2^58 elements",
+                 static_cast<long long>(batch), static_cast<long long>(max_steps));
+  return SIMDRNN_OK;
+}
+
+void init_carried(Carried& c, const simdrnn_model* handle, const Model& m, int64_t batch, int64_t max_steps,
+                  const Shapes& s) {
+  c.model_handle = reinterpret_cast<uintptr_t>(handle);
+  c.model = &m;
+  c.batch = batch;
+  c.max_steps = max_steps;
+  c.state = aligned_floats(s.h);
 }
 
 int32_t resolve_threads(int32_t requested) {
@@ -368,14 +426,7 @@ simdrnn_status simdrnn_weights_create(const simdrnn_config* config, simdrnn_weig
 }
 
 simdrnn_status simdrnn_weights_destroy(simdrnn_weights* weights) {
-  return guarded([&]() -> simdrnn_status {
-    if (!weights) return SIMDRNN_OK;
-    if (!weights_table().erase(weights)) {
-      lookup(weights_table(), weights, "weights", "simdrnn_weights");
-      return SIMDRNN_INVALID_ARGUMENT;
-    }
-    return SIMDRNN_OK;
-  });
+  return guarded([&] { return destroy_handle(weights_table(), weights, "weights", "simdrnn_weights"); });
 }
 
 simdrnn_status simdrnn_weights_set(simdrnn_weights* weights, const char* name, const float* data,
@@ -456,14 +507,7 @@ simdrnn_status simdrnn_model_create(const simdrnn_weights* weights, simdrnn_mode
 }
 
 simdrnn_status simdrnn_model_destroy(simdrnn_model* model) {
-  return guarded([&]() -> simdrnn_status {
-    if (!model) return SIMDRNN_OK;
-    if (!model_table().erase(model)) {
-      lookup(model_table(), model, "model", "simdrnn_model");
-      return SIMDRNN_INVALID_ARGUMENT;
-    }
-    return SIMDRNN_OK;
-  });
+  return guarded([&] { return destroy_handle(model_table(), model, "model", "simdrnn_model"); });
 }
 
 simdrnn_status simdrnn_model_config(const simdrnn_model* model, simdrnn_config* config) {
@@ -514,27 +558,10 @@ simdrnn_status simdrnn_stream_create(const simdrnn_model* model, int64_t batch, 
     if (!stream) SIMDRNN_FAIL("stream: expected a non-NULL simdrnn_stream** to receive the handle, got NULL");
     const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
     if (!m) return SIMDRNN_INVALID_ARGUMENT;
-    if (m->directions != 1)
-      return fail(SIMDRNN_UNSUPPORTED,
-                  "model: expected a unidirectional model for streaming (the reverse direction needs "
-                  "the whole sequence), got a bidirectional one");
-    if (batch < 1) SIMDRNN_FAIL("batch: expected >= 1, got %lld", static_cast<long long>(batch));
-    if (max_steps < 1) SIMDRNN_FAIL("max_steps: expected >= 1, got %lld", static_cast<long long>(max_steps));
-    simdrnn_forward_args probe{};
-    probe.seq_len = max_steps;
-    probe.batch = batch;
     Shapes s;
-    if (check_shape_args(*m, &probe, &s)) {
-      SIMDRNN_FAIL("batch, max_steps: sizes overflow (batch %lld, max_steps %lld): expected every "
-                   "tensor below 2^58 elements",
-                   static_cast<long long>(batch), static_cast<long long>(max_steps));
-    }
+    if (simdrnn_status st = check_carried(*m, batch, max_steps, "streaming", &s)) return st;
     auto st = std::make_unique<Stream>();
-    st->model_handle = reinterpret_cast<uintptr_t>(model);
-    st->model = m;
-    st->batch = batch;
-    st->max_steps = max_steps;
-    st->state = aligned_floats(s.h);
+    init_carried(*st, model, *m, batch, max_steps, s);
     st->workspace_size = workspace_bytes(*m, max_steps, batch, false);
     st->workspace = aligned_floats(st->workspace_size / int64_t{sizeof(float)} + 1);
     const uint64_t h = stream_table().insert(std::move(st));
@@ -545,25 +572,19 @@ simdrnn_status simdrnn_stream_create(const simdrnn_model* model, int64_t batch, 
 }
 
 simdrnn_status simdrnn_stream_destroy(simdrnn_stream* stream) {
-  return guarded([&]() -> simdrnn_status {
-    if (!stream) return SIMDRNN_OK;
-    if (!stream_table().erase(stream)) {
-      lookup(stream_table(), stream, "stream", "simdrnn_stream");
-      return SIMDRNN_INVALID_ARGUMENT;
-    }
-    return SIMDRNN_OK;
-  });
+  return guarded([&] { return destroy_handle(stream_table(), stream, "stream", "simdrnn_stream"); });
 }
 
 namespace {
-// The stream's model must still be alive.
 Stream* live_stream(const simdrnn_stream* stream) {
-  Stream* st = lookup(stream_table(), stream, "stream", "simdrnn_stream");
-  if (st && !model_table().find(reinterpret_cast<const void*>(static_cast<uintptr_t>(st->model_handle)))) {
-    fail(SIMDRNN_INVALID_ARGUMENT, "stream: its model was destroyed; expected a live model");
-    return nullptr;
-  }
-  return st;
+  return live_carried(stream_table(), stream, "stream", "simdrnn_stream");
+}
+// Sets a carried state to h0, or to zeros when h0 is NULL.
+void reset_state(Carried& c, const float* h0) {
+  if (h0)
+    std::memmove(c.state.get(), h0, c.state_bytes());
+  else
+    std::memset(c.state.get(), 0, c.state_bytes());
 }
 }  // namespace
 
@@ -571,12 +592,7 @@ simdrnn_status simdrnn_stream_reset(simdrnn_stream* stream, const float* h0) {
   return guarded([&]() -> simdrnn_status {
     Stream* st = live_stream(stream);
     if (!st) return SIMDRNN_INVALID_ARGUMENT;
-    const simdrnn_config& c = st->model->config;
-    const size_t bytes = static_cast<size_t>(c.num_layers * st->batch * c.hidden_size) * sizeof(float);
-    if (h0)
-      std::memmove(st->state.get(), h0, bytes);
-    else
-      std::memset(st->state.get(), 0, bytes);
+    reset_state(*st, h0);
     return SIMDRNN_OK;
   });
 }
@@ -611,8 +627,7 @@ simdrnn_status simdrnn_stream_state(const simdrnn_stream* stream, float* h) {
     Stream* st = live_stream(stream);
     if (!st) return SIMDRNN_INVALID_ARGUMENT;
     if (!h) SIMDRNN_FAIL("h: expected a [L, N, H] buffer, got NULL");
-    const simdrnn_config& c = st->model->config;
-    std::memcpy(h, st->state.get(), static_cast<size_t>(c.num_layers * st->batch * c.hidden_size) * sizeof(float));
+    std::memcpy(h, st->state.get(), st->state_bytes());
     return SIMDRNN_OK;
   });
 }
@@ -783,21 +798,8 @@ simdrnn_status simdrnn_backward(const simdrnn_model* model, const simdrnn_backwa
 
 // ---- truncated BPTT session ----------------------------------------------------------------
 namespace {
-simdrnn_model* model_handle_of(const TrainSession& ts) {
-  return reinterpret_cast<simdrnn_model*>(static_cast<uintptr_t>(ts.model_handle));
-}
-// The session's model must still be alive.
 TrainSession* live_session(const simdrnn_train_session* session) {
-  TrainSession* ts = lookup(session_table(), session, "session", "simdrnn_train_session");
-  if (ts && !model_table().find(model_handle_of(*ts))) {
-    fail(SIMDRNN_INVALID_ARGUMENT, "session: its model was destroyed; expected a live model");
-    return nullptr;
-  }
-  return ts;
-}
-size_t session_state_bytes(const TrainSession& ts) {
-  const Model* m = model_table().find(model_handle_of(ts));
-  return static_cast<size_t>(m->config.num_layers * ts.batch * m->config.hidden_size) * sizeof(float);
+  return live_carried(session_table(), session, "session", "simdrnn_train_session");
 }
 }  // namespace
 
@@ -808,27 +810,12 @@ simdrnn_status simdrnn_train_session_create(const simdrnn_model* model, int64_t 
       SIMDRNN_FAIL("session: expected a non-NULL simdrnn_train_session** to receive the handle, got NULL");
     Model* m = lookup(model_table(), model, "model", "simdrnn_model");
     if (!m) return SIMDRNN_INVALID_ARGUMENT;
-    if (m->directions != 1)
-      return fail(SIMDRNN_UNSUPPORTED,
-                  "model: expected a unidirectional model for a truncated-BPTT session (the reverse "
-                  "direction needs the whole sequence), got a bidirectional one");
-    if (simdrnn_status st = check_training_model(*m)) return st;
-    if (batch < 1) SIMDRNN_FAIL("batch: expected >= 1, got %lld", static_cast<long long>(batch));
-    if (max_steps < 1) SIMDRNN_FAIL("max_steps: expected >= 1, got %lld", static_cast<long long>(max_steps));
-    simdrnn_forward_args probe{};
-    probe.seq_len = max_steps;
-    probe.batch = batch;
     Shapes s;
-    if (check_shape_args(*m, &probe, &s))
-      SIMDRNN_FAIL("batch, max_steps: sizes overflow (batch %lld, max_steps %lld): expected every tensor "
-                   "below 2^58 elements",
-                   static_cast<long long>(batch), static_cast<long long>(max_steps));
+    if (simdrnn_status st = check_carried(*m, batch, max_steps, "a truncated-BPTT session", &s)) return st;
+    if (simdrnn_status st = check_training_model(*m)) return st;
     prepare_training(*m);
     auto ts = std::make_unique<TrainSession>();
-    ts->model_handle = reinterpret_cast<uintptr_t>(model);
-    ts->batch = batch;
-    ts->max_steps = max_steps;
-    ts->state = aligned_floats(s.h);
+    init_carried(*ts, model, *m, batch, max_steps, s);
     ts->reserve_size = training_reserve_layout(*m, max_steps, batch, nullptr, nullptr);
     ts->forward_workspace_size = workspace_bytes(*m, max_steps, batch, false);
     ts->backward_workspace_size = backward_workspace_bytes(*m, max_steps, batch);
@@ -843,24 +830,14 @@ simdrnn_status simdrnn_train_session_create(const simdrnn_model* model, int64_t 
 }
 
 simdrnn_status simdrnn_train_session_destroy(simdrnn_train_session* session) {
-  return guarded([&]() -> simdrnn_status {
-    if (!session) return SIMDRNN_OK;
-    if (!session_table().erase(session)) {
-      lookup(session_table(), session, "session", "simdrnn_train_session");
-      return SIMDRNN_INVALID_ARGUMENT;
-    }
-    return SIMDRNN_OK;
-  });
+  return guarded([&] { return destroy_handle(session_table(), session, "session", "simdrnn_train_session"); });
 }
 
 simdrnn_status simdrnn_train_session_reset(simdrnn_train_session* session, const float* h0) {
   return guarded([&]() -> simdrnn_status {
     TrainSession* ts = live_session(session);
     if (!ts) return SIMDRNN_INVALID_ARGUMENT;
-    if (h0)
-      std::memmove(ts->state.get(), h0, session_state_bytes(*ts));
-    else
-      std::memset(ts->state.get(), 0, session_state_bytes(*ts));
+    reset_state(*ts, h0);
     ts->has_forward = false;
     return SIMDRNN_OK;
   });
@@ -871,7 +848,7 @@ simdrnn_status simdrnn_train_session_state(const simdrnn_train_session* session,
     TrainSession* ts = live_session(session);
     if (!ts) return SIMDRNN_INVALID_ARGUMENT;
     if (!h) SIMDRNN_FAIL("h: expected a [L, N, H] buffer, got NULL");
-    std::memcpy(h, ts->state.get(), session_state_bytes(*ts));
+    std::memcpy(h, ts->state.get(), ts->state_bytes());
     return SIMDRNN_OK;
   });
 }
@@ -897,7 +874,7 @@ simdrnn_status simdrnn_train_session_forward(simdrnn_train_session* session, int
     a.workspace = ts->forward_workspace.get();
     a.workspace_size = static_cast<size_t>(ts->forward_workspace_size);
     a.num_threads = num_threads;
-    const simdrnn_status st = simdrnn_forward_training(model_handle_of(*ts), &a, ts->reserve.get(),
+    const simdrnn_status st = simdrnn_forward_training(ts->model_ptr(), &a, ts->reserve.get(),
                                                        static_cast<size_t>(ts->reserve_size));
     if (st != SIMDRNN_OK) return st;
     ts->last = a;
@@ -925,7 +902,7 @@ simdrnn_status simdrnn_train_session_backward(simdrnn_train_session* session, co
     b.workspace = ts->backward_workspace.get();
     b.workspace_size = static_cast<size_t>(ts->backward_workspace_size);
     b.num_threads = num_threads;
-    return simdrnn_backward(model_handle_of(*ts), &b);
+    return simdrnn_backward(ts->model_ptr(), &b);
   });
 }
 
