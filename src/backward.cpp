@@ -227,14 +227,16 @@ struct Backward {
         return t < len(n) ? x + r * in : nullptr;
       });
       int64_t transposed = -1;  // direction whose dA is in dAt
-      for (int64_t d = 0; d < D; ++d) {
+      // dW [H, width] (+)= dA_d^T (packed operand): dAt rows against `pack`.
+      auto weight_grad = [&](int64_t d, int64_t width, int64_t offset) {
         if (transposed != d) transpose_direction(transposed = d);
         GemmParams p{};
         p.m = H, p.k = T * N, p.a = dAt, p.lda = T * N, p.b = pack;
-        p.n_begin = 0, p.n_end = in, p.ldc = in, p.accumulate = b.accumulate;
-        p.c = grad(m.cells[l * D + d].off_w_ih);
+        p.n_begin = 0, p.n_end = width, p.ldc = width, p.accumulate = b.accumulate;
+        p.c = grad(offset);
         gemm(p);
-      }
+      };
+      for (int64_t d = 0; d < D; ++d) weight_grad(d, in, m.cells[l * D + d].off_w_ih);
       const float* h = saved.h[l];
       for (int64_t d = D - 1; d >= 0; --d) {  // last transposed direction first
         const float* h0 = fa.h0 ? saved.h0 + (l * D + d) * N * H : nullptr;  // as forward saw it
@@ -246,12 +248,7 @@ struct Backward {
           if (tp < 0 || tp >= len(n)) return h0 ? h0 + n * H : nullptr;
           return h + rows.at(tp, n) * dh + d * H;
         });
-        if (transposed != d) transpose_direction(transposed = d);
-        GemmParams p{};
-        p.m = H, p.k = T * N, p.a = dAt, p.lda = T * N, p.b = pack;
-        p.n_begin = 0, p.n_end = H, p.ldc = H, p.accumulate = b.accumulate;
-        p.c = grad(m.cells[l * D + d].off_w_hh);
-        gemm(p);
+        weight_grad(d, H, m.cells[l * D + d].off_w_hh);
       }
     }
 
