@@ -303,7 +303,11 @@ simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void*
   if (need > 0 && !a->workspace)
     SIMDRNN_FAIL("args->workspace: expected a buffer of %lld bytes, got NULL", static_cast<long long>(need));
   constexpr int64_t F = sizeof(float);
-  const std::array<Region, 7> regions = {
+  // forward_training: the reserve is written too (size checked by the caller).
+  const int64_t reserve_bytes =
+      reserve ? training_reserve_layout(m, a->seq_len, a->batch, nullptr, nullptr) : 0;
+  const std::array<Region, 8> regions = {
+      region("reserve", reserve, reserve_bytes, true),
       region("x", a->x, s.x * F, false),
       region("h0", a->h0, s.h * F, false),
       region("seq_lens", a->seq_lens, a->batch * int64_t{sizeof(int64_t)}, false),
@@ -709,17 +713,7 @@ simdrnn_status simdrnn_forward_training(const simdrnn_model* model, const simdrn
     if (static_cast<uint64_t>(need) > reserve_size)
       SIMDRNN_FAIL("reserve_size: expected >= %lld bytes (simdrnn_training_reserve_size), got %zu",
                    static_cast<long long>(need), reserve_size);
-    const std::array<Region, 8> regions = {
-        region("reserve", reserve, need, true),
-        region("x", args->x, s.x * 4, false),
-        region("h0", args->h0, s.h * 4, false),
-        region("seq_lens", args->seq_lens, args->batch * 8, false),
-        region("y", args->y, s.y * 4, true),
-        region("h_n", args->h_n, s.h * 4, true),
-        region("out", args->out, s.out * 4, true),
-        region("workspace", args->workspace, static_cast<int64_t>(args->workspace_size), false)};
-    if (simdrnn_status st = check_overlaps(regions)) return st;
-    return forward_impl(*m, args, reserve);
+    return forward_impl(*m, args, reserve);  // validates the rest, reserve overlaps included
   });
 }
 
