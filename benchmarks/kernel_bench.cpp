@@ -18,12 +18,15 @@ using simdrnn::kernels::KernelTable;
 
 std::vector<float> filled(int64_t n, float v) { return std::vector<float>(static_cast<size_t>(n), v); }
 
-// One recurrence step at batch m: C = tanh(C + A B), B packed [k, n].
+// One recurrence step at batch m: C = tanh(C + A B), B packed [k, n]; and,
+// marked _wgrad, a weight-gradient GEMM of a batch-1 sequence (m = H rows,
+// k = T = 50, C overwritten, no epilogue), where k is short.
 void bench_gemm(const KernelTable& kt, const std::string& isa) {
-  struct Shape { int64_t m, k, n; };
-  for (Shape s : {Shape{1, 512, 512}, Shape{1, 1024, 1024}, Shape{16, 512, 512}, Shape{64, 1024, 1024}}) {
+  struct Shape { int64_t m, k, n; bool wgrad; };
+  for (Shape s : {Shape{1, 512, 512, false}, Shape{1, 1024, 1024, false}, Shape{16, 512, 512, false},
+                  Shape{64, 1024, 1024, false}, Shape{512, 50, 512, true}, Shape{1024, 50, 1024, true}}) {
     const std::string name = "kernel/" + isa + "/gemm_m" + std::to_string(s.m) + "k" + std::to_string(s.k) + "n" +
-                             std::to_string(s.n) + "/threads:1";
+                             std::to_string(s.n) + (s.wgrad ? "_wgrad" : "") + "/threads:1";
     benchmark::RegisterBenchmark(name.c_str(), [&kt, s](benchmark::State& state) {
       const auto w = filled(s.n * s.k, 0.01f);
       const simdrnn::PackedMatrix packed = simdrnn::pack_b(w.data(), s.n, s.k, kt.panel_width);
@@ -31,6 +34,7 @@ void bench_gemm(const KernelTable& kt, const std::string& isa) {
       GemmParams p{};
       p.m = s.m, p.k = s.k, p.a = a.data(), p.lda = s.k, p.b = packed.data.get(), p.n_begin = 0, p.n_end = s.n;
       p.c = c.data(), p.ldc = s.n, p.accumulate = 1, p.activation = simdrnn::kernels::kTanh, p.split_k = 1;
+      if (s.wgrad) p.accumulate = 0, p.activation = simdrnn::kernels::kNone, p.split_k = 0;
       for (auto _ : state) {
         kt.gemm(p);
         benchmark::ClobberMemory();

@@ -174,6 +174,12 @@ struct Gemm {
         for (int v = 0; v < NVT; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
       }
     }
+    if (!p.accumulate && !p.bias && p.activation == kNone && p.clip <= 0.0f && ncols == NVT * W) {
+      // Plain product (weight gradients): short k makes the epilogue count.
+      for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < NVT; ++v) acc[r][v].store_unaligned(p.c + (row0 + r) * p.ldc + col0 + v * W);
+      return;
+    }
     for (int r = 0; r < MR; ++r) {
       float* c = p.c + (row0 + r) * p.ldc + col0;
       for (int v = 0; v < NVT; ++v) {

@@ -41,6 +41,19 @@ struct Backward {
   float* dXn;   // dL/d(layer below's output)
   float* pack;  // packed B operand of the weight-gradient GEMMs
   float* dAt;   // one direction's dA transposed, [H, TN]: the dW GEMMs' A operand
+  bool verbose;
+  // Verbose phase times, µs: output layer, recurrences, weight and bias
+  // gradients (with their packing), dX and dh0.
+  double t_out = 0, t_rec = 0, t_dw = 0, t_dx = 0;
+  std::chrono::steady_clock::time_point mark{};
+
+  // Adds the time since the last lap to `phase` (verbose only).
+  void lap(double& phase) {
+    if (!verbose) return;
+    const auto now = std::chrono::steady_clock::now();
+    phase += std::chrono::duration<double, std::micro>(now - mark).count();
+    mark = now;
+  }
 
   int64_t len(int64_t n) const { return fa.seq_lens ? fa.seq_lens[n] : T; }
   // (t, n) of memory row r of a [T, N, C] / [N, T, C] tensor.
@@ -187,8 +200,10 @@ struct Backward {
           const float* add = b.dh_n + ((l * D + d) * N + n) * H;
           for (int64_t j = 0; j < H; ++j) row[j] += add[j];
         }
+    lap(t_out);  // anything since the last lap (dh_n) counts with the output layer
     recurrences(l);
     zero_padding(dY, dh);  // dA = 0 at padding steps
+    lap(t_rec);
 
     for (int64_t d = 0; d < D; ++d) {
       const Cell& cell = m.cells[l * D + d];
@@ -208,6 +223,7 @@ struct Backward {
       }
     }
 
+    lap(t_dx);
     if (b.grads) {
       // Bias gradients, then dW_ih = dA_d^T X for both directions from one
       // packed X (its padding rows zero: x may hold anything there), then
@@ -252,6 +268,7 @@ struct Backward {
       }
     }
 
+    lap(t_dw);
     // dX = sum over directions of dA_d W_ih_d
     float* dst = l > 0 ? dXn : b.dx;
     if (dst)
@@ -262,6 +279,7 @@ struct Backward {
         p.accumulate = d > 0 ? 1 : (l == 0 ? b.accumulate : 0);
         gemm(p);
       }
+    lap(t_dx);
     if (l > 0) std::swap(dY, dXn);
   }
 };
@@ -311,19 +329,21 @@ void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t th
   const int64_t pw = model.kernels->panel_width;
   float* dAt = pack + padded_bytes(T * N * round_up(max3(c.input_size, dh, H), pw)) / 4;
   Backward bw{model, b, fa, *model.kernels, T, N, H, D, c.num_layers, dh, c.output_size, c.input_size,
-              std::max<int64_t>(1, threads), engine::rows_for(fa.layout, T, N), TrainingSink{}, dY, dXn, pack, dAt};
+              std::max<int64_t>(1, threads), engine::rows_for(fa.layout, T, N), TrainingSink{}, dY, dXn, pack, dAt,
+              verbose};
+  bw.mark = start;
   training_reserve_layout(model, T, N, const_cast<void*>(b.reserve), &bw.saved);
   bw.output_layer();
   for (int64_t l = c.num_layers - 1; l >= 0; --l) bw.layer(l);
   if (verbose)
     std::fprintf(stderr,
                  "simdrnn_verbose,backward,isa=%s,threads=%d,shape=t%lldn%lldi%lldh%lldl%lldd%lldo%lld,"
-                 "layout=%s,lens=%d,total_us=%.1f\n",
+                 "layout=%s,lens=%d,out_us=%.1f,rec_us=%.1f,dW_us=%.1f,dX_us=%.1f,total_us=%.1f\n",
                  model.kernels->name, threads, static_cast<long long>(T), static_cast<long long>(N),
                  static_cast<long long>(c.input_size), static_cast<long long>(H),
                  static_cast<long long>(c.num_layers), static_cast<long long>(D),
                  static_cast<long long>(c.output_size), fa.layout == SIMDRNN_TIME_MAJOR ? "tnc" : "ntc",
-                 fa.seq_lens ? 1 : 0, std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+                 fa.seq_lens ? 1 : 0, bw.t_out, bw.t_rec, bw.t_dw, bw.t_dx, std::chrono::duration<double, std::micro>(Clock::now() - start).count());
 }
 
 }  // namespace simdrnn
