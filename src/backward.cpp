@@ -27,8 +27,6 @@ using engine::split;
 using kernels::GemmParams;
 using kernels::KernelTable;
 
-int64_t max3(int64_t a, int64_t b, int64_t c) { return std::max(a, std::max(b, c)); }
-
 struct Backward {
   const Model& m;
   const simdrnn_backward_args& b;
@@ -70,37 +68,38 @@ struct Backward {
     engine::run_team(team, [&](int64_t tid, int64_t nt) { gemm_share(kt, p, tid, nt); });
   }
 
-  // Packs the [TN, width] operand whose row r is row_of(r) (null: zeros) as a
-  // GEMM B with k = TN rows, n = width columns (simd/kernels.h layout).
+  // Packs the [TN, width] operand whose row r is row_of(r) (null: zeros) into
+  // `dst` as a GEMM B with k = TN rows, n = width columns (simd/kernels.h
+  // layout); this thread's share of the rows.
   template <class RowOf>
-  void pack_rows(int64_t width, RowOf&& row_of) const {
+  void pack_share(float* dst, int64_t width, RowOf&& row_of, int64_t tid, int64_t nt) const {
     const int64_t pw = kt.panel_width, k = T * N, panels = (width + pw - 1) / pw;
-    engine::run_team(team, [&](int64_t tid, int64_t nt) {
-      const Range rr = split(k, nt, tid);
-      for (int64_t r = rr.begin; r < rr.end; ++r) {
-        const float* src = row_of(r);
-        for (int64_t p = 0; p < panels; ++p) {
-          float* dst = pack + (p * k + r) * pw;
-          const int64_t c0 = p * pw, n = std::min(pw, width - c0);
-          if (src)
-            std::memcpy(dst, src + c0, static_cast<size_t>(n) * sizeof(float));
-          else
-            std::memset(dst, 0, static_cast<size_t>(n) * sizeof(float));
-          if (n < pw) std::memset(dst + n, 0, static_cast<size_t>(pw - n) * sizeof(float));
-        }
+    const Range rr = split(k, nt, tid);
+    for (int64_t r = rr.begin; r < rr.end; ++r) {
+      const float* src = row_of(r);
+      for (int64_t p = 0; p < panels; ++p) {
+        float* out = dst + (p * k + r) * pw;
+        const int64_t c0 = p * pw, n = std::min(pw, width - c0);
+        if (src)
+          std::memcpy(out, src + c0, static_cast<size_t>(n) * sizeof(float));
+        else
+          std::memset(out, 0, static_cast<size_t>(n) * sizeof(float));
+        if (n < pw) std::memset(out + n, 0, static_cast<size_t>(pw - n) * sizeof(float));
       }
-    });
+    }
   }
+  // Floats of one packed [TN, width] operand.
+  int64_t packed_floats(int64_t width) const { return T * N * round_up(width, kt.panel_width); }
 
-  // g[j] (+)= sum over rows r of src[r * ld + j], rows in order (deterministic).
-  void column_sums(const float* src, int64_t ld, int64_t width, float* g, bool accumulate) const {
-    engine::run_team(team, [&](int64_t tid, int64_t nt) {
-      const Range cr = split(width, nt, tid);
-      if (!accumulate)
-        for (int64_t j = cr.begin; j < cr.end; ++j) g[j] = 0.0f;
-      for (int64_t r = 0; r < T * N; ++r)
-        for (int64_t j = cr.begin; j < cr.end; ++j) g[j] += src[r * ld + j];
-    });
+  // g[j] (+)= sum over rows r of src[r * ld + j], rows in order (deterministic);
+  // this thread's share of the columns.
+  void column_sums(const float* src, int64_t ld, int64_t width, float* g, bool accumulate, int64_t tid,
+                   int64_t nt) const {
+    const Range cr = split(width, nt, tid);
+    if (!accumulate)
+      for (int64_t j = cr.begin; j < cr.end; ++j) g[j] = 0.0f;
+    for (int64_t r = 0; r < T * N; ++r)
+      for (int64_t j = cr.begin; j < cr.end; ++j) g[j] += src[r * ld + j];
   }
 
   void zero_padding(float* buf, int64_t width) const {
@@ -112,16 +111,15 @@ struct Backward {
 
   // dAt[j * TN + r] = dY[r * dh + d * H + j]: the weight-gradient GEMMs then
   // read A row by row (a transposed-A GEMM streams dA at a dh-float stride:
-  // 93 vs 107 GFLOP/s measured at m = n = 2048, k = 3200). 32x32 blocks.
-  void transpose_direction(int64_t d) const {
+  // 93 vs 107 GFLOP/s measured at m = n = 2048, k = 3200). 32x32 blocks; this
+  // thread's share of the j blocks.
+  void transpose_direction(int64_t d, int64_t tid, int64_t nt) const {
     const int64_t rows = T * N;
-    engine::run_team(team, [&](int64_t tid, int64_t nt) {
-      const Range jr = split((H + 31) / 32, nt, tid);
-      for (int64_t j0 = jr.begin * 32; j0 < std::min(H, jr.end * 32); j0 += 32)
-        for (int64_t r0 = 0; r0 < rows; r0 += 32)
-          for (int64_t j = j0; j < std::min(H, j0 + 32); ++j)
-            for (int64_t r = r0; r < std::min(rows, r0 + 32); ++r) dAt[j * rows + r] = dY[r * dh + d * H + j];
-    });
+    const Range jr = split((H + 31) / 32, nt, tid);
+    for (int64_t j0 = jr.begin * 32; j0 < std::min(H, jr.end * 32); j0 += 32)
+      for (int64_t r0 = 0; r0 < rows; r0 += 32)
+        for (int64_t j = j0; j < std::min(H, j0 + 32); ++j)
+          for (int64_t r = r0; r < std::min(rows, r0 + 32); ++r) dAt[j * rows + r] = dY[r * dh + d * H + j];
   }
 
   void output_layer() const {
@@ -145,7 +143,9 @@ struct Backward {
     p.n_begin = 0, p.n_end = dh, p.c = dY, p.ldc = dh, p.accumulate = 1;
     gemm(p);
     if (g_why) {  // dW_hy = dout^T Y (padded rows of Y are zero)
-      pack_rows(dh, [&](int64_t r) { return y_last + r * dh; });
+      engine::run_team(team, [&](int64_t tid, int64_t nt) {
+        pack_share(pack, dh, [&](int64_t r) { return y_last + r * dh; }, tid, nt);
+      });
       GemmParams q{};
       q.m = O, q.k = T * N, q.a = b.dout, q.lda = O, q.a_transposed = 1, q.b = pack;
       q.n_begin = 0, q.n_end = dh, q.c = g_why, q.ldc = dh, q.accumulate = b.accumulate;
@@ -190,8 +190,6 @@ struct Backward {
   }
 
   void layer(int64_t l) {
-    const int64_t in = l == 0 ? I : dh;
-    const float* x = l == 0 ? fa.x : saved.h[l - 1];
     // dL/dh_n enters at each sequence's last step, outside the recurrence.
     if (b.dh_n)
       for (int64_t d = 0; d < D; ++d)
@@ -205,11 +203,78 @@ struct Backward {
     zero_padding(dY, dh);  // dA = 0 at padding steps
     lap(t_rec);
 
-    for (int64_t d = 0; d < D; ++d) {
-      const Cell& cell = m.cells[l * D + d];
-      if (b.dh0) {  // dh0 = dA at each sequence's first step, times W_hh
+    const int64_t in = l == 0 ? I : dh;
+    const float* x = l == 0 ? fa.x : saved.h[l - 1];
+    const float* h = saved.h[l];
+    float* dst = l > 0 ? dXn : b.dx;
+    // X is packed once for both directions, H_prev_d after it from a panel
+    // boundary: the two weight-gradient GEMMs of a direction share one
+    // transposed dA and need no barrier between them.
+    float* pack_h = pack + packed_floats(in);
+    auto x_row = [&](int64_t r) -> const float* {  // padding rows zero: x may hold anything there
+      int64_t t, n;
+      tn(r, &t, &n);
+      return t < len(n) ? x + r * in : nullptr;
+    };
+    SpinBarrier barrier(static_cast<int>(team));
+    // Weight and bias gradients, dX and dh0 in one parallel region: the only
+    // barriers are between packing and the GEMMs that read the packs.
+    engine::run_team(team, [&](int64_t tid, int64_t nt) {
+      bool sense = false;
+      auto sync = [&] {
+        if (nt > 1) barrier.wait(sense);
+      };
+      if (b.grads) {
+        for (int64_t d = 0; d < D && m.has_bias; ++d) {
+          float* g_bih = grad(m.cells[l * D + d].off_b_ih);
+          float* g_bhh = grad(m.cells[l * D + d].off_b_hh);
+          column_sums(dY + d * H, dh, H, g_bih, b.accumulate, tid, nt);
+          if (b.accumulate) {
+            column_sums(dY + d * H, dh, H, g_bhh, true, tid, nt);
+          } else {  // the same columns this thread just summed
+            const Range cr = split(H, nt, tid);
+            std::memcpy(g_bhh + cr.begin, g_bih + cr.begin, static_cast<size_t>(cr.end - cr.begin) * sizeof(float));
+          }
+        }
+        for (int64_t d = 0; d < D; ++d) {
+          if (d > 0) sync();  // the previous direction's GEMMs are done with dAt and pack_h
+          if (d == 0) pack_share(pack, in, x_row, tid, nt);
+          const float* h0 = fa.h0 ? saved.h0 + (l * D + d) * N * H : nullptr;  // as forward saw it
+          pack_share(pack_h, H, [&](int64_t r) -> const float* {  // H_prev_d: the state each step started from
+            int64_t t, n;
+            tn(r, &t, &n);
+            if (t >= len(n)) return nullptr;
+            const int64_t tp = d == 0 ? t - 1 : t + 1;
+            if (tp < 0 || tp >= len(n)) return h0 ? h0 + n * H : nullptr;
+            return h + rows.at(tp, n) * dh + d * H;
+          }, tid, nt);
+          transpose_direction(d, tid, nt);
+          sync();
+          // dW [H, width] (+)= dA_d^T (packed operand): dAt rows against the pack.
+          GemmParams p{};
+          p.m = H, p.k = T * N, p.a = dAt, p.lda = T * N, p.n_begin = 0, p.accumulate = b.accumulate;
+          p.b = pack, p.n_end = in, p.ldc = in, p.c = grad(m.cells[l * D + d].off_w_ih);
+          gemm_share(kt, p, tid, nt);
+          p.b = pack_h, p.n_end = H, p.ldc = H, p.c = grad(m.cells[l * D + d].off_w_hh);
+          gemm_share(kt, p, tid, nt);
+        }
+      }
+      if (tid == 0) lap(t_dw);  // thread 0's view: it waits at every barrier
+      // dX = sum over directions of dA_d W_ih_d. Both directions' calls split
+      // C the same way, so each element is summed by one thread in order.
+      if (dst)
+        for (int64_t d = 0; d < D; ++d) {
+          GemmParams p{};
+          p.m = T * N, p.k = H, p.a = dY + d * H, p.lda = dh, p.b = m.cells[l * D + d].w_ih_bwd.data.get();
+          p.n_begin = 0, p.n_end = in, p.c = dst, p.ldc = in;
+          p.accumulate = d > 0 ? 1 : (l == 0 ? b.accumulate : 0);
+          gemm_share(kt, p, tid, nt);
+        }
+      // dh0 = dA at each sequence's first step, times W_hh.
+      for (int64_t d = 0; d < D && b.dh0; ++d) {
         GemmParams p{};
-        p.k = H, p.b = cell.w_hh_bwd.data.get(), p.n_begin = 0, p.n_end = H, p.accumulate = b.accumulate;
+        p.k = H, p.b = m.cells[l * D + d].w_hh_bwd.data.get(), p.n_begin = 0, p.n_end = H;
+        p.accumulate = b.accumulate;
         const bool uniform = d == 0 || !fa.seq_lens;
         const int64_t t_first = d == 0 ? 0 : T - 1;
         for (int64_t n = 0; n < N; n += uniform ? N : 1) {
@@ -218,71 +283,21 @@ struct Backward {
           p.lda = rows.n_stride * dh;
           p.c = b.dh0 + ((l * D + d) * N + n) * H;
           p.ldc = H;
-          gemm(p);
+          gemm_share(kt, p, tid, nt);
         }
       }
-    }
-
-    lap(t_dx);
-    if (b.grads) {
-      // Bias gradients, then dW_ih = dA_d^T X for both directions from one
-      // packed X (its padding rows zero: x may hold anything there), then
-      // dW_hh = dA_d^T H_prev_d, H_prev_d the state each step started from.
-      for (int64_t d = 0; d < D && m.has_bias; ++d) {
-        float* g_bih = grad(m.cells[l * D + d].off_b_ih);
-        float* g_bhh = grad(m.cells[l * D + d].off_b_hh);
-        column_sums(dY + d * H, dh, H, g_bih, b.accumulate);
-        if (b.accumulate)
-          column_sums(dY + d * H, dh, H, g_bhh, true);
-        else
-          std::memcpy(g_bhh, g_bih, static_cast<size_t>(H) * sizeof(float));
-      }
-      pack_rows(in, [&](int64_t r) -> const float* {
-        int64_t t, n;
-        tn(r, &t, &n);
-        return t < len(n) ? x + r * in : nullptr;
-      });
-      int64_t transposed = -1;  // direction whose dA is in dAt
-      // dW [H, width] (+)= dA_d^T (packed operand): dAt rows against `pack`.
-      auto weight_grad = [&](int64_t d, int64_t width, int64_t offset) {
-        if (transposed != d) transpose_direction(transposed = d);
-        GemmParams p{};
-        p.m = H, p.k = T * N, p.a = dAt, p.lda = T * N, p.b = pack;
-        p.n_begin = 0, p.n_end = width, p.ldc = width, p.accumulate = b.accumulate;
-        p.c = grad(offset);
-        gemm(p);
-      };
-      for (int64_t d = 0; d < D; ++d) weight_grad(d, in, m.cells[l * D + d].off_w_ih);
-      const float* h = saved.h[l];
-      for (int64_t d = D - 1; d >= 0; --d) {  // last transposed direction first
-        const float* h0 = fa.h0 ? saved.h0 + (l * D + d) * N * H : nullptr;  // as forward saw it
-        pack_rows(H, [&](int64_t r) -> const float* {
-          int64_t t, n;
-          tn(r, &t, &n);
-          if (t >= len(n)) return nullptr;
-          const int64_t tp = d == 0 ? t - 1 : t + 1;
-          if (tp < 0 || tp >= len(n)) return h0 ? h0 + n * H : nullptr;
-          return h + rows.at(tp, n) * dh + d * H;
-        });
-        weight_grad(d, H, m.cells[l * D + d].off_w_hh);
-      }
-    }
-
-    lap(t_dw);
-    // dX = sum over directions of dA_d W_ih_d
-    float* dst = l > 0 ? dXn : b.dx;
-    if (dst)
-      for (int64_t d = 0; d < D; ++d) {
-        GemmParams p{};
-        p.m = T * N, p.k = H, p.a = dY + d * H, p.lda = dh, p.b = m.cells[l * D + d].w_ih_bwd.data.get();
-        p.n_begin = 0, p.n_end = in, p.c = dst, p.ldc = in;
-        p.accumulate = d > 0 ? 1 : (l == 0 ? b.accumulate : 0);
-        gemm(p);
-      }
+    });
     lap(t_dx);
     if (l > 0) std::swap(dY, dXn);
   }
 };
+
+// The weight-gradient packs: a layer's input X (or the output layer's Y,
+// dh wide) and, from the next panel boundary, one direction's H_prev.
+int64_t pack_floats(const Model& model, int64_t rows) {
+  const int64_t pw = model.kernels->panel_width, H = model.config.hidden_size;
+  return rows * (round_up(std::max<int64_t>(model.config.input_size, model.directions * H), pw) + round_up(H, pw));
+}
 
 }  // namespace
 
@@ -309,9 +324,7 @@ int64_t training_reserve_layout(const Model& model, int64_t seq_len, int64_t bat
 int64_t backward_workspace_bytes(const Model& model, int64_t seq_len, int64_t batch) {
   const simdrnn_config& c = model.config;
   const int64_t dh = model.directions * c.hidden_size, rows = seq_len * batch;
-  const int64_t pw = model.kernels->panel_width;
-  const int64_t widest = round_up(max3(c.input_size, dh, c.hidden_size), pw);
-  return padded_bytes(rows * dh) * (c.num_layers >= 2 ? 2 : 1) + padded_bytes(rows * widest) +
+  return padded_bytes(rows * dh) * (c.num_layers >= 2 ? 2 : 1) + padded_bytes(pack_floats(model, rows)) +
          padded_bytes(rows * c.hidden_size) + 64;
 }
 
@@ -326,8 +339,7 @@ void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t th
   float* dY = ws;
   float* dXn = c.num_layers >= 2 ? ws + padded_bytes(T * N * dh) / 4 : nullptr;
   float* pack = ws + padded_bytes(T * N * dh) / 4 * (c.num_layers >= 2 ? 2 : 1);
-  const int64_t pw = model.kernels->panel_width;
-  float* dAt = pack + padded_bytes(T * N * round_up(max3(c.input_size, dh, H), pw)) / 4;
+  float* dAt = pack + padded_bytes(pack_floats(model, T * N)) / 4;
   Backward bw{model, b, fa, *model.kernels, T, N, H, D, c.num_layers, dh, c.output_size, c.input_size,
               std::max<int64_t>(1, threads), engine::rows_for(fa.layout, T, N), TrainingSink{}, dY, dXn, pack, dAt,
               verbose};
