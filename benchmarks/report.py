@@ -368,7 +368,10 @@ bandwidth of L1, L2, L3, DRAM), all measured on this machine at the start of the
 run (DESIGN.md §6):
 
 - **phase A** (input projection of all T·N rows, every layer and direction) and
-  **phase C** (output layer): FLOPs / (P·k).
+  **phase C** (output layer): max(FLOPs / (P·k), V / (B(level)·k)), V the bytes
+  of the phase's weights (W_ih of the layer, W_hy), which it reads at least once
+  from the level they fit in (as for W_hh below). At T·N = 1 (one stream step)
+  the read is the larger term; at the other shapes the FLOPs are.
 - **phase B**, per step of each layer: max(W / (B(level)·k), 2·N·D·H² / (P·k)),
   where W = D·H²·4 bytes is the layer's W_hh (both directions) and `level` is the
   smallest level its per-thread share W / k fits in: L1 or L2 (per core) when the
@@ -377,8 +380,8 @@ run (DESIGN.md §6):
   both share the same k cores; at k = 1 they add up — the same formula.
 - The bound sums phase A, T steps of phase B per layer, and phase C.
 
-It is a bound, not a prediction: it counts only the FLOPs and the W_hh bytes
-(not h, the projections, W_ih or barriers), assumes W_hh stays where it fits
+It is a bound, not a prediction: it counts only the FLOPs and the weight bytes
+(not h, x, the projections or barriers), assumes W_hh stays where it fits
 although phase A streams W_ih and x through the same caches, and scales
 bandwidth linearly with cores. The one-step rows (`*_step`, T = 1) use the same
 formula with T = 1. `W_hh in` names the level.

@@ -397,30 +397,35 @@ Bound lower_bound(const Roofline& r, const Workload& w, int threads) {
   const double D = static_cast<double>(w.D);
   const double peak = r.peak_gflops * 1e9 * k;  // FLOP/s of `threads` cores
 
-  // W_hh of one layer (both directions) split over the threads; the share
-  // sits in the smallest level that holds it (L3 is shared: the whole layer
-  // must fit).
-  const double whh_bytes = D * H * H * sizeof(float);
-  const double share = whh_bytes / k;
-  int level = kDram;
-  if (share <= static_cast<double>(r.cache_bytes[0]))
-    level = kL1;
-  else if (share <= static_cast<double>(r.cache_bytes[1]))
-    level = kL2;
-  else if (whh_bytes <= static_cast<double>(r.cache_bytes[2]))
-    level = kL3;
-  const double bandwidth = r.bandwidth_gbs[level] * 1e9 * k;  // bytes/s of `threads` cores
-  const double step = std::max(whh_bytes / bandwidth, 2.0 * N * D * H * H / peak);
+  // The smallest level that holds `bytes` read by `threads` cores, each its
+  // share (L3 is shared: all of it must fit), and the time to read them there.
+  auto level_of = [&](double bytes) {
+    if (bytes / k <= static_cast<double>(r.cache_bytes[0])) return static_cast<int>(kL1);
+    if (bytes / k <= static_cast<double>(r.cache_bytes[1])) return static_cast<int>(kL2);
+    if (bytes <= static_cast<double>(r.cache_bytes[2])) return static_cast<int>(kL3);
+    return static_cast<int>(kDram);
+  };
+  auto read_seconds = [&](double bytes) { return bytes / (r.bandwidth_gbs[level_of(bytes)] * 1e9 * k); };
 
-  double gemm_flops = 0;  // phases A (every layer) and C
+  // W_hh of one layer (both directions) split over the threads.
+  const double whh_bytes = D * H * H * sizeof(float);
+  const int level = level_of(whh_bytes);
+  const double step = std::max(read_seconds(whh_bytes), 2.0 * N * D * H * H / peak);
+
+  // Phases A (every layer) and C: a GEMM takes at least its FLOPs at peak and
+  // at least one read of its weights (what bounds a one-step call, T·N = 1).
+  double gemm_seconds = 0;
   for (int64_t l = 0; l < w.L; ++l) {
     const double in = l == 0 ? static_cast<double>(w.I) : D * H;
-    gemm_flops += 2.0 * T * N * in * H * D;
+    gemm_seconds += std::max(2.0 * T * N * in * H * D / peak, read_seconds(in * H * D * sizeof(float)));
   }
-  gemm_flops += 2.0 * T * N * D * H * static_cast<double>(w.O);
-  bound.seconds = gemm_flops / peak + static_cast<double>(w.L) * T * step;
+  if (w.O > 0) {
+    const double o = static_cast<double>(w.O);
+    gemm_seconds += std::max(2.0 * T * N * D * H * o / peak, read_seconds(D * H * o * sizeof(float)));
+  }
+  bound.seconds = gemm_seconds + static_cast<double>(w.L) * T * step;
   bound.whh_level = level;
-  bound.whh_share_bytes = share;
+  bound.whh_share_bytes = whh_bytes / k;
   return bound;
 }
 

@@ -52,9 +52,10 @@ struct Bound {
 };
 
 // Lower bound of one call on `threads` cores: per layer, phase A at
-// FLOPs / (peak x threads); per step max(D*H*H*4 / threads bytes / bandwidth of
+// max(FLOPs / (peak x threads), its W_ih bytes / bandwidth of their level);
+// per step max(D*H*H*4 / threads bytes / bandwidth of
 // the level that share fits in (x threads), 2*N*D*H*H / (peak x threads));
-// phase C at FLOPs / (peak x threads). Both directions of a bidirectional
+// phase C like phase A (W_hy). Both directions of a bidirectional
 // layer share the threads (they run concurrently at threads >= 2).
 Bound lower_bound(const Roofline& roofline, const Workload& w, int threads);
 

@@ -167,7 +167,10 @@ struct Recurrence {
   }
 
   // Thread `member` of a group of `members` computes its slice of hidden
-  // units for every step; the group's barrier orders the steps.
+  // units for every step; the group's barrier orders the steps. There is no
+  // barrier after the last step: callers order what follows (a barrier of
+  // their own, or the end of the parallel region). A second walk on the same
+  // threads may start at once: it reads only its own direction's columns.
   void run(int64_t member, int64_t members, SpinBarrier& barrier, bool& sense) const {
     const int64_t pw = kt->panel_width;
     const Range r = split((H + pw - 1) / pw, members, member);
@@ -195,7 +198,7 @@ struct Recurrence {
           }
         }
       }
-      if (members > 1) barrier.wait(sense);
+      if (members > 1 && s + 1 < T) barrier.wait(sense);
     }
   }
 };

@@ -82,6 +82,13 @@ struct Call {
     }
   }
 
+  // True when gemm_share splits phase A by the same column panels that
+  // Recurrence::run gives each thread (one group, column split).
+  bool a_columns_are_b_columns(int64_t nt) const {
+    const int64_t panels = (H + kt.panel_width - 1) / kt.panel_width;
+    return groups == 1 && (panels >= nt || T * N < nt * kt.tile_rows);
+  }
+
   void thread_body(int64_t tid, int64_t nt) {
     bool sense_all = false, sense_group = false;
     const bool timer = verbose && tid == 0;
@@ -105,7 +112,9 @@ struct Call {
         p.bias = model.cells[l * D + d].bias.get();
         gemm_share(kt, p, tid, nt);
       }
-      if (nt > 1) all.wait(sense_all);
+      // Phase B reads only the projections of its own columns; when phase A
+      // gave this thread exactly those columns no barrier is needed between.
+      if (nt > 1 && !a_columns_are_b_columns(nt)) all.wait(sense_all);
       Clock::time_point t1 = timer ? Clock::now() : Clock::time_point{};
       if (groups == 2 && nt > 1) {  // phase B, one direction per group
         const int64_t g = tid < g_split ? 0 : 1;
@@ -116,7 +125,10 @@ struct Call {
       }
       if (nt > 1) all.wait(sense_all);
       finish_layer(l, dst, tid, nt);
-      if (nt > 1) all.wait(sense_all);
+      // The next layer's phase A, the reserve copy and phase C read every
+      // column of this layer's output; after the last layer with none of
+      // them, the region's end is the barrier (one-step stream calls).
+      if (nt > 1 && (l + 1 < L || (O > 0 && a.out) || (training && a.y))) all.wait(sense_all);
       if (timer) {
         const Clock::time_point t2 = Clock::now();
         phase_a += micros(t0, t1);
@@ -196,7 +208,10 @@ void run_forward(const Model& model, const simdrnn_forward_args& a, int32_t thre
   const int64_t panels = (H + kt.panel_width - 1) / kt.panel_width;
   const int64_t flops = T * N * dh * (c.input_size + H);
   int64_t team = std::min<int64_t>(threads, D * panels);
-  if (flops < (int64_t{1} << 18)) team = 1;  // ~2 us of work: a parallel region costs more
+  // Below ~1 us of FMA work a parallel region and its barrier cost more; a
+  // one-step call at H = 256 (2^17 FLOPs) streams 512 KiB of weights, 3.5 us
+  // on two cores against 4.9 on one (simdrnn-bench stream suite).
+  if (flops < (int64_t{1} << 17)) team = 1;
   const int64_t groups = (D == 2 && team >= 2) ? 2 : 1;
   const int64_t group0 = groups == 2 ? team / 2 : team, group1 = team - team / 2;
 
