@@ -61,6 +61,10 @@ TO_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
 # busy (the other_cpu counter) is marked with a dagger.
 BUSY_CORES = 0.25
 DAGGER = "†"
+# A threaded measurement whose OpenMP threads 0 and 1 took longer than this to
+# bounce a cache line (the core_trip_us counter) ran on far-apart cores.
+FAR_TRIP_US = 0.25
+DDAGGER = "‡"
 
 
 # ---- reading the JSON ----------------------------------------------------------------------
@@ -90,6 +94,8 @@ class Result:
         self.level = LEVELS.get(int(run.get("whh_level", 0) or 0), "?")
         self.other_cpu = run.get("other_cpu", float("nan"))
         self.disturbed = math.isfinite(self.other_cpu) and self.other_cpu > BUSY_CORES
+        self.core_trip = run.get("core_trip_us", float("nan"))
+        self.far = math.isfinite(self.core_trip) and self.core_trip > FAR_TRIP_US
         self.rss = run.get("peak_rss_MiB", 0.0)
         self.label = run.get("label", "") or next((r.get("label", "") for r in runs), "")
         self.base_shape = shape_key(self)
@@ -164,7 +170,12 @@ def fmt_time(r):
     s = fmt_us(r.time_us)
     if r.cv is not None and math.isfinite(r.cv) and r.cv >= 0.005:
         s += " ±%.0f%%" % (100 * r.cv)
-    return s + (" " + DAGGER if r.disturbed else "")
+    return s + marks(r)
+
+
+def marks(r):
+    """The dagger (other load) and double dagger (far cores) a time carries."""
+    return (" " + DAGGER if r.disturbed else "") + (" " + DDAGGER if r.far else "")
 
 
 def fmt_x(v):
@@ -289,7 +300,7 @@ def stream_table(by, shapes, threads):
             def step(x):
                 if x is None:
                     return None
-                return "error" if x.error else fmt_us(x.us_per_step) + (" " + DAGGER if x.disturbed else "")
+                return "error" if x.error else fmt_us(x.us_per_step) + marks(x)
 
             rows.append(["`%s`" % shape, k] + [step(r[i]) or "–" for i in STREAM_IMPLS] +
                         [fmt_x(ratio(r["onednn_step"], r["simdrnn_step"])),
@@ -398,6 +409,22 @@ def disturbed_note(results):
             "run a mark can be rounding): this machine was shared, and those times are not its best." % (DAGGER, len(bad), len(results), BUSY_CORES, max(r.other_cpu for r in bad)))
 
 
+def far_note(results):
+    """A sentence on the threaded measurements that ran on far-apart cores, or ''."""
+    threaded = [r for r in results if r.threads >= 2 and math.isfinite(r.core_trip)]
+    far = [r for r in threaded if r.far]
+    if not far:
+        return ""
+    trips = sorted(r.core_trip for r in threaded)
+    return ("%s %d of %d threaded measurements ran while OpenMP threads 0 and 1 needed more than %.2g µs to "
+            "bounce a cache line between them (counter `core_trip_us`: median %.2f µs, range %.2f–%.2f over "
+            "the threaded rows). On this VM that round trip is ~0.09 µs when the hypervisor places both "
+            "vCPUs close and ~0.45 µs when it places them far apart, and the placement changes between and "
+            "during runs; every per-step barrier costs about one round trip, so small-step threaded shapes "
+            "are slower in those rows." % (DDAGGER, len(far), len(threaded), FAR_TRIP_US, median(trips),
+                                           trips[0], trips[-1]))
+
+
 def other_cpu_summary(results):
     v = sorted(r.other_cpu for r in results if math.isfinite(r.other_cpu))
     if not v:
@@ -433,6 +460,9 @@ def machine_section(ctx, results):
         ["environment", env],
         ["load average at start", ", ".join("%.2f" % v for v in ctx.get("load_avg", [])) or "?"],
         ["other processes during the timed loops", other_cpu_summary(results)],
+        ["core-to-core round trip at start", "%s µs (OpenMP threads 0 and 1 bouncing a cache line; "
+                                             "per threaded row: counter `core_trip_us`)" %
+         ctx.get("core_round_trip_us_at_start", "?")],
         ["peak RSS of the process", "%.1f MiB (getrusage `ru_maxrss` after the last benchmark: the whole "
                                     "harness at its largest shape, i.e. the generated weights, simdrnn's "
                                     "packed model, oneDNN's copies and every buffer; the roofline's working "
@@ -452,7 +482,7 @@ def write_report(out_dir, ctx, results, charts):
                                                                   for t in sorted({r.threads for r in results})),
                            commit_of(ctx), (ctx.get("date", "?") or "?")[:10], describe_run(ctx, results),
                            RAW_NAME, RAW_NAME), "",
-          disturbed_note(results), "",
+          disturbed_note(results), "", far_note(results), "",
           "## Machine", "", machine_section(ctx, results), "",
           "## Roofline", "", roofline_section(ctx), "", "### The lower bound", "", MODEL_TEXT,
           "## Summary: geometric-mean speedups", "",
@@ -679,9 +709,10 @@ def readme_table(report_dir):
                "oneDNN frac of bound"], rows),
         "",
     ]
-    note = disturbed_note([r for r in results if r.suite in ("latency", "throughput")])
-    if note:
-        lines += [note, ""]
+    for note in (disturbed_note([r for r in results if r.suite in ("latency", "throughput")]),
+                 far_note([r for r in results if r.suite in ("latency", "throughput")])):
+        if note:
+            lines += [note, ""]
     lines += [
         "_Generated from that report by `python3 benchmarks/report.py --readme`; do not edit by hand._",
     ]

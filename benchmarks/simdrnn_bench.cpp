@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -235,6 +236,43 @@ double own_cpu_seconds() {
          1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
 }
 
+// Round trip of a cache line between OpenMP threads 0 and 1, µs (median of 5
+// runs of 400): each per-step barrier at 2+ threads costs about one. On a VM
+// it depends on where the hypervisor put the two vCPUs (~0.09 us on one core
+// complex, ~0.45 us across dies on the machine of the reports), which can
+// change between and during runs. 0 with fewer than 2 threads.
+double core_round_trip_us() {
+  struct alignas(64) Line {
+    std::atomic<int> v{0};
+  };
+  Line ping, pong;
+  std::vector<double> runs;
+#pragma omp parallel num_threads(2)
+  {
+    if (omp_get_num_threads() == 2) {
+      const bool first = omp_get_thread_num() == 0;
+      for (int run = 0, base = 0; run < 5; ++run, base += 400) {
+        const auto start = std::chrono::steady_clock::now();
+        for (int i = base + 1; i <= base + 400; ++i) {
+          if (first) {
+            ping.v.store(i, std::memory_order_release);
+            while (pong.v.load(std::memory_order_acquire) != i) __builtin_ia32_pause();
+          } else {
+            while (ping.v.load(std::memory_order_acquire) != i) __builtin_ia32_pause();
+            pong.v.store(i, std::memory_order_release);
+          }
+        }
+        if (first)
+          runs.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
+                         400.0);
+      }
+    }
+  }
+  if (runs.empty()) return 0.0;
+  std::sort(runs.begin(), runs.end());
+  return runs[runs.size() / 2];
+}
+
 // Times `call` (one forward call or one stream step) in the benchmark loop.
 // The counters come from our own wall clock around the loop: the names must
 // end in /threads:k, and ->UseRealTime() would append /real_time, while
@@ -248,6 +286,7 @@ template <class Call>
 void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, Call&& call,
                bool training = false) {
   call();  // warm-up: caches, page faults, OpenMP thread pool
+  const double trip_before = threads >= 2 ? core_round_trip_us() : 0.0;
   const double busy_before = system_busy_seconds(), own_before = own_cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {
@@ -276,6 +315,8 @@ void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, 
   state.counters["frac_of_bound"] = bound.seconds / per_call;
   state.counters["whh_level"] = bound.whh_level + 1;
   state.counters["peak_rss_MiB"] = peak_rss_mib();
+  if (threads >= 2)  // the worse of before and after: a row measured with far cores is marked
+    state.counters["core_trip_us"] = std::max(trip_before, core_round_trip_us());
   // Cores other processes (and other guests, via steal) kept busy while this
   // ran: a result measured beside them is not this machine's best.
   if (busy_before >= 0.0 && busy_after >= 0.0)
@@ -572,6 +613,11 @@ void add_run_context(const std::vector<int>& thread_counts, bool quick, const st
   benchmark::AddCustomContext("bench_threads", join(thread_counts));
   benchmark::AddCustomContext("bench_args", args);
   benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
+  if (omp_get_num_procs() >= 2) {
+    char trip[32];
+    std::snprintf(trip, sizeof trip, "%.3f", core_round_trip_us());
+    benchmark::AddCustomContext("core_round_trip_us_at_start", trip);
+  }
   for (const char* name : {"OMP_PROC_BIND", "OMP_PLACES", "OMP_WAIT_POLICY", "OMP_NUM_THREADS",
                            "SIMDRNN_MAX_ISA", "ONEDNN_MAX_CPU_ISA", "SIMDRNN_NUM_THREADS"})
     benchmark::AddCustomContext(std::string("env_") + name, env_or(name, ""));
