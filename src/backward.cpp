@@ -178,13 +178,13 @@ struct Backward {
     SpinBarrier all(static_cast<int>(team_b)), group0(static_cast<int>(grouped ? g_split : team_b)),
         group1(static_cast<int>(team_b - g_split));
     engine::run_team(team_b, [&](int64_t tid, int64_t nt) {
-      bool sense = false;
+      int64_t ticket = 0;
       if (grouped && nt > 1) {
         const int64_t g = tid < g_split ? 0 : 1;
         walk(g).run(g == 0 ? tid : tid - g_split, g == 0 ? g_split : nt - g_split, g == 0 ? group0 : group1,
-                    sense);
+                    ticket);
       } else {
-        for (int64_t d = 0; d < D; ++d) walk(d).run(tid, nt, all, sense);
+        for (int64_t d = 0; d < D; ++d) walk(d).run(tid, nt, all, ticket);
       }
     });
   }
@@ -220,9 +220,9 @@ struct Backward {
     // Weight and bias gradients, dX and dh0 in one parallel region: the only
     // barriers are between packing and the GEMMs that read the packs.
     engine::run_team(team, [&](int64_t tid, int64_t nt) {
-      bool sense = false;
+      int64_t ticket = 0;
       auto sync = [&] {
-        if (nt > 1) barrier.wait(sense);
+        if (nt > 1) barrier.wait(ticket);
       };
       if (b.grads) {
         for (int64_t d = 0; d < D && m.has_bias; ++d) {

@@ -90,7 +90,7 @@ struct Call {
   }
 
   void thread_body(int64_t tid, int64_t nt) {
-    bool sense_all = false, sense_group = false;
+    int64_t ticket_all = 0, ticket_group = 0;
     const bool timer = verbose && tid == 0;
     Clock::time_point t0 = timer ? Clock::now() : Clock::time_point{};
     const float* src = a.x;
@@ -114,21 +114,21 @@ struct Call {
       }
       // Phase B reads only the projections of its own columns; when phase A
       // gave this thread exactly those columns no barrier is needed between.
-      if (nt > 1 && !a_columns_are_b_columns(nt)) all.wait(sense_all);
+      if (nt > 1 && !a_columns_are_b_columns(nt)) all.wait(ticket_all);
       Clock::time_point t1 = timer ? Clock::now() : Clock::time_point{};
       if (groups == 2 && nt > 1) {  // phase B, one direction per group
         const int64_t g = tid < g_split ? 0 : 1;
         recurrence(l, g, dst).run(g == 0 ? tid : tid - g_split, g == 0 ? g_split : nt - g_split,
-                                  g == 0 ? group0 : group1, sense_group);
+                                  g == 0 ? group0 : group1, ticket_group);
       } else {
-        for (int64_t d = 0; d < D; ++d) recurrence(l, d, dst).run(tid, nt, group0, sense_group);
+        for (int64_t d = 0; d < D; ++d) recurrence(l, d, dst).run(tid, nt, group0, ticket_group);
       }
-      if (nt > 1) all.wait(sense_all);
+      if (nt > 1) all.wait(ticket_all);
       finish_layer(l, dst, tid, nt);
       // The next layer's phase A, the reserve copy and phase C read every
       // column of this layer's output; after the last layer with none of
       // them, the region's end is the barrier (one-step stream calls).
-      if (nt > 1 && (l + 1 < L || (O > 0 && a.out) || (training && a.y))) all.wait(sense_all);
+      if (nt > 1 && (l + 1 < L || (O > 0 && a.out) || (training && a.y))) all.wait(ticket_all);
       if (timer) {
         const Clock::time_point t2 = Clock::now();
         phase_a += micros(t0, t1);
@@ -156,7 +156,7 @@ struct Call {
       p.bias = model.b_hy.get();
       gemm_share(kt, p, tid, nt);
       if (a.seq_lens) {
-        if (nt > 1) all.wait(sense_all);
+        if (nt > 1) all.wait(ticket_all);
         const Range nr = split(N, nt, tid);
         for (int64_t n = nr.begin; n < nr.end; ++n)
           for (int64_t t = a.seq_lens[n]; t < T; ++t)
