@@ -24,7 +24,7 @@ std::vector<float> filled(int64_t n, float v) { return std::vector<float>(static
 void bench_gemm(const KernelTable& kt, const std::string& isa) {
   struct Shape { int64_t m, k, n; bool wgrad; };
   for (Shape s : {Shape{1, 512, 512, false}, Shape{1, 1024, 1024, false}, Shape{16, 512, 512, false},
-                  Shape{64, 1024, 1024, false}, Shape{512, 50, 512, true}, Shape{1024, 50, 1024, true}}) {
+                  Shape{64, 1024, 1024, false}, Shape{32, 2048, 2048, false}, Shape{8, 1024, 1024, false}, Shape{512, 50, 512, true}, Shape{1024, 50, 1024, true}}) {
     const std::string name = "kernel/" + isa + "/gemm_m" + std::to_string(s.m) + "k" + std::to_string(s.k) + "n" +
                              std::to_string(s.n) + (s.wgrad ? "_wgrad" : "") + "/threads:1";
     benchmark::RegisterBenchmark(name.c_str(), [&kt, s](benchmark::State& state) {

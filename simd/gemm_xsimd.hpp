@@ -297,9 +297,13 @@ struct Gemm {
       for (int64_t col0 = p.n_begin; col0 < p.n_end; col0 += kPanel) {
         const int64_t ncols = std::min<int64_t>(kPanel, p.n_end - col0);
         const int nv = static_cast<int>((ncols + W - 1) / W);
-        for (int64_t row0 = rb; row0 < rend; row0 += MR) {
-          const int mr = static_cast<int>(std::min<int64_t>(MR, rend - row0));
+        // ceil(rows / MR) tiles whose heights differ by at most one: a last
+        // tile of one or two rows would read a whole B panel for few FMAs.
+        const int64_t rows = rend - rb, tiles = (rows + MR - 1) / MR;
+        for (int64_t t = 0, row0 = rb; t < tiles; ++t) {
+          const int mr = static_cast<int>(rows / tiles + (t < rows % tiles ? 1 : 0));
           tile_mr<MR, AT>(p, row0, col0, ncols, mr, nv);
+          row0 += mr;
         }
       }
     }
