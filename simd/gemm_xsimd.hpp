@@ -151,7 +151,7 @@ struct Gemm {
     const float* a = k > 0 ? p.a + (AT ? row0 : row0 * p.lda) : nullptr;
     const float* b = k > 0 ? p.b + (col0 / kPanel) * k * kPanel : nullptr;
     int64_t kk = 0;
-    if (MR == 1 && p.split_k) {
+    if (MR == 1 && p.split_k && p.m == 1) {
       // A single row has only NVT dependent FMA chains, each k long: latency
       // bound when B sits in L1. Even and odd k go to separate accumulators
       // (only where the caller asked: kernels.h).
@@ -291,9 +291,9 @@ struct Gemm {
     }
     const int64_t fit = std::max<int64_t>(MR, (int64_t{384} << 10) / (4 * std::max<int64_t>(p.k, 1)) / MR * MR);
     const int64_t blocks = (p.m + fit - 1) / fit;
-    const int64_t block_rows = ((p.m + blocks - 1) / blocks + MR - 1) / MR * MR;
-    for (int64_t rb = 0; rb < p.m; rb += block_rows) {
-      const int64_t rend = std::min(p.m, rb + block_rows);
+    for (int64_t block = 0; block < blocks; ++block) {
+      // Blocks of even height too (at least fit / 2 rows: never a sliver).
+      const int64_t rb = p.m * block / blocks, rend = p.m * (block + 1) / blocks;
       for (int64_t col0 = p.n_begin; col0 < p.n_end; col0 += kPanel) {
         const int64_t ncols = std::min<int64_t>(kPanel, p.n_end - col0);
         const int nv = static_cast<int>((ncols + W - 1) / W);

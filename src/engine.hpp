@@ -84,6 +84,13 @@ int64_t run_team(int64_t team, Body&& body) {
   return 1;
 }
 
+// Whether gemm_share splits an m-row GEMM over `panels` column panels by
+// columns (thread tid takes panels split(panels, nt, tid)) rather than rows.
+// The forward engine relies on it to skip a barrier: keep the two together.
+inline bool splits_by_columns(const KernelTable& kt, int64_t panels, int64_t m, int64_t nt) {
+  return panels >= nt || m < nt * kt.tile_rows;
+}
+
 // This thread's share of a GEMM: by column panels, or by rows when there are
 // fewer panels than threads. Every element's arithmetic is the same either way.
 inline void gemm_share(const KernelTable& kt, const GemmParams& base, int64_t tid, int64_t nt) {
@@ -94,7 +101,7 @@ inline void gemm_share(const KernelTable& kt, const GemmParams& base, int64_t ti
   const int64_t pw = kt.panel_width;
   const int64_t panels = (base.n_end - base.n_begin + pw - 1) / pw;
   GemmParams p = base;
-  if (panels >= nt || base.m < nt * kt.tile_rows) {
+  if (splits_by_columns(kt, panels, base.m, nt)) {
     const Range r = split(panels, nt, tid);
     p.n_begin = base.n_begin + r.begin * pw;
     p.n_end = std::min(base.n_end, base.n_begin + r.end * pw);

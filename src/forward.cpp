@@ -86,7 +86,7 @@ struct Call {
   // Recurrence::run gives each thread (one group, column split).
   bool a_columns_are_b_columns(int64_t nt) const {
     const int64_t panels = (H + kt.panel_width - 1) / kt.panel_width;
-    return groups == 1 && (panels >= nt || T * N < nt * kt.tile_rows);
+    return groups == 1 && engine::splits_by_columns(kt, panels, T * N, nt);
   }
 
   void thread_body(int64_t tid, int64_t nt) {
