@@ -32,7 +32,7 @@ BEGIN, END = "<!-- perf-table:begin -->", "<!-- perf-table:end -->"
 RAW_NAME = "results.json"
 
 # Suites in report order; a suite the JSON lacks is left out, one it has that
-# is not listed here (e.g. "training", once added) comes after these.
+# is not listed here comes after these.
 SUITE_ORDER = ["latency", "batch", "throughput", "layers", "stream", "training"]
 SUITE_TEXT = {
     "latency": "one sequence (N = 1, T = 50): the recurrence is a matrix-vector product per step, "
@@ -47,6 +47,12 @@ SUITE_TEXT = {
               "beside the per-step time inside a full T = 50 call (`simdrnn_seq`), oneDNN's primitive "
               "over one step (`onednn_step`) and over the sequence (`onednn_seq`), and the sgemm loop "
               "over one step (`gemmloop_step`). All times are per step.",
+    "training": "one training iteration: `simdrnn_forward_training` + `simdrnn_backward` (all weight, bias "
+                "and input gradients, from dy) beside oneDNN's forward_training + backward primitives "
+                "(DeepBench's training shapes). GFLOP/s counts 3x the forward FLOPs. The bound is twice "
+                "the forward bound (the recurrence walked both ways; phase A's GEMM mirrored by the dX "
+                "GEMM) plus the weight-gradient GEMMs (2·T·N·H·(I+H) FLOPs per layer and direction) at "
+                "peak.",
 }
 IMPLS = ["simdrnn", "onednn", "gemmloop"]
 IMPL_TEXT = {"simdrnn": "simdrnn", "onednn": "oneDNN", "gemmloop": "gemmloop"}
