@@ -122,6 +122,24 @@ TEST_P(KernelTest, GemmAllTailsPlainProjection) {
         check_gemm(table(), {m, k, n, false, true, simdrnn::kernels::kNone, 0.0f}, seed++);
 }
 
+// No accumulate, bias, activation or clip: full-width tiles store their sums
+// directly (the weight-gradient GEMMs, k = T*N). Batches whose row tiles come
+// out uneven (7, 8, 13) and a short k like a batch-1 sequence's.
+TEST_P(KernelTest, GemmAllTailsPlainProduct) {
+  uint32_t seed = 500;
+  for (int64_t m : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{13}, int64_t{17}})
+    for (int64_t n : kSizes)
+      for (int64_t k : {int64_t{1}, int64_t{50}})
+        check_gemm(table(), {m, k, n, false, false, simdrnn::kernels::kNone, 0.0f}, seed++);
+}
+
+// Enough rows and k for several row blocks of uneven height (m = 1537 used to
+// leave a last block of one row), plain and with the full epilogue.
+TEST_P(KernelTest, GemmSeveralRowBlocks) {
+  check_gemm(table(), {1537, 1024, 65, false, false, simdrnn::kernels::kNone, 0.0f}, 601);
+  check_gemm(table(), {1537, 1024, 17, true, true, simdrnn::kernels::kTanh, 0.0f}, 602);
+}
+
 TEST_P(KernelTest, GemmAllTailsReductionLength) {
   uint32_t seed = 1000;
   for (int64_t k : kSizes)
