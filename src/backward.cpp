@@ -17,12 +17,12 @@
 namespace simdrnn {
 namespace {
 
+using engine::gemm_share;
+using engine::padded_bytes;
 using engine::Range;
 using engine::Recurrence;
 using engine::Rows;
 using engine::SpinBarrier;
-using engine::gemm_share;
-using engine::padded_bytes;
 using engine::split;
 using kernels::GemmParams;
 using kernels::KernelTable;
@@ -144,7 +144,8 @@ struct Backward {
     gemm(p);
     if (g_why) {  // dW_hy = dout^T Y (padded rows of Y are zero)
       engine::run_team(team, [&](int64_t tid, int64_t nt) {
-        pack_share(pack, dh, [&](int64_t r) { return y_last + r * dh; }, tid, nt);
+        pack_share(
+            pack, dh, [&](int64_t r) { return y_last + r * dh; }, tid, nt);
       });
       GemmParams q{};
       q.m = O, q.k = T * N, q.a = b.dout, q.lda = O, q.a_transposed = 1, q.b = pack;
@@ -168,8 +169,15 @@ struct Backward {
     auto walk = [&](int64_t d) {
       // Backward of the forward direction walks time down from each
       // sequence's last step: that is the forward engine's reverse walk.
-      return Recurrence{&kt, m.cells[l * D + d].w_hh_bwd.data.get(), T, N, H, dh, d * H, d == 1, rows, dY,
-                        nullptr, fa.seq_lens, grad_code, 0.0f, saved.h[l], mask, 0};
+      return Recurrence{&kt,        m.cells[l * D + d].w_hh_bwd.data.get(),
+                        T,          N,
+                        H,          dh,
+                        d * H,      d == 1,
+                        rows,       dY,
+                        nullptr,    fa.seq_lens,
+                        grad_code,  0.0f,
+                        saved.h[l], mask,
+                        0};
     };
     const int64_t pw = kt.panel_width;
     const int64_t team_b = std::min<int64_t>(team, D * ((H + pw - 1) / pw));
@@ -233,21 +241,25 @@ struct Backward {
             column_sums(dY + d * H, dh, H, g_bhh, true, tid, nt);
           } else {  // the same columns this thread just summed
             const Range cr = split(H, nt, tid);
-            std::memcpy(g_bhh + cr.begin, g_bih + cr.begin, static_cast<size_t>(cr.end - cr.begin) * sizeof(float));
+            std::memcpy(g_bhh + cr.begin, g_bih + cr.begin,
+                        static_cast<size_t>(cr.end - cr.begin) * sizeof(float));
           }
         }
         for (int64_t d = 0; d < D; ++d) {
           if (d > 0) sync();  // the previous direction's GEMMs are done with dAt and pack_h
           if (d == 0) pack_share(pack, in, x_row, tid, nt);
           const float* h0 = fa.h0 ? saved.h0 + (l * D + d) * N * H : nullptr;  // as forward saw it
-          pack_share(pack_h, H, [&](int64_t r) -> const float* {  // H_prev_d: the state each step started from
-            int64_t t, n;
-            tn(r, &t, &n);
-            if (t >= len(n)) return nullptr;
-            const int64_t tp = d == 0 ? t - 1 : t + 1;
-            if (tp < 0 || tp >= len(n)) return h0 ? h0 + n * H : nullptr;
-            return h + rows.at(tp, n) * dh + d * H;
-          }, tid, nt);
+          pack_share(
+              pack_h, H,
+              [&](int64_t r) -> const float* {  // H_prev_d: the state each step started from
+                int64_t t, n;
+                tn(r, &t, &n);
+                if (t >= len(n)) return nullptr;
+                const int64_t tp = d == 0 ? t - 1 : t + 1;
+                if (tp < 0 || tp >= len(n)) return h0 ? h0 + n * H : nullptr;
+                return h + rows.at(tp, n) * dh + d * H;
+              },
+              tid, nt);
           transpose_direction(d, tid, nt);
           sync();
           // dW [H, width] (+)= dA_d^T (packed operand): dAt rows against the pack.
@@ -296,7 +308,8 @@ struct Backward {
 // dh wide) and, from the next panel boundary, one direction's H_prev.
 int64_t pack_floats(const Model& model, int64_t rows) {
   const int64_t pw = model.kernels->panel_width, H = model.config.hidden_size;
-  return rows * (round_up(std::max<int64_t>(model.config.input_size, model.directions * H), pw) + round_up(H, pw));
+  return rows *
+         (round_up(std::max<int64_t>(model.config.input_size, model.directions * H), pw) + round_up(H, pw));
 }
 
 }  // namespace
@@ -340,8 +353,25 @@ void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t th
   float* dXn = c.num_layers >= 2 ? ws + padded_bytes(T * N * dh) / 4 : nullptr;
   float* pack = ws + padded_bytes(T * N * dh) / 4 * (c.num_layers >= 2 ? 2 : 1);
   float* dAt = pack + padded_bytes(pack_floats(model, T * N)) / 4;
-  Backward bw{model, b, fa, *model.kernels, T, N, H, D, c.num_layers, dh, c.output_size, c.input_size,
-              std::max<int64_t>(1, threads), engine::rows_for(fa.layout, T, N), TrainingSink{}, dY, dXn, pack, dAt,
+  Backward bw{model,
+              b,
+              fa,
+              *model.kernels,
+              T,
+              N,
+              H,
+              D,
+              c.num_layers,
+              dh,
+              c.output_size,
+              c.input_size,
+              std::max<int64_t>(1, threads),
+              engine::rows_for(fa.layout, T, N),
+              TrainingSink{},
+              dY,
+              dXn,
+              pack,
+              dAt,
               verbose};
   bw.mark = start;
   training_reserve_layout(model, T, N, const_cast<void*>(b.reserve), &bw.saved);
@@ -355,7 +385,8 @@ void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t th
                  static_cast<long long>(c.input_size), static_cast<long long>(H),
                  static_cast<long long>(c.num_layers), static_cast<long long>(D),
                  static_cast<long long>(c.output_size), fa.layout == SIMDRNN_TIME_MAJOR ? "tnc" : "ntc",
-                 fa.seq_lens ? 1 : 0, bw.t_out, bw.t_rec, bw.t_dw, bw.t_dx, std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+                 fa.seq_lens ? 1 : 0, bw.t_out, bw.t_rec, bw.t_dw, bw.t_dx,
+                 std::chrono::duration<double, std::micro>(Clock::now() - start).count());
 }
 
 }  // namespace simdrnn

@@ -24,12 +24,12 @@ simdrnn_isa detect() {
   const bool osxsave = c & bit_OSXSAVE, fma = c & bit_FMA, avx = c & bit_AVX;
   if (!osxsave || !avx || !fma) return SIMDRNN_ISA_SCALAR;
   const uint64_t xcr0 = read_xcr0();
-  const bool ymm_state = (xcr0 & 0x6) == 0x6;           // SSE + AVX state
-  const bool zmm_state = (xcr0 & 0xe6) == 0xe6;         // + opmask, ZMM_Hi256, Hi16_ZMM
+  const bool ymm_state = (xcr0 & 0x6) == 0x6;    // SSE + AVX state
+  const bool zmm_state = (xcr0 & 0xe6) == 0xe6;  // + opmask, ZMM_Hi256, Hi16_ZMM
   if (!ymm_state || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return SIMDRNN_ISA_SCALAR;
   const bool avx2 = b & bit_AVX2;
-  const bool avx512 = (b & bit_AVX512F) && (b & bit_AVX512BW) && (b & bit_AVX512DQ) &&
-                      (b & bit_AVX512VL) && zmm_state;
+  const bool avx512 =
+      (b & bit_AVX512F) && (b & bit_AVX512BW) && (b & bit_AVX512DQ) && (b & bit_AVX512VL) && zmm_state;
   if (avx2 && avx512) return SIMDRNN_ISA_AVX512;
   return avx2 ? SIMDRNN_ISA_AVX2 : SIMDRNN_ISA_SCALAR;
 }

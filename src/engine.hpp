@@ -72,7 +72,7 @@ int64_t run_team(int64_t team, Body&& body) {
     return 1;
   }
   std::atomic<bool> short_team{false};
-#pragma omp parallel num_threads(static_cast<int>(team))
+#pragma omp parallel num_threads(static_cast <int>(team))
   {
     if (omp_get_num_threads() != team)
       short_team.store(true, std::memory_order_relaxed);
@@ -144,8 +144,8 @@ struct Recurrence {
   const int64_t* lens;  // [N] or null
   int32_t activation;
   float clip;
-  const float* aux;     // *Grad: saved outputs, same geometry as dst
-  uint8_t* mask;        // clip mask, same geometry as dst (bytes), or null
+  const float* aux;  // *Grad: saved outputs, same geometry as dst
+  uint8_t* mask;     // clip mask, same geometry as dst (bytes), or null
   int32_t mask_write;
 
   // Rows of step t fall into classes: 0 padding (skipped), 1 previous state

@@ -22,12 +22,12 @@
 namespace simdrnn {
 namespace {
 
+using engine::gemm_share;
+using engine::padded_bytes;
 using engine::Range;
 using engine::Recurrence;
 using engine::Rows;
 using engine::SpinBarrier;
-using engine::gemm_share;
-using engine::padded_bytes;
 using engine::split;
 using kernels::GemmParams;
 using kernels::KernelTable;
@@ -61,9 +61,22 @@ struct Call {
   Recurrence recurrence(int64_t l, int64_t d, float* dst) const {
     const Cell& cell = model.cells[l * D + d];
     uint8_t* mask = training && model.config.clip > 0.0f ? training->mask[l] : nullptr;
-    return Recurrence{&kt, cell.w_hh.data.get(), T, N, H, dh, d * H, d == 0, rows, dst,
-                      a.h0 ? a.h0 + (l * D + d) * N * H : nullptr, a.seq_lens,
-                      static_cast<int32_t>(model.config.activation) + 1, model.config.clip, nullptr, mask,
+    return Recurrence{&kt,
+                      cell.w_hh.data.get(),
+                      T,
+                      N,
+                      H,
+                      dh,
+                      d * H,
+                      d == 0,
+                      rows,
+                      dst,
+                      a.h0 ? a.h0 + (l * D + d) * N * H : nullptr,
+                      a.seq_lens,
+                      static_cast<int32_t>(model.config.activation) + 1,
+                      model.config.clip,
+                      nullptr,
+                      mask,
                       mask ? 1 : 0};
   }
 
@@ -140,7 +153,8 @@ struct Call {
     }
     if (training && a.y) {  // the reserve held the last layer; the caller wants it in y
       const Range r = split(T * N, nt, tid);
-      std::memcpy(a.y + r.begin * dh, y + r.begin * dh, static_cast<size_t>((r.end - r.begin) * dh) * sizeof(float));
+      std::memcpy(a.y + r.begin * dh, y + r.begin * dh,
+                  static_cast<size_t>((r.end - r.begin) * dh) * sizeof(float));
     }
     if (O > 0 && a.out) {  // phase C
       GemmParams p{};
@@ -215,10 +229,26 @@ void run_forward(const Model& model, const simdrnn_forward_args& a, int32_t thre
   const int64_t groups = (D == 2 && team >= 2) ? 2 : 1;
   const int64_t group0 = groups == 2 ? team / 2 : team, group1 = team - team / 2;
 
-  Call call{model, a, kt, training, T, N, H, D, c.num_layers, dh, c.output_size,
-            engine::rows_for(a.layout, T, N), y, intermediate, team, groups,
-            SpinBarrier(static_cast<int>(team)), SpinBarrier(static_cast<int>(group0)),
-            SpinBarrier(static_cast<int>(group1)), verbose};
+  Call call{model,
+            a,
+            kt,
+            training,
+            T,
+            N,
+            H,
+            D,
+            c.num_layers,
+            dh,
+            c.output_size,
+            engine::rows_for(a.layout, T, N),
+            y,
+            intermediate,
+            team,
+            groups,
+            SpinBarrier(static_cast<int>(team)),
+            SpinBarrier(static_cast<int>(group0)),
+            SpinBarrier(static_cast<int>(group1)),
+            verbose};
   const int64_t ran = engine::run_team(team, [&](int64_t tid, int64_t nt) { call.thread_body(tid, nt); });
 
   if (verbose) {

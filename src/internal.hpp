@@ -3,14 +3,14 @@
 // thread-local error message.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <atomic>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -21,17 +21,13 @@ namespace simdrnn {
 
 // ---- errors -----------------------------------------------------------------
 // Records a printf-style message as this thread's last error; returns status.
-simdrnn_status fail(simdrnn_status status, const char* format, ...)
-    __attribute__((format(printf, 2, 3)));
+simdrnn_status fail(simdrnn_status status, const char* format, ...) __attribute__((format(printf, 2, 3)));
 void clear_error();
+const char* last_error();  // this thread's message
 
 // ---- checked 64-bit size arithmetic -------------------------------------------
-inline bool checked_mul(int64_t a, int64_t b, int64_t* out) {
-  return !__builtin_mul_overflow(a, b, out);
-}
-inline bool checked_add(int64_t a, int64_t b, int64_t* out) {
-  return !__builtin_add_overflow(a, b, out);
-}
+inline bool checked_mul(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_overflow(a, b, out); }
+inline bool checked_add(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
 // Product of all factors, or -1 when it overflows int64_t.
 inline int64_t checked_product(std::initializer_list<int64_t> factors) {
   int64_t p = 1;
@@ -66,8 +62,8 @@ void set_max_isa(simdrnn_isa isa);
 const kernels::KernelTable& kernel_table(simdrnn_isa isa);
 
 // ---- environment ------------------------------------------------------------------
-bool verbose_enabled();       // SIMDRNN_VERBOSE=1
-int32_t default_num_threads(); // SIMDRNN_NUM_THREADS, else omp_get_max_threads()
+bool verbose_enabled();         // SIMDRNN_VERBOSE=1
+int32_t default_num_threads();  // SIMDRNN_NUM_THREADS, else omp_get_max_threads()
 
 // ---- weights and model ----------------------------------------------------------------
 // A weight matrix W [rows, cols] packed as the GEMM's B operand (B = W^T).
@@ -106,14 +102,14 @@ struct Model {
   simdrnn_config config;
   int64_t directions = 1;
   const kernels::KernelTable* kernels = nullptr;
-  uint64_t id = 0;              // unique per model and per parameter update
-  std::vector<float> params;    // flat, PyTorch order (simdrnn.h)
+  uint64_t id = 0;            // unique per model and per parameter update
+  std::vector<float> params;  // flat, PyTorch order (simdrnn.h)
   std::vector<ParamSlot> slots;
   bool has_bias = false, has_bias_hy = false;
   std::vector<Cell> cells;  // index layer * directions + direction
   PackedMatrix w_hy;
-  AlignedFloats b_hy;       // padded, or null
-  PackedMatrix w_hy_bwd;    // B = W_hy [O, D*H] (prepare_training)
+  AlignedFloats b_hy;                    // padded, or null
+  PackedMatrix w_hy_bwd;                 // B = W_hy [O, D*H] (prepare_training)
   int64_t off_w_hy = -1, off_b_hy = -1;  // flat-vector offsets (-1: absent)
   std::mutex training_mutex;
   std::atomic<bool> training_ready{false};

@@ -1,0 +1,24 @@
+// Pieces shared by the C API's translation units (api_*.cpp): the forward
+// entry every forward-like call goes through, carried-state helpers and the
+// thread count a call resolves to.
+#pragma once
+
+#include <cstdint>
+
+#include "src/handles.hpp"
+#include "src/validation.hpp"
+
+namespace simdrnn {
+
+// Validates and runs a forward call; with a reserve it is forward_training
+// (the caller has checked the reserve's size).
+simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void* reserve = nullptr);
+
+void init_carried(Carried& c, const simdrnn_model* handle, const Model& m, int64_t batch, int64_t max_steps,
+                  const Shapes& s);
+// Sets a carried state to h0, or to zeros when h0 is NULL.
+void reset_state(Carried& c, const float* h0);
+
+int32_t resolve_threads(int32_t requested);
+
+}  // namespace simdrnn

@@ -1,0 +1,68 @@
+// C API: library-wide calls (version, last error, names, ISA dispatch
+// queries, the default configuration).
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "src/api_internal.hpp"
+#include "src/engine.hpp"
+
+using namespace simdrnn;
+
+extern "C" {
+
+const char* simdrnn_version(void) { return SIMDRNN_VERSION_STRING; }
+const char* simdrnn_last_error(void) { return simdrnn::last_error(); }
+
+const char* simdrnn_status_name(simdrnn_status status) {
+  switch (status) {
+    case SIMDRNN_OK:
+      return "SIMDRNN_OK";
+    case SIMDRNN_INVALID_ARGUMENT:
+      return "SIMDRNN_INVALID_ARGUMENT";
+    case SIMDRNN_OUT_OF_MEMORY:
+      return "SIMDRNN_OUT_OF_MEMORY";
+    case SIMDRNN_UNSUPPORTED:
+      return "SIMDRNN_UNSUPPORTED";
+    case SIMDRNN_INTERNAL_ERROR:
+      return "SIMDRNN_INTERNAL_ERROR";
+  }
+  return "unknown status";
+}
+
+const char* simdrnn_isa_name(simdrnn_isa isa) {
+  switch (isa) {
+    case SIMDRNN_ISA_SCALAR:
+      return "scalar";
+    case SIMDRNN_ISA_AVX2:
+      return "avx2";
+    case SIMDRNN_ISA_AVX512:
+      return "avx512";
+  }
+  return "unknown";
+}
+
+simdrnn_isa simdrnn_detected_isa(void) { return detected_isa(); }
+simdrnn_isa simdrnn_active_isa(void) { return active_isa(); }
+
+simdrnn_status simdrnn_set_max_isa(simdrnn_isa isa) {
+  const int v = raw_enum(isa);
+  if (v < SIMDRNN_ISA_SCALAR || v > SIMDRNN_ISA_AVX512)
+    SIMDRNN_FAIL(
+        "isa: expected SIMDRNN_ISA_SCALAR (0), SIMDRNN_ISA_AVX2 (1) or SIMDRNN_ISA_AVX512 (2), got %d", v);
+  set_max_isa(isa);
+  return SIMDRNN_OK;
+}
+
+simdrnn_config simdrnn_config_default(void) {
+  simdrnn_config c{};
+  c.input_size = 1;
+  c.hidden_size = 1;
+  c.num_layers = 1;
+  c.bidirectional = 0;
+  c.activation = SIMDRNN_TANH;
+  c.clip = 0.0f;
+  c.output_size = 0;
+  return c;
+}
+}  // extern "C"

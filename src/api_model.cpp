@@ -1,0 +1,183 @@
+// C API: collecting weights, building models from them, and the model's
+// flat parameter vector (get, set, offsets).
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "src/api_internal.hpp"
+#include "src/engine.hpp"
+
+using namespace simdrnn;
+
+extern "C" {
+
+simdrnn_status simdrnn_weights_create(const simdrnn_config* config, simdrnn_weights** weights) {
+  return guarded([&]() -> simdrnn_status {
+    if (!weights)
+      SIMDRNN_FAIL("weights: expected a non-NULL simdrnn_weights** to receive the handle, got NULL");
+    if (simdrnn_status st = validate_config(config, "config")) return st;
+    auto w = std::make_unique<Weights>();
+    w->config = *config;
+    const uint64_t h = weights_table().insert(std::move(w));
+    if (!h)
+      return fail(SIMDRNN_OUT_OF_MEMORY, "weights: too many live weight handles (%llu)",
+                  static_cast<unsigned long long>(HandleTable<Weights, 0xa1>::kSlots));
+    *weights = reinterpret_cast<simdrnn_weights*>(static_cast<uintptr_t>(h));
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_weights_destroy(simdrnn_weights* weights) {
+  return guarded([&] { return destroy_handle(weights_table(), weights, "weights", "simdrnn_weights"); });
+}
+
+simdrnn_status simdrnn_weights_set(simdrnn_weights* weights, const char* name, const float* data,
+                                   int64_t count) {
+  return guarded([&]() -> simdrnn_status {
+    Weights* w = lookup(weights_table(), weights, "weights", "simdrnn_weights");
+    if (!w) return SIMDRNN_INVALID_ARGUMENT;
+    if (!name) SIMDRNN_FAIL("name: expected a PyTorch tensor name such as \"weight_ih_l0\", got NULL");
+    const int64_t expected = expected_tensor_size(w->config, name);
+    if (expected < 0)
+      SIMDRNN_FAIL(
+          "name: expected weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k} "
+          "(k < num_layers %lld%s)%s, got \"%s\"",
+          static_cast<long long>(w->config.num_layers), w->config.bidirectional ? ", optional _reverse" : "",
+          w->config.output_size > 0 ? ", weight_hy or bias_hy" : "", name);
+    if (!data)
+      SIMDRNN_FAIL("data: expected %lld floats for \"%s\", got NULL", static_cast<long long>(expected), name);
+    if (count != expected)
+      SIMDRNN_FAIL("count: expected %lld floats for \"%s\", got %lld", static_cast<long long>(expected), name,
+                   static_cast<long long>(count));
+    w->tensors[name].assign(data, data + count);
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_weights_set_onnx(simdrnn_weights* weights, int64_t layer, const float* W,
+                                        const float* R, const float* B) {
+  return guarded([&]() -> simdrnn_status {
+    Weights* w = lookup(weights_table(), weights, "weights", "simdrnn_weights");
+    if (!w) return SIMDRNN_INVALID_ARGUMENT;
+    const simdrnn_config& c = w->config;
+    if (layer < 0 || layer >= c.num_layers)
+      SIMDRNN_FAIL("layer: expected 0..%lld, got %lld", static_cast<long long>(c.num_layers - 1),
+                   static_cast<long long>(layer));
+    const int64_t D = c.bidirectional ? 2 : 1, H = c.hidden_size;
+    const int64_t in = layer == 0 ? c.input_size : D * H;
+    if (!W)
+      SIMDRNN_FAIL("W: expected [%lld, %lld, %lld] floats, got NULL", static_cast<long long>(D),
+                   static_cast<long long>(H), static_cast<long long>(in));
+    if (!R)
+      SIMDRNN_FAIL("R: expected [%lld, %lld, %lld] floats, got NULL", static_cast<long long>(D),
+                   static_cast<long long>(H), static_cast<long long>(H));
+    for (int64_t d = 0; d < D; ++d) {
+      const std::string suffix = "_l" + std::to_string(layer) + (d ? "_reverse" : "");
+      w->tensors["weight_ih" + suffix].assign(W + d * H * in, W + (d + 1) * H * in);
+      w->tensors["weight_hh" + suffix].assign(R + d * H * H, R + (d + 1) * H * H);
+      if (B) {
+        w->tensors["bias_ih" + suffix].assign(B + d * 2 * H, B + d * 2 * H + H);
+        w->tensors["bias_hh" + suffix].assign(B + d * 2 * H + H, B + (d + 1) * 2 * H);
+      } else {
+        w->tensors.erase("bias_ih" + suffix);
+        w->tensors.erase("bias_hh" + suffix);
+      }
+    }
+    return SIMDRNN_OK;
+  });
+}
+
+// ---- model ------------------------------------------------------------------------------
+simdrnn_status simdrnn_model_create(const simdrnn_weights* weights, simdrnn_model** model) {
+  return guarded([&]() -> simdrnn_status {
+    if (!model) SIMDRNN_FAIL("model: expected a non-NULL simdrnn_model** to receive the handle, got NULL");
+    const Weights* w = lookup(weights_table(), weights, "weights", "simdrnn_weights");
+    if (!w) return SIMDRNN_INVALID_ARGUMENT;
+    const simdrnn_config& c = w->config;
+    for (int64_t l = 0; l < c.num_layers; ++l)
+      for (int d = 0; d < (c.bidirectional ? 2 : 1); ++d)
+        for (const char* kind : {"weight_ih", "weight_hh"}) {
+          const std::string name = kind + ("_l" + std::to_string(l)) + (d ? "_reverse" : "");
+          if (!w->tensors.count(name))
+            SIMDRNN_FAIL("weights: expected tensor \"%s\" to be set, got none", name.c_str());
+        }
+    if (c.output_size > 0 && !w->tensors.count("weight_hy"))
+      SIMDRNN_FAIL("weights: expected tensor \"weight_hy\" to be set (output_size %lld), got none",
+                   static_cast<long long>(c.output_size));
+    const uint64_t h = model_table().insert(build_model(*w, active_isa()));
+    if (!h) return fail(SIMDRNN_OUT_OF_MEMORY, "model: too many live models");
+    *model = reinterpret_cast<simdrnn_model*>(static_cast<uintptr_t>(h));
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_model_destroy(simdrnn_model* model) {
+  return guarded([&] { return destroy_handle(model_table(), model, "model", "simdrnn_model"); });
+}
+
+simdrnn_status simdrnn_model_config(const simdrnn_model* model, simdrnn_config* config) {
+  return guarded([&]() -> simdrnn_status {
+    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (!config) SIMDRNN_FAIL("config: expected a non-NULL simdrnn_config* to fill, got NULL");
+    *config = m->config;
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_model_isa(const simdrnn_model* model, simdrnn_isa* isa) {
+  return guarded([&]() -> simdrnn_status {
+    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (!isa) SIMDRNN_FAIL("isa: expected a non-NULL simdrnn_isa* to fill, got NULL");
+    *isa = static_cast<simdrnn_isa>(m->kernels->isa);
+    return SIMDRNN_OK;
+  });
+}
+simdrnn_status simdrnn_model_num_params(const simdrnn_model* model, int64_t* count) {
+  return guarded([&]() -> simdrnn_status {
+    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (!count) SIMDRNN_FAIL("count: expected a non-NULL int64_t* to fill, got NULL");
+    *count = static_cast<int64_t>(m->params.size());
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_model_param_offset(const simdrnn_model* model, const char* name, int64_t* offset,
+                                          int64_t* count) {
+  return guarded([&]() -> simdrnn_status {
+    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (!name) SIMDRNN_FAIL("name: expected a PyTorch tensor name such as \"weight_ih_l0\", got NULL");
+    if (!offset || !count) SIMDRNN_FAIL("offset, count: expected non-NULL int64_t* to fill, got NULL");
+    const ParamSlot* slot = m->slot(name);
+    *offset = slot ? slot->offset : -1;
+    *count = slot ? slot->count : 0;
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_model_get_params(const simdrnn_model* model, float* params) {
+  return guarded([&]() -> simdrnn_status {
+    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (!params) SIMDRNN_FAIL("params: expected a buffer of %zu floats, got NULL", m->params.size());
+    std::memcpy(params, m->params.data(), m->params.size() * sizeof(float));
+    return SIMDRNN_OK;
+  });
+}
+
+simdrnn_status simdrnn_model_set_params(simdrnn_model* model, const float* params) {
+  return guarded([&]() -> simdrnn_status {
+    Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    if (!params) SIMDRNN_FAIL("params: expected %zu floats, got NULL", m->params.size());
+    std::memmove(m->params.data(), params, m->params.size() * sizeof(float));
+    pack_model(*m);
+    m->id = next_model_id();  // reserves filled before this no longer match
+    return SIMDRNN_OK;
+  });
+}
+
+}  // extern "C"

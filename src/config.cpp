@@ -1,0 +1,99 @@
+// Configuration checks and the PyTorch tensor names a configuration has.
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "src/internal.hpp"
+
+namespace simdrnn {
+
+simdrnn_status validate_config(const simdrnn_config* c, const char* arg) {
+  if (!c) return fail(SIMDRNN_INVALID_ARGUMENT, "%s: expected a non-NULL simdrnn_config*, got NULL", arg);
+  if (c->input_size < 1)
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->input_size: expected >= 1, got %lld", arg,
+                static_cast<long long>(c->input_size));
+  if (c->hidden_size < 1)
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->hidden_size: expected >= 1, got %lld", arg,
+                static_cast<long long>(c->hidden_size));
+  if (c->num_layers < 1)
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->num_layers: expected >= 1, got %lld", arg,
+                static_cast<long long>(c->num_layers));
+  if (c->bidirectional != 0 && c->bidirectional != 1)
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->bidirectional: expected 0 or 1, got %d", arg,
+                static_cast<int>(c->bidirectional));
+  const int act = raw_enum(c->activation);
+  if (act != SIMDRNN_TANH && act != SIMDRNN_RELU && act != SIMDRNN_SIGMOID)
+    return fail(SIMDRNN_INVALID_ARGUMENT,
+                "%s->activation: expected SIMDRNN_TANH (0), SIMDRNN_RELU (1) or SIMDRNN_SIGMOID (2), got %d",
+                arg, act);
+  if (!(c->clip >= 0.0f))
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->clip: expected >= 0 (0 = off), got %g", arg,
+                static_cast<double>(c->clip));
+  if (c->output_size < 0)
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->output_size: expected >= 0 (0 = none), got %lld", arg,
+                static_cast<long long>(c->output_size));
+  // Each dimension is capped first so that padding it (+64) cannot overflow;
+  // then every weight tensor's element count must stay below 2^60, which keeps
+  // all later products (panels, bytes) exact.
+  constexpr int64_t kMaxDim = int64_t{1} << 40;
+  const std::pair<const char*, int64_t> dims[] = {{"input_size", c->input_size},
+                                                  {"hidden_size", c->hidden_size},
+                                                  {"num_layers", c->num_layers},
+                                                  {"output_size", c->output_size}};
+  for (const auto& [name, value] : dims)
+    if (value > kMaxDim)
+      return fail(SIMDRNN_INVALID_ARGUMENT, "%s->%s: expected <= 2^40, got %lld", arg, name,
+                  static_cast<long long>(value));
+  constexpr int64_t kMaxElements = int64_t{1} << 60;
+  const int64_t dirs = c->bidirectional ? 2 : 1;
+  const int64_t dh = checked_product({dirs, c->hidden_size});
+  const int64_t in = c->input_size > dh ? c->input_size : dh;
+  const int64_t biggest[] = {checked_product({c->hidden_size + 64, in + 64}),
+                             checked_product({c->hidden_size + 64, c->hidden_size + 64}),
+                             checked_product({c->output_size + 64, dh + 64}),
+                             checked_product({c->num_layers, dirs, c->hidden_size + 64})};
+  for (int64_t b : biggest)
+    if (dh < 0 || b < 0 || b > kMaxElements)
+      return fail(SIMDRNN_INVALID_ARGUMENT,
+                  "%s: weight sizes overflow (input_size %lld, hidden_size %lld, num_layers %lld, "
+                  "output_size %lld): expected every tensor below 2^60 elements",
+                  arg, static_cast<long long>(c->input_size), static_cast<long long>(c->hidden_size),
+                  static_cast<long long>(c->num_layers), static_cast<long long>(c->output_size));
+  return SIMDRNN_OK;
+}
+
+int64_t expected_tensor_size(const simdrnn_config& c, const std::string& name) {
+  const int64_t dirs = c.bidirectional ? 2 : 1, H = c.hidden_size;
+  if (name == "weight_hy") return c.output_size > 0 ? c.output_size * dirs * H : -1;
+  if (name == "bias_hy") return c.output_size > 0 ? c.output_size : -1;
+  static const char* const kinds[] = {"weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"};
+  for (int kind = 0; kind < 4; ++kind) {
+    const size_t plen = std::strlen(kinds[kind]);
+    if (name.compare(0, plen, kinds[kind]) != 0) continue;
+    std::string rest = name.substr(plen);
+    bool reverse = false;
+    const std::string suffix = "_reverse";
+    if (rest.size() > suffix.size() &&
+        rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      reverse = true;
+      rest.resize(rest.size() - suffix.size());
+    }
+    if (rest.empty() || rest.size() > 9 || rest.find_first_not_of("0123456789") != std::string::npos ||
+        (rest.size() > 1 && rest[0] == '0'))
+      return -1;
+    const int64_t layer = std::stoll(rest);
+    if (layer >= c.num_layers || (reverse && dirs == 1)) return -1;
+    const int64_t in = layer == 0 ? c.input_size : dirs * H;
+    switch (kind) {
+      case 0:
+        return H * in;
+      case 1:
+        return H * H;
+      default:
+        return H;
+    }
+  }
+  return -1;
+}
+
+}  // namespace simdrnn

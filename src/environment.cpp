@@ -1,0 +1,35 @@
+// Environment variables read once per process: SIMDRNN_VERBOSE and
+// SIMDRNN_NUM_THREADS (SIMDRNN_MAX_ISA is read by dispatch.cpp).
+#include <omp.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "src/internal.hpp"
+
+namespace simdrnn {
+
+bool verbose_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("SIMDRNN_VERBOSE");
+    return v && *v && std::strcmp(v, "0") != 0;
+  }();
+  return on;
+}
+
+int32_t default_num_threads() {
+  static const int32_t n = [] {
+    const char* v = std::getenv("SIMDRNN_NUM_THREADS");
+    if (v && *v) {
+      char* end = nullptr;
+      const long parsed = std::strtol(v, &end, 10);
+      if (end && *end == '\0' && parsed >= 1 && parsed <= 4096) return static_cast<int32_t>(parsed);
+      std::fprintf(stderr, "simdrnn: ignoring SIMDRNN_NUM_THREADS=%s (expected 1..4096)\n", v);
+    }
+    return static_cast<int32_t>(omp_get_max_threads());
+  }();
+  return n;
+}
+
+}  // namespace simdrnn

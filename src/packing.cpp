@@ -1,0 +1,56 @@
+// Aligned weight storage and packing of weight matrices into the GEMM
+// kernels' panel layout (simd/kernels.h).
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "src/internal.hpp"
+
+namespace simdrnn {
+
+AlignedFloats aligned_floats(int64_t count) {
+  size_t bytes = static_cast<size_t>(round_up(count > 0 ? count : 1, 16)) * sizeof(float);
+  // Large buffers (packed weights) go on 2 MiB pages where the kernel allows:
+  // a 16 MiB W_hh streamed every step would otherwise miss the TLB every 4 KiB.
+  constexpr size_t kHuge = size_t{2} << 20;
+  const bool huge = bytes >= kHuge;
+  if (huge) bytes = (bytes + kHuge - 1) / kHuge * kHuge;
+  void* p = std::aligned_alloc(huge ? kHuge : 64, bytes);
+  if (!p) throw std::bad_alloc();
+  if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure is harmless
+  std::memset(p, 0, bytes);
+  return AlignedFloats(static_cast<float*>(p));
+}
+
+namespace {
+// Packs the k x n matrix whose element (kk, col) is src[kk * k_stride + col *
+// n_stride] as a GEMM B operand (simd/kernels.h layout).
+PackedMatrix pack_strided(const float* src, int64_t k, int64_t n, int64_t k_stride, int64_t n_stride,
+                          int64_t panel_width) {
+  PackedMatrix m;
+  m.rows = n;
+  m.cols = k;
+  const int64_t panels = (n + panel_width - 1) / panel_width;
+  m.data = aligned_floats(panels * panel_width * k);
+  float* dst = m.data.get();
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int64_t c = 0; c < panel_width; ++c) {
+        const int64_t col = p * panel_width + c;
+        dst[(p * k + kk) * panel_width + c] = col < n ? src[kk * k_stride + col * n_stride] : 0.0f;
+      }
+  return m;
+}
+}  // namespace
+
+PackedMatrix pack_b(const float* w, int64_t rows, int64_t cols, int64_t panel_width) {
+  return pack_strided(w, cols, rows, 1, cols, panel_width);  // B = W^T
+}
+
+PackedMatrix pack_b_kn(const float* src, int64_t k, int64_t n, int64_t ld, int64_t panel_width) {
+  return pack_strided(src, k, n, ld, 1, panel_width);
+}
+
+}  // namespace simdrnn
