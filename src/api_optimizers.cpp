@@ -14,7 +14,7 @@ namespace {
 template <class Fn>
 void parallel_elements(int64_t count, int32_t threads, Fn&& fn) {
   const int64_t team = count < (int64_t{1} << 15) ? 1 : std::min<int64_t>(resolve_threads(threads), 64);
-  engine::run_team(team, [&](int64_t tid, int64_t nt) {
+  run_team(team, [&](int64_t tid, int64_t nt) {
     const engine::Range r = engine::split(count, nt, tid);
     if (r.begin < r.end) fn(r.begin, r.end);
   });

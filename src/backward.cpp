@@ -5,8 +5,6 @@
 // the input gradient dX = dA W_ih are then merged GEMMs over all steps.
 // Derivatives come from the saved outputs h (and the clip mask), so
 // forward_training saves nothing else. Nothing here allocates.
-#include <omp.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -65,7 +63,7 @@ struct Backward {
   float* grad(int64_t offset) const { return offset >= 0 && b.grads ? b.grads + offset : nullptr; }
 
   void gemm(const GemmParams& p) const {
-    engine::run_team(team, [&](int64_t tid, int64_t nt) { gemm_share(kt, p, tid, nt); });
+    run_team(team, [&](int64_t tid, int64_t nt) { gemm_share(kt, p, tid, nt); });
   }
 
   // Packs the [TN, width] operand whose row r is row_of(r) (null: zeros) into
@@ -143,7 +141,7 @@ struct Backward {
     p.n_begin = 0, p.n_end = dh, p.c = dY, p.ldc = dh, p.accumulate = 1;
     gemm(p);
     if (g_why) {  // dW_hy = dout^T Y (padded rows of Y are zero)
-      engine::run_team(team, [&](int64_t tid, int64_t nt) {
+      run_team(team, [&](int64_t tid, int64_t nt) {
         pack_share(
             pack, dh, [&](int64_t r) { return y_last + r * dh; }, tid, nt);
       });
@@ -181,13 +179,11 @@ struct Backward {
     };
     const int64_t pw = kt.panel_width;
     const int64_t team_b = std::min<int64_t>(team, D * ((H + pw - 1) / pw));
-    const bool grouped = D == 2 && team_b >= 2;
-    const int64_t g_split = team_b / 2;
-    SpinBarrier all(static_cast<int>(team_b)), group0(static_cast<int>(grouped ? g_split : team_b)),
-        group1(static_cast<int>(team_b - g_split));
-    engine::run_team(team_b, [&](int64_t tid, int64_t nt) {
-      int64_t ticket = 0;
-      if (grouped && nt > 1) {
+    SpinBarrier all, group0, group1;
+    run_team(team_b, [&](int64_t tid, int64_t nt) {
+      uint32_t ticket = 0;
+      const int64_t g_split = nt / 2;
+      if (D == 2 && nt > 1) {
         const int64_t g = tid < g_split ? 0 : 1;
         walk(g).run(g == 0 ? tid : tid - g_split, g == 0 ? g_split : nt - g_split, g == 0 ? group0 : group1,
                     ticket);
@@ -224,13 +220,13 @@ struct Backward {
       tn(r, &t, &n);
       return t < len(n) ? x + r * in : nullptr;
     };
-    SpinBarrier barrier(static_cast<int>(team));
+    SpinBarrier barrier;
     // Weight and bias gradients, dX and dh0 in one parallel region: the only
     // barriers are between packing and the GEMMs that read the packs.
-    engine::run_team(team, [&](int64_t tid, int64_t nt) {
-      int64_t ticket = 0;
+    run_team(team, [&](int64_t tid, int64_t nt) {
+      uint32_t ticket = 0;
       auto sync = [&] {
-        if (nt > 1) barrier.wait(ticket);
+        if (nt > 1) barrier.wait(ticket, nt);
       };
       if (b.grads) {
         for (int64_t d = 0; d < D && m.has_bias; ++d) {

@@ -1,16 +1,15 @@
 // Pieces shared by the forward and backward engines: tensor row geometry,
-// work splitting, the spin barrier, a thread team with a safe fallback, and
+// work splitting, the barrier, and
 // the sequential recurrence walk that both passes are built on.
 #pragma once
-
-#include <omp.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 
 #include "src/internal.hpp"
+#include "src/spin_wait.hpp"
+#include "src/thread_pool.hpp"
 
 namespace simdrnn {
 namespace engine {
@@ -34,55 +33,37 @@ inline Range split(int64_t count, int64_t parts, int64_t i) {
   return {count * i / parts, count * (i + 1) / parts};
 }
 
-// Spin barrier for a fixed set of threads. A step of the recurrence lasts
-// microseconds, far below what a futex round trip costs. Every arrival adds 1
-// to a counter that only grows, and a thread's k-th episode is complete when
-// the counter reaches k * participants: one shared cache line and no reset.
-// Measured between this VM's two vCPUs (2 threads, 200k episodes): 0.027 us
-// per episode when both sit on one core complex, 0.16 us when they are far
-// apart, against 0.034 / 0.29 us for a sense-reversing barrier, whose last
-// arrival must also reset the counter and flip a second line. After a long
-// wait (an oversubscribed machine) it yields the core.
+// Barrier for the members of a team. A step of the recurrence lasts
+// microseconds, far below what a futex round trip costs, so waiters spin
+// (spin_then_sleep: they sleep only when a partner has lost its core for
+// longer than threads::spin_us()). Every arrival adds 1 to a counter that
+// only grows, and a thread's k-th episode is complete when the counter has
+// grown by k * members: one shared cache line and no reset. Measured between
+// two vCPUs (2 threads, 200k episodes): 0.027 us per episode when both sit
+// on one core complex, 0.16 us when they are far apart, against 0.034 / 0.29
+// us for a sense-reversing barrier, whose last arrival must also reset the
+// counter and flip a second line. `members` is passed at each wait: a team's
+// size is known only once the pool has lent its workers.
 class alignas(64) SpinBarrier {
  public:
-  explicit SpinBarrier(int participants) : participants_(participants) {}
   // `ticket`: this thread's own counter for this barrier, 0 before its first
-  // episode (each thread keeps one; they advance in step).
-  void wait(int64_t& ticket) {
-    ticket += participants_;
-    if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == ticket) return;  // the last to arrive
-    for (uint32_t spins = 0; arrived_.load(std::memory_order_acquire) < ticket; ++spins) {
-      __builtin_ia32_pause();
-      if (spins > (1u << 12)) sched_yield();  // ~0.1 ms: a partner lost its core
+  // episode (each member keeps one; they advance in step). Every member of
+  // an episode passes the same `members`.
+  void wait(uint32_t& ticket, int64_t members) {
+    ticket += static_cast<uint32_t>(members);
+    const uint32_t target = ticket;
+    if (arrived_.fetch_add(1, std::memory_order_seq_cst) + 1 == target) {  // the last to arrive
+      if (sleepers_.load(std::memory_order_seq_cst)) futex_wake_all(arrived_);
+      return;
     }
+    spin_then_sleep(
+        arrived_, [target](uint32_t v) { return static_cast<int32_t>(v - target) >= 0; }, &sleepers_);
   }
 
  private:
-  std::atomic<int64_t> arrived_{0};
-  int64_t participants_;
+  std::atomic<uint32_t> arrived_{0};
+  std::atomic<uint32_t> sleepers_{0};
 };
-
-// Runs body(tid, team) on `team` threads. OpenMP may grant fewer (nested
-// region, thread limit): then barriers would never fill, so nobody starts and
-// body(0, 1) runs alone. Returns the team size that ran.
-template <class Body>
-int64_t run_team(int64_t team, Body&& body) {
-  if (team <= 1) {
-    body(int64_t{0}, int64_t{1});
-    return 1;
-  }
-  std::atomic<bool> short_team{false};
-#pragma omp parallel num_threads(static_cast <int>(team))
-  {
-    if (omp_get_num_threads() != team)
-      short_team.store(true, std::memory_order_relaxed);
-    else
-      body(static_cast<int64_t>(omp_get_thread_num()), team);
-  }
-  if (!short_team.load()) return team;
-  body(int64_t{0}, int64_t{1});
-  return 1;
-}
 
 // Whether gemm_share splits an m-row GEMM over `panels` column panels by
 // columns (thread tid takes panels split(panels, nt, tid)) rather than rows.
@@ -181,7 +162,7 @@ struct Recurrence {
   // barrier after the last step: callers order what follows (a barrier of
   // their own, or the end of the parallel region). A second walk on the same
   // threads may start at once: it reads only its own direction's columns.
-  void run(int64_t member, int64_t members, SpinBarrier& barrier, int64_t& ticket) const {
+  void run(int64_t member, int64_t members, SpinBarrier& barrier, uint32_t& ticket) const {
     const int64_t pw = kt->panel_width;
     const Range r = split((H + pw - 1) / pw, members, member);
     GemmParams p{};
@@ -208,7 +189,7 @@ struct Recurrence {
           }
         }
       }
-      if (members > 1 && s + 1 < T) barrier.wait(ticket);
+      if (members > 1 && s + 1 < T) barrier.wait(ticket, members);
     }
   }
 };

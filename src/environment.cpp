@@ -1,12 +1,12 @@
 // Environment variables read once per process: SIMDRNN_VERBOSE and
 // SIMDRNN_NUM_THREADS (SIMDRNN_MAX_ISA is read by dispatch.cpp).
-#include <omp.h>
-
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "src/internal.hpp"
+#include "src/thread_pool.hpp"
 
 namespace simdrnn {
 
@@ -27,7 +27,7 @@ int32_t default_num_threads() {
       if (end && *end == '\0' && parsed >= 1 && parsed <= 4096) return static_cast<int32_t>(parsed);
       std::fprintf(stderr, "simdrnn: ignoring SIMDRNN_NUM_THREADS=%s (expected 1..4096)\n", v);
     }
-    return static_cast<int32_t>(omp_get_max_threads());
+    return static_cast<int32_t>(std::min<int64_t>(threads::cores(), 4096));
   }();
   return n;
 }

@@ -7,9 +7,6 @@
 // region; bidirectional layers run their two directions on two thread groups
 // at once. Nothing here allocates, locks or makes a system call (unless the
 // verbose line is on, or a barrier waits long enough to yield its core).
-#include <omp.h>
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -103,7 +100,7 @@ struct Call {
   }
 
   void thread_body(int64_t tid, int64_t nt) {
-    int64_t ticket_all = 0, ticket_group = 0;
+    uint32_t ticket_all = 0, ticket_group = 0;
     const bool timer = verbose && tid == 0;
     Clock::time_point t0 = timer ? Clock::now() : Clock::time_point{};
     const float* src = a.x;
@@ -127,7 +124,7 @@ struct Call {
       }
       // Phase B reads only the projections of its own columns; when phase A
       // gave this thread exactly those columns no barrier is needed between.
-      if (nt > 1 && !a_columns_are_b_columns(nt)) all.wait(ticket_all);
+      if (nt > 1 && !a_columns_are_b_columns(nt)) all.wait(ticket_all, nt);
       Clock::time_point t1 = timer ? Clock::now() : Clock::time_point{};
       if (groups == 2 && nt > 1) {  // phase B, one direction per group
         const int64_t g = tid < g_split ? 0 : 1;
@@ -136,12 +133,12 @@ struct Call {
       } else {
         for (int64_t d = 0; d < D; ++d) recurrence(l, d, dst).run(tid, nt, group0, ticket_group);
       }
-      if (nt > 1) all.wait(ticket_all);
+      if (nt > 1) all.wait(ticket_all, nt);
       finish_layer(l, dst, tid, nt);
       // The next layer's phase A, the reserve copy and phase C read every
       // column of this layer's output; after the last layer with none of
       // them, the region's end is the barrier (one-step stream calls).
-      if (nt > 1 && (l + 1 < L || (O > 0 && a.out) || (training && a.y))) all.wait(ticket_all);
+      if (nt > 1 && (l + 1 < L || (O > 0 && a.out) || (training && a.y))) all.wait(ticket_all, nt);
       if (timer) {
         const Clock::time_point t2 = Clock::now();
         phase_a += micros(t0, t1);
@@ -170,7 +167,7 @@ struct Call {
       p.bias = model.b_hy.get();
       gemm_share(kt, p, tid, nt);
       if (a.seq_lens) {
-        if (nt > 1) all.wait(ticket_all);
+        if (nt > 1) all.wait(ticket_all, nt);
         const Range nr = split(N, nt, tid);
         for (int64_t n = nr.begin; n < nr.end; ++n)
           for (int64_t t = a.seq_lens[n]; t < T; ++t)
@@ -226,8 +223,11 @@ void run_forward(const Model& model, const simdrnn_forward_args& a, int32_t thre
   // one-step call at H = 256 (2^17 FLOPs) streams 512 KiB of weights, 3.5 us
   // on two cores against 4.9 on one (simdrnn-bench stream suite).
   if (flops < (int64_t{1} << 17)) team = 1;
+  // Waking a sleeping worker takes tens of microseconds: only calls of about
+  // 50 us or more on one core (4M multiply-adds) are worth it. Smaller calls
+  // use workers only while they still spin from a previous call.
+  const bool wake = flops >= (int64_t{1} << 22);
   const int64_t groups = (D == 2 && team >= 2) ? 2 : 1;
-  const int64_t group0 = groups == 2 ? team / 2 : team, group1 = team - team / 2;
 
   Call call{model,
             a,
@@ -245,11 +245,12 @@ void run_forward(const Model& model, const simdrnn_forward_args& a, int32_t thre
             intermediate,
             team,
             groups,
-            SpinBarrier(static_cast<int>(team)),
-            SpinBarrier(static_cast<int>(group0)),
-            SpinBarrier(static_cast<int>(group1)),
+            {},
+            {},
+            {},
             verbose};
-  const int64_t ran = engine::run_team(team, [&](int64_t tid, int64_t nt) { call.thread_body(tid, nt); });
+  const int64_t ran = run_team(
+      team, [&](int64_t tid, int64_t nt) { call.thread_body(tid, nt); }, wake);
 
   if (verbose) {
     std::fprintf(stderr,

@@ -63,7 +63,7 @@ const kernels::KernelTable& kernel_table(simdrnn_isa isa);
 
 // ---- environment ------------------------------------------------------------------
 bool verbose_enabled();         // SIMDRNN_VERBOSE=1
-int32_t default_num_threads();  // SIMDRNN_NUM_THREADS, else omp_get_max_threads()
+int32_t default_num_threads();  // SIMDRNN_NUM_THREADS, else the cores this process may use
 
 // ---- weights and model ----------------------------------------------------------------
 // A weight matrix W [rows, cols] packed as the GEMM's B operand (B = W^T).
