@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "simd/kernels.h"
 
@@ -20,6 +21,26 @@ namespace xs {
 
 template <class Arch>
 using Vec = xsimd::batch<float, Arch>;
+
+// x * y + z and z - x * y with one rounding, on every ISA and compiler.
+// xsimd 8.1 has no FMA for the AVX-512 archs and falls back to x * y + z,
+// which GCC contracts into an FMA and clang does not; a body and a tail (or
+// two compilers) that round differently would make results depend on where
+// a thread's share of a vector ends.
+template <class Arch>
+inline Vec<Arch> fmadd(Vec<Arch> x, Vec<Arch> y, Vec<Arch> z) {
+  if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value)
+    return _mm512_fmadd_ps(x, y, z);
+  else
+    return xsimd::fma(x, y, z);
+}
+template <class Arch>
+inline Vec<Arch> fnmadd(Vec<Arch> x, Vec<Arch> y, Vec<Arch> z) {
+  if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value)
+    return _mm512_fnmadd_ps(x, y, z);
+  else
+    return xsimd::fnma(x, y, z);
+}
 
 // tanh: xsimd's (boost.simd lineage) implementation; its error over the whole
 // float range is measured by tests/test_activation.cpp (documented bound: 4 ulp).
@@ -39,15 +60,15 @@ inline Vec<Arch> exp_nonpositive(Vec<Arch> y) {
   using I = xsimd::batch<int32_t, Arch>;
   y = xsimd::select(y < V(-105.0f), V(-105.0f), y);
   const V n = xsimd::nearbyint(y * V(1.44269504088896341f));
-  V r = xsimd::fnma(n, V(0.693359375f), y);
-  r = xsimd::fnma(n, V(-2.12194440e-4f), r);
+  V r = fnmadd<Arch>(n, V(0.693359375f), y);
+  r = fnmadd<Arch>(n, V(-2.12194440e-4f), r);
   V p = V(1.9875691500e-4f);
-  p = xsimd::fma(p, r, V(1.3981999507e-3f));
-  p = xsimd::fma(p, r, V(8.3334519073e-3f));
-  p = xsimd::fma(p, r, V(4.1665795894e-2f));
-  p = xsimd::fma(p, r, V(1.6666665459e-1f));
-  p = xsimd::fma(p, r, V(5.0000001201e-1f));
-  p = xsimd::fma(p, r * r, r + V(1.0f));
+  p = fmadd<Arch>(p, r, V(1.3981999507e-3f));
+  p = fmadd<Arch>(p, r, V(8.3334519073e-3f));
+  p = fmadd<Arch>(p, r, V(4.1665795894e-2f));
+  p = fmadd<Arch>(p, r, V(1.6666665459e-1f));
+  p = fmadd<Arch>(p, r, V(5.0000001201e-1f));
+  p = fmadd<Arch>(p, r * r, r + V(1.0f));
   const I biased = (xsimd::to_int(n) + I(64 + 127)) << 23;  // 2^(n+64), n+64 in [-88, 64]
   return (p * xsimd::bitwise_cast<V>(biased)) * V(5.42101086242752217e-20f);  // * 2^-64
 }
@@ -160,8 +181,8 @@ struct Gemm {
       for (; kk + 1 < k; kk += 2) {
         const V a0(AT ? a[kk * p.lda] : a[kk]), a1(AT ? a[(kk + 1) * p.lda] : a[kk + 1]);
         for (int v = 0; v < NVT; ++v) {
-          acc[0][v] = xsimd::fma(a0, V::load_unaligned(b + kk * kPanel + v * W), acc[0][v]);
-          odd[v] = xsimd::fma(a1, V::load_unaligned(b + (kk + 1) * kPanel + v * W), odd[v]);
+          acc[0][v] = fmadd<Arch>(a0, V::load_unaligned(b + kk * kPanel + v * W), acc[0][v]);
+          odd[v] = fmadd<Arch>(a1, V::load_unaligned(b + (kk + 1) * kPanel + v * W), odd[v]);
         }
       }
       for (int v = 0; v < NVT; ++v) acc[0][v] += odd[v];
@@ -171,7 +192,7 @@ struct Gemm {
       for (int v = 0; v < NVT; ++v) bv[v] = V::load_unaligned(b + kk * kPanel + v * W);
       for (int r = 0; r < MR; ++r) {
         const V av(AT ? a[kk * p.lda + r] : a[r * p.lda + kk]);
-        for (int v = 0; v < NVT; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
+        for (int v = 0; v < NVT; ++v) acc[r][v] = fmadd<Arch>(av, bv[v], acc[r][v]);
       }
     }
     if (!p.accumulate && !p.bias && p.activation == kNone && p.clip <= 0.0f && ncols == NVT * W) {
@@ -245,10 +266,10 @@ struct Gemm {
       for (; kk + 1 < k; kk += 2) {
         const V a0(a[kk]), a1(a[kk + 1]);
         for (int v = 0; v < NV; ++v) {
-          even[0][v] = xsimd::fma(a0, V::load_unaligned(b0 + kk * kPanel + v * W), even[0][v]);
-          even[1][v] = xsimd::fma(a0, V::load_unaligned(b1 + kk * kPanel + v * W), even[1][v]);
-          odd[0][v] = xsimd::fma(a1, V::load_unaligned(b0 + (kk + 1) * kPanel + v * W), odd[0][v]);
-          odd[1][v] = xsimd::fma(a1, V::load_unaligned(b1 + (kk + 1) * kPanel + v * W), odd[1][v]);
+          even[0][v] = fmadd<Arch>(a0, V::load_unaligned(b0 + kk * kPanel + v * W), even[0][v]);
+          even[1][v] = fmadd<Arch>(a0, V::load_unaligned(b1 + kk * kPanel + v * W), even[1][v]);
+          odd[0][v] = fmadd<Arch>(a1, V::load_unaligned(b0 + (kk + 1) * kPanel + v * W), odd[0][v]);
+          odd[1][v] = fmadd<Arch>(a1, V::load_unaligned(b1 + (kk + 1) * kPanel + v * W), odd[1][v]);
         }
       }
       for (int q = 0; q < 2; ++q)
@@ -257,8 +278,8 @@ struct Gemm {
     for (; kk < k; ++kk) {
       const V a0(a[kk]);
       for (int v = 0; v < NV; ++v) {
-        even[0][v] = xsimd::fma(a0, V::load_unaligned(b0 + kk * kPanel + v * W), even[0][v]);
-        even[1][v] = xsimd::fma(a0, V::load_unaligned(b1 + kk * kPanel + v * W), even[1][v]);
+        even[0][v] = fmadd<Arch>(a0, V::load_unaligned(b0 + kk * kPanel + v * W), even[0][v]);
+        even[1][v] = fmadd<Arch>(a0, V::load_unaligned(b1 + kk * kPanel + v * W), even[1][v]);
       }
     }
     for (int q = 0; q < 2; ++q) {
@@ -325,60 +346,64 @@ struct Gemm {
       int64_t i = b;
       for (; i + W <= e; i += W) {
         const V v = V::load_unaligned(x + i);
-        acc = xsimd::fma(v, v, acc);
+        acc = fmadd<Arch>(v, v, acc);
       }
       if (i < e) {
         const V v = load_partial(x + i, e - i);
-        acc = xsimd::fma(v, v, acc);
+        acc = fmadd<Arch>(v, v, acc);
       }
       total += static_cast<double>(xsimd::hadd(acc));
     }
     return total;
   }
 
-  static void scale(float* x, int64_t n, float factor) {
-    const V f(factor);
+  // Runs fn(i, count) over [0, n) in vectors: count == W, then one partial
+  // vector (loaded and stored with load_v / store_v). The tail goes through
+  // the same vector arithmetic as the body, so an element's result never
+  // depends on where its thread's share ends.
+  template <class Fn>
+  static void vectors(int64_t n, Fn&& fn) {
     int64_t i = 0;
-    for (; i + W <= n; i += W) (V::load_unaligned(x + i) * f).store_unaligned(x + i);
-    for (; i < n; ++i) x[i] *= factor;
+    for (; i + W <= n; i += W) fn(i, W);
+    if (i < n) fn(i, n - i);
+  }
+  static V load_v(const float* src, int64_t count) {
+    return count == W ? V::load_unaligned(src) : load_partial(src, count);
+  }
+  static void store_v(float* dst, V v, int64_t count) {
+    if (count == W)
+      v.store_unaligned(dst);
+    else
+      store_partial(dst, v, count);
+  }
+
+  static void scale(float* x, int64_t n, float factor) {
+    vectors(n, [&](int64_t i, int64_t c) { store_v(x + i, load_v(x + i, c) * V(factor), c); });
   }
 
   static void sgd(float* p, const float* g, float* v, int64_t n, float lr, float momentum, float wd) {
-    int64_t i = 0;
-    for (; i + W <= n; i += W) {
-      const V pv = V::load_unaligned(p + i);
-      const V gv = xsimd::fma(V(wd), pv, V::load_unaligned(g + i));
-      const V vv = xsimd::fma(V(momentum), V::load_unaligned(v + i), gv);
-      vv.store_unaligned(v + i);
-      xsimd::fnma(V(lr), vv, pv).store_unaligned(p + i);
-    }
-    for (; i < n; ++i) {
-      const float gi = std::fma(wd, p[i], g[i]);
-      v[i] = std::fma(momentum, v[i], gi);
-      p[i] = std::fma(-lr, v[i], p[i]);
-    }
+    vectors(n, [&](int64_t i, int64_t c) {
+      const V pv = load_v(p + i, c);
+      const V gv = fmadd<Arch>(V(wd), pv, load_v(g + i, c));
+      const V vv = fmadd<Arch>(V(momentum), load_v(v + i, c), gv);
+      store_v(v + i, vv, c);
+      store_v(p + i, fnmadd<Arch>(V(lr), vv, pv), c);
+    });
   }
 
   static void adam(float* p, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2,
                    float eps, float wd, float c1, float c2) {
     const float step = lr / c1, rc2 = 1.0f / std::sqrt(c2);
-    int64_t i = 0;
-    for (; i + W <= n; i += W) {
-      const V pv = V::load_unaligned(p + i);
-      const V gv = xsimd::fma(V(wd), pv, V::load_unaligned(g + i));
-      const V mv = xsimd::fma(V(b1), V::load_unaligned(m + i), V(1.0f - b1) * gv);
-      const V vv = xsimd::fma(V(b2), V::load_unaligned(v + i), V(1.0f - b2) * gv * gv);
-      mv.store_unaligned(m + i);
-      vv.store_unaligned(v + i);
-      const V denom = xsimd::sqrt(vv) * V(rc2) + V(eps);
-      (pv - V(step) * mv / denom).store_unaligned(p + i);
-    }
-    for (; i < n; ++i) {
-      const float gi = std::fma(wd, p[i], g[i]);
-      m[i] = std::fma(b1, m[i], (1.0f - b1) * gi);
-      v[i] = std::fma(b2, v[i], (1.0f - b2) * gi * gi);
-      p[i] = p[i] - step * m[i] / (std::sqrt(v[i]) * rc2 + eps);
-    }
+    vectors(n, [&](int64_t i, int64_t c) {
+      const V pv = load_v(p + i, c);
+      const V gv = fmadd<Arch>(V(wd), pv, load_v(g + i, c));
+      const V mv = fmadd<Arch>(V(b1), load_v(m + i, c), V(1.0f - b1) * gv);
+      const V vv = fmadd<Arch>(V(b2), load_v(v + i, c), (V(1.0f - b2) * gv) * gv);
+      store_v(m + i, mv, c);
+      store_v(v + i, vv, c);
+      const V denom = fmadd<Arch>(xsimd::sqrt(vv), V(rc2), V(eps));
+      store_v(p + i, fnmadd<Arch>(V(step), mv / denom, pv), c);
+    });
   }
 
   static void gemm(const GemmParams& p) { run<MR_MAX>(p); }

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,12 @@ using simdrnn_test::GuardedFloats;
 
 const int64_t kSizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100};
 const int64_t kBatches[] = {1, 2, 5, 17};
+
+uint32_t bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
 
 double act_ref(double v, int32_t act, double clip) {
   if (clip > 0) v = v > clip ? clip : (v < -clip ? -clip : v);
@@ -247,6 +254,44 @@ TEST_P(KernelTest, OptimiserKernels) {
     kt.scale(p.data(), n, 0.5f);
     for (int64_t i = 0; i < n; ++i) EXPECT_EQ(p[i], p0[i] * 0.5f);
     EXPECT_TRUE(p.canaries_intact() && m.canaries_intact() && v.canaries_intact());
+  }
+}
+
+// Element-wise kernels give every element the same bits whether it sits in
+// a whole vector or in a chunk's tail: running [0, n) in pieces that end
+// mid-vector (as thread shares do) equals one run. Fails when a tail rounds
+// differently from the body (a scalar std::fma tail after an x*y+z body).
+TEST_P(KernelTest, ElementwiseKernelsIgnoreChunkBoundaries) {
+  const KernelTable& kt = table();
+  const int64_t n = 1001;
+  const auto p0 = simdrnn_test::random_vector(n, 11), g = simdrnn_test::random_vector(n, 12, -2.0f, 2.0f);
+  const auto m0 = simdrnn_test::random_vector(n, 13), v0 = simdrnn_test::random_vector(n, 14, 0.0f, 1.0f);
+  for (const std::vector<int64_t>& cuts : std::vector<std::vector<int64_t>>{
+           {0, 1, 8, 9, 24, 1001}, {0, 7, 33, 500, 501, 1001}, {0, 17, 31, 63, 65, 1001}}) {
+    auto run = [&](bool pieces, std::vector<float>& p, std::vector<float>& m, std::vector<float>& v,
+                   std::vector<float>& ps, std::vector<float>& vs, std::vector<float>& sc) {
+      p = p0, m = m0, v = v0, ps = p0, vs = v0, sc = p0;
+      const std::vector<int64_t> whole = {0, n};
+      const std::vector<int64_t>& c = pieces ? cuts : whole;
+      for (size_t i = 0; i + 1 < c.size(); ++i) {
+        const int64_t b = c[i], e = c[i + 1];
+        kt.adam(p.data() + b, g.data() + b, m.data() + b, v.data() + b, e - b, 0.01f, 0.9f, 0.999f, 1e-8f,
+                0.01f, 0.1f, 0.001f);
+        kt.sgd(ps.data() + b, g.data() + b, vs.data() + b, e - b, 0.1f, 0.9f, 0.01f);
+        kt.scale(sc.data() + b, e - b, 0.3f);
+      }
+    };
+    std::vector<float> p1, m1, v1, ps1, vs1, sc1, p2, m2, v2, ps2, vs2, sc2;
+    run(false, p1, m1, v1, ps1, vs1, sc1);
+    run(true, p2, m2, v2, ps2, vs2, sc2);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(bits(p1[i]), bits(p2[i])) << kt.name << " adam p, element " << i;
+      ASSERT_EQ(bits(m1[i]), bits(m2[i])) << kt.name << " adam m, element " << i;
+      ASSERT_EQ(bits(v1[i]), bits(v2[i])) << kt.name << " adam v, element " << i;
+      ASSERT_EQ(bits(ps1[i]), bits(ps2[i])) << kt.name << " sgd p, element " << i;
+      ASSERT_EQ(bits(vs1[i]), bits(vs2[i])) << kt.name << " sgd v, element " << i;
+      ASSERT_EQ(bits(sc1[i]), bits(sc2[i])) << kt.name << " scale, element " << i;
+    }
   }
 }
 

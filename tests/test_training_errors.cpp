@@ -891,6 +891,38 @@ TEST(Optimisers, AdamMatchesPyTorchFormula) {
   }
 }
 
+// Sizes whose thread shares end mid-vector (100003 over 2, 3, 4 threads):
+// every thread count gives the same bits, for SGD, Adam and clipping.
+TEST(Optimisers, ThreadCountsNeverChangeBits) {
+  for (simdrnn_isa isa : available_isas()) {
+    IsaCap cap(isa);
+    for (int64_t n : {int64_t{100003}, int64_t{65537}}) {
+      const size_t N = static_cast<size_t>(n);
+      const std::vector<float> p0 = random_vector(N, 5), g = random_vector(N, 6, -3.0f, 3.0f);
+      std::vector<float> ref_p, ref_v, ref_m, ref_ap, ref_c;
+      for (int32_t threads : {1, 2, 3, 4, 7}) {
+        SCOPED_TRACE(std::string(simdrnn_isa_name(isa)) + " n " + std::to_string(n) + " threads " +
+                     std::to_string(threads));
+        std::vector<float> p = p0, v(N, 0.25f), ap = p0, m(N, 0.1f), av(N, 0.2f), c = g;
+        ASSERT_EQ(SIMDRNN_OK, simdrnn_sgd_step(p.data(), g.data(), v.data(), n, 0.1f, 0.9f, 0.01f, threads));
+        ASSERT_EQ(SIMDRNN_OK, simdrnn_adam_step(ap.data(), g.data(), m.data(), av.data(), n, 3, 1e-3f, 0.9f,
+                                                0.999f, 1e-8f, 0.01f, threads));
+        float norm = 0.0f;
+        ASSERT_EQ(SIMDRNN_OK, simdrnn_clip_grad_norm(c.data(), n, 1.0f, &norm, threads));
+        if (threads == 1) {
+          ref_p = p, ref_v = v, ref_ap = ap, ref_m = m, ref_c = c;
+          continue;
+        }
+        EXPECT_EQ(0, std::memcmp(p.data(), ref_p.data(), N * 4)) << "sgd params";
+        EXPECT_EQ(0, std::memcmp(v.data(), ref_v.data(), N * 4)) << "sgd velocity";
+        EXPECT_EQ(0, std::memcmp(ap.data(), ref_ap.data(), N * 4)) << "adam params";
+        EXPECT_EQ(0, std::memcmp(m.data(), ref_m.data(), N * 4)) << "adam m";
+        EXPECT_EQ(0, std::memcmp(c.data(), ref_c.data(), N * 4)) << "clipped grads";
+      }
+    }
+  }
+}
+
 // The bounds are tight enough to tell the formula from close variants.
 TEST(Optimisers, WrongFormulasAreCaught) {
   for (simdrnn_isa isa : available_isas()) {
