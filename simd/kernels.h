@@ -34,7 +34,7 @@ struct GemmParams {
   int64_t m;          // rows of A and C, >= 1
   int64_t k;          // reduction length, >= 0 (0: the product is zero, A unread)
   const float* a;     // A: row r is a[r * lda + 0 .. k-1]
-  int64_t lda;        // >= k
+  int64_t lda;        // >= k, or 0: every row of A is the same k floats
   const float* b;     // packed B (see above); all panels of the matrix
   int64_t n_begin;    // first column computed; a multiple of panel_width
   int64_t n_end;      // one past the last column computed; n_begin < n_end

@@ -20,6 +20,15 @@ void init_carried(Carried& c, const simdrnn_model* handle, const Model& m, int64
 }
 
 int32_t resolve_threads(int32_t requested) { return requested > 0 ? requested : default_num_threads(); }
+simdrnn_status check_seq_lens(const int64_t* lens, int64_t batch, int64_t seq_len, const char* name) {
+  if (lens)
+    for (int64_t n = 0; n < batch; ++n)
+      if (lens[n] < 1 || lens[n] > seq_len)
+        SIMDRNN_FAIL("%s[%lld]: expected 1..seq_len (%lld), got %lld", name, static_cast<long long>(n),
+                     static_cast<long long>(seq_len), static_cast<long long>(lens[n]));
+  return SIMDRNN_OK;
+}
+
 simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void* reserve) {
   Shapes s;
   if (simdrnn_status st = check_shape_args(m, a, &s)) return st;
@@ -33,55 +42,64 @@ simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void*
     SIMDRNN_FAIL("args->out: expected NULL (the model has no output layer, output_size 0), got %p",
                  static_cast<void*>(a->out));
   if (simdrnn_status st = check_threads(a->num_threads, "args->num_threads")) return st;
-  if (a->seq_lens)
-    for (int64_t n = 0; n < a->batch; ++n)
-      if (a->seq_lens[n] < 1 || a->seq_lens[n] > a->seq_len)
-        SIMDRNN_FAIL("args->seq_lens[%lld]: expected 1..seq_len (%lld), got %lld", static_cast<long long>(n),
-                     static_cast<long long>(a->seq_len), static_cast<long long>(a->seq_lens[n]));
-  const int64_t need = workspace_bytes(m, a->seq_len, a->batch, a->y != nullptr);
-  if (static_cast<uint64_t>(need) > a->workspace_size)
+  if (static_cast<uint64_t>(s.workspace) > a->workspace_size)
     SIMDRNN_FAIL("args->workspace_size: expected >= %lld bytes (simdrnn_forward_workspace_size), got %zu",
-                 static_cast<long long>(need), a->workspace_size);
-  if (need > 0 && !a->workspace)
-    SIMDRNN_FAIL("args->workspace: expected a buffer of %lld bytes, got NULL", static_cast<long long>(need));
-  constexpr int64_t F = sizeof(float);
-  // forward_training: the reserve is written too (size checked by the caller).
-  const int64_t reserve_bytes =
-      reserve ? training_reserve_layout(m, a->seq_len, a->batch, nullptr, nullptr) : 0;
-  const Region regions[] = {region("reserve", reserve, reserve_bytes, true),
-                            region("args->x", a->x, s.x * F, false),
-                            region("args->h0", a->h0, s.h * F, false),
-                            region("args->seq_lens", a->seq_lens, a->batch * int64_t{sizeof(int64_t)}, false),
-                            region("args->y", a->y, s.y * F, true),
-                            region("args->h_n", a->h_n, s.h * F, true, "args->h0"),
-                            region("args->out", a->out, s.out * F, true),
-                            region("args->workspace", need ? a->workspace : nullptr, need, true)};
-  if (simdrnn_status st = check_overlaps(regions)) return st;
-  if (reserve) {  // forward_training: layer outputs and masks go to the reserve
-    TrainingSink sink;
-    training_reserve_layout(m, a->seq_len, a->batch, reserve, &sink);
-    const ReserveHeader header{kReserveMagic,         m.id, a->seq_len, a->batch, raw_enum(a->layout),
-                               a->seq_lens != nullptr};
-    std::memcpy(engine::align64(reserve), &header, sizeof header);
-    // Backward needs h0 as this call saw it; h_n == h0 overwrites it in place.
-    const size_t h0_bytes =
-        static_cast<size_t>(m.config.num_layers * m.directions * a->batch * m.config.hidden_size) *
-        sizeof(float);
-    if (a->h0)
-      std::memcpy(sink.h0, a->h0, h0_bytes);
-    else
-      std::memset(sink.h0, 0, h0_bytes);
-    run_forward(m, *a, resolve_threads(a->num_threads), &sink);
+                 static_cast<long long>(s.workspace), a->workspace_size);
+  if (s.workspace > 0 && !a->workspace)
+    SIMDRNN_FAIL("args->workspace: expected a buffer of %lld bytes, got NULL",
+                 static_cast<long long>(s.workspace));
+  const Region regions[] = {
+      bytes_region("reserve", reserve, reserve ? s.reserve : 0, true),
+      region("args->x", a->x, s.x, false),
+      region("args->h0", a->h0, s.h, false),
+      region("args->seq_lens", a->seq_lens, a->batch, false),
+      region("args->y", a->y, s.y, true),
+      region("args->h_n", a->h_n, s.h, true, "args->h0"),
+      region("args->out", a->out, s.out, true),
+      bytes_region("args->workspace", s.workspace ? a->workspace : nullptr, s.workspace, true)};
+  if (simdrnn_status st = check_regions(regions)) return st;
+  if (simdrnn_status st = check_seq_lens(a->seq_lens, a->batch, a->seq_len, "args->seq_lens")) return st;
+  if (!reserve) {
+    run_forward(m, *a, resolve_threads(a->num_threads));
     return SIMDRNN_OK;
   }
-  run_forward(m, *a, resolve_threads(a->num_threads));
+  // forward_training: stamp the reserve with what backward must match, keep
+  // h0 as this call saw it (h_n == h0 overwrites it in place) and the
+  // lengths; layer outputs and masks go to the reserve.
+  TrainingSink sink;
+  training_reserve_layout(m, a->seq_len, a->batch, reserve, &sink);
+  *sink.header =
+      ReserveHeader{kReserveMagic,   m.id, a->seq_len, a->batch, raw_enum(a->layout), a->seq_lens != nullptr,
+                    a->h0 != nullptr};
+  const size_t lens_bytes = static_cast<size_t>(a->batch) * sizeof(int64_t);
+  if (a->seq_lens)
+    std::memcpy(sink.lens, a->seq_lens, lens_bytes);
+  else
+    std::memset(sink.lens, 0, lens_bytes);
+  if (a->h0)
+    std::memcpy(sink.h0, a->h0, static_cast<size_t>(s.h) * sizeof(float));
+  else
+    std::memset(sink.h0, 0, static_cast<size_t>(s.h) * sizeof(float));
+  run_forward(m, *a, resolve_threads(a->num_threads), &sink);
   return SIMDRNN_OK;
 }
-void reset_state(Carried& c, const float* h0) {
+
+simdrnn_status copy_state(const Carried& c, float* h) {
+  if (!h) SIMDRNN_FAIL("h: expected a [L, N, H] buffer, got NULL");
+  const Region regions[] = {region("h", h, static_cast<int64_t>(c.state_bytes() / sizeof(float)), true)};
+  if (simdrnn_status st = check_regions(regions)) return st;
+  std::memcpy(h, c.state.get(), c.state_bytes());
+  return SIMDRNN_OK;
+}
+
+simdrnn_status reset_state(Carried& c, const float* h0) {
+  const Region regions[] = {region("h0", h0, static_cast<int64_t>(c.state_bytes() / sizeof(float)), false)};
+  if (simdrnn_status st = check_regions(regions)) return st;
   if (h0)
     std::memmove(c.state.get(), h0, c.state_bytes());
   else
     std::memset(c.state.get(), 0, c.state_bytes());
+  return SIMDRNN_OK;
 }
 
 }  // namespace simdrnn
@@ -96,7 +114,7 @@ simdrnn_status simdrnn_forward_workspace_size(const simdrnn_model* model, const 
     Shapes s;
     if (simdrnn_status st = check_shape_args(*m, args, &s)) return st;
     if (!bytes) SIMDRNN_FAIL("bytes: expected a non-NULL size_t* to fill, got NULL");
-    *bytes = static_cast<size_t>(workspace_bytes(*m, args->seq_len, args->batch, args->y != nullptr));
+    *bytes = static_cast<size_t>(s.workspace);
     return SIMDRNN_OK;
   });
 }
@@ -118,10 +136,19 @@ simdrnn_status simdrnn_stream_create(const simdrnn_model* model, int64_t batch, 
     if (!m) return SIMDRNN_INVALID_ARGUMENT;
     Shapes s;
     if (simdrnn_status st = check_carried(*m, batch, max_steps, "streaming", &s)) return st;
-    auto st = std::make_unique<Stream>();
-    init_carried(*st, model, *m, batch, max_steps, s);
-    st->workspace_size = workspace_bytes(*m, max_steps, batch, false);
-    st->workspace = aligned_floats(st->workspace_size / int64_t{sizeof(float)} + 1);
+    std::unique_ptr<Stream> st;
+    try {
+      st = std::make_unique<Stream>();
+      init_carried(*st, model, *m, batch, max_steps, s);
+      st->workspace_size = s.workspace;
+      st->workspace = aligned_floats(s.workspace / int64_t{sizeof(float)} + 1);
+    } catch (const std::bad_alloc&) {
+      return fail(SIMDRNN_OUT_OF_MEMORY,
+                  "batch, max_steps: could not allocate %lld bytes for the stream's state and workspace "
+                  "(batch %lld, max_steps %lld)",
+                  static_cast<long long>(s.h * 4 + s.workspace), static_cast<long long>(batch),
+                  static_cast<long long>(max_steps));
+    }
     const uint64_t h = stream_table().insert(std::move(st));
     if (!h) return fail(SIMDRNN_OUT_OF_MEMORY, "stream: too many live streams");
     *stream = reinterpret_cast<simdrnn_stream*>(static_cast<uintptr_t>(h));
@@ -143,8 +170,7 @@ simdrnn_status simdrnn_stream_reset(simdrnn_stream* stream, const float* h0) {
   return guarded([&]() -> simdrnn_status {
     Stream* st = live_stream(stream);
     if (!st) return SIMDRNN_INVALID_ARGUMENT;
-    reset_state(*st, h0);
-    return SIMDRNN_OK;
+    return reset_state(*st, h0);
   });
 }
 
@@ -177,8 +203,7 @@ simdrnn_status simdrnn_stream_state(const simdrnn_stream* stream, float* h) {
   return guarded([&]() -> simdrnn_status {
     Stream* st = live_stream(stream);
     if (!st) return SIMDRNN_INVALID_ARGUMENT;
-    if (!h) SIMDRNN_FAIL("h: expected a [L, N, H] buffer, got NULL");
-    std::memcpy(h, st->state.get(), st->state_bytes());
+    if (simdrnn_status s = copy_state(*st, h)) return s;
     return SIMDRNN_OK;
   });
 }

@@ -17,8 +17,13 @@ simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void*
 void init_carried(Carried& c, const simdrnn_model* handle, const Model& m, int64_t batch, int64_t max_steps,
                   const Shapes& s);
 // Sets a carried state to h0, or to zeros when h0 is NULL.
-void reset_state(Carried& c, const float* h0);
+simdrnn_status reset_state(Carried& c, const float* h0);
+// Copies a carried state into h (checked: non-NULL, aligned).
+simdrnn_status copy_state(const Carried& c, float* h);
 
 int32_t resolve_threads(int32_t requested);
+
+// Each of lens[0..batch) must be in 1..seq_len; `name` is the argument's.
+simdrnn_status check_seq_lens(const int64_t* lens, int64_t batch, int64_t seq_len, const char* name);
 
 }  // namespace simdrnn

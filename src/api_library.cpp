@@ -14,8 +14,10 @@ extern "C" {
 const char* simdrnn_version(void) { return SIMDRNN_VERSION_STRING; }
 const char* simdrnn_last_error(void) { return simdrnn::last_error(); }
 
+// Both switch on the raw int: a C caller may pass any value, and loading an
+// out-of-range value as the enum type is undefined in C++.
 const char* simdrnn_status_name(simdrnn_status status) {
-  switch (status) {
+  switch (raw_enum(status)) {
     case SIMDRNN_OK:
       return "SIMDRNN_OK";
     case SIMDRNN_INVALID_ARGUMENT:
@@ -27,11 +29,11 @@ const char* simdrnn_status_name(simdrnn_status status) {
     case SIMDRNN_INTERNAL_ERROR:
       return "SIMDRNN_INTERNAL_ERROR";
   }
-  return "unknown status";
+  return "unknown";
 }
 
 const char* simdrnn_isa_name(simdrnn_isa isa) {
-  switch (isa) {
+  switch (raw_enum(isa)) {
     case SIMDRNN_ISA_SCALAR:
       return "scalar";
     case SIMDRNN_ISA_AVX2:

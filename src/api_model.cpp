@@ -49,6 +49,8 @@ simdrnn_status simdrnn_weights_set(simdrnn_weights* weights, const char* name, c
     if (count != expected)
       SIMDRNN_FAIL("count: expected %lld floats for \"%s\", got %lld", static_cast<long long>(expected), name,
                    static_cast<long long>(count));
+    const Region regions[] = {region("data", data, count, false)};
+    if (simdrnn_status st = check_regions(regions)) return st;
     w->tensors[name].assign(data, data + count);
     return SIMDRNN_OK;
   });
@@ -71,6 +73,9 @@ simdrnn_status simdrnn_weights_set_onnx(simdrnn_weights* weights, int64_t layer,
     if (!R)
       SIMDRNN_FAIL("R: expected [%lld, %lld, %lld] floats, got NULL", static_cast<long long>(D),
                    static_cast<long long>(H), static_cast<long long>(H));
+    const Region regions[] = {region("W", W, D * H * in, false), region("R", R, D * H * H, false),
+                              region("B", B, D * 2 * H, false)};
+    if (simdrnn_status st = check_regions(regions)) return st;
     for (int64_t d = 0; d < D; ++d) {
       const std::string suffix = "_l" + std::to_string(layer) + (d ? "_reverse" : "");
       w->tensors["weight_ih" + suffix].assign(W + d * H * in, W + (d + 1) * H * in);
@@ -163,6 +168,8 @@ simdrnn_status simdrnn_model_get_params(const simdrnn_model* model, float* param
     const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
     if (!m) return SIMDRNN_INVALID_ARGUMENT;
     if (!params) SIMDRNN_FAIL("params: expected a buffer of %zu floats, got NULL", m->params.size());
+    const Region regions[] = {region("params", params, static_cast<int64_t>(m->params.size()), true)};
+    if (simdrnn_status st = check_regions(regions)) return st;
     std::memcpy(params, m->params.data(), m->params.size() * sizeof(float));
     return SIMDRNN_OK;
   });
@@ -173,6 +180,8 @@ simdrnn_status simdrnn_model_set_params(simdrnn_model* model, const float* param
     Model* m = lookup(model_table(), model, "model", "simdrnn_model");
     if (!m) return SIMDRNN_INVALID_ARGUMENT;
     if (!params) SIMDRNN_FAIL("params: expected %zu floats, got NULL", m->params.size());
+    const Region regions[] = {region("params", params, static_cast<int64_t>(m->params.size()), false)};
+    if (simdrnn_status st = check_regions(regions)) return st;
     std::memmove(m->params.data(), params, m->params.size() * sizeof(float));
     pack_model(*m);
     m->id = next_model_id();  // reserves filled before this no longer match

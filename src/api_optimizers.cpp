@@ -19,6 +19,14 @@ void parallel_elements(int64_t count, int32_t threads, Fn&& fn) {
     if (r.begin < r.end) fn(r.begin, r.end);
   });
 }
+// Learning rates, momentum and weight decay: finite and >= 0 (an infinite
+// rate turns every parameter into NaN or Inf at once).
+simdrnn_status check_hyper(const char* name, float value) {
+  if (!(value >= 0.0f && std::isfinite(value)))
+    SIMDRNN_FAIL("%s: expected a finite value >= 0, got %g", name, static_cast<double>(value));
+  return SIMDRNN_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -31,6 +39,8 @@ simdrnn_status simdrnn_clip_grad_norm(float* grads, int64_t count, float max_nor
       SIMDRNN_FAIL("grads: expected %lld floats, got NULL", static_cast<long long>(count));
     if (!(max_norm > 0.0f)) SIMDRNN_FAIL("max_norm: expected > 0, got %g", static_cast<double>(max_norm));
     if (simdrnn_status st = check_threads(num_threads, "num_threads")) return st;
+    const Region regions[] = {region("grads", grads, count, true), region("norm", norm, 1, true)};
+    if (simdrnn_status st = check_regions(regions)) return st;
     const kernels::KernelTable& kt = kernel_table(active_isa());
     // One pass in index order: the norm is bit-identical for any thread count.
     const double total = std::sqrt(kt.sum_squares(grads, count));
@@ -51,11 +61,13 @@ simdrnn_status simdrnn_sgd_step(float* params, const float* grads, float* veloci
     if (count > 0 && (!params || !grads || !velocity))
       SIMDRNN_FAIL("params, grads, velocity: expected %lld floats each, got a NULL pointer",
                    static_cast<long long>(count));
-    if (!(lr >= 0.0f)) SIMDRNN_FAIL("lr: expected >= 0, got %g", static_cast<double>(lr));
-    if (!(momentum >= 0.0f)) SIMDRNN_FAIL("momentum: expected >= 0, got %g", static_cast<double>(momentum));
-    if (!(weight_decay >= 0.0f))
-      SIMDRNN_FAIL("weight_decay: expected >= 0, got %g", static_cast<double>(weight_decay));
+    if (simdrnn_status st = check_hyper("lr", lr)) return st;
+    if (simdrnn_status st = check_hyper("momentum", momentum)) return st;
+    if (simdrnn_status st = check_hyper("weight_decay", weight_decay)) return st;
     if (simdrnn_status st = check_threads(num_threads, "num_threads")) return st;
+    const Region regions[] = {region("params", params, count, true), region("grads", grads, count, false),
+                              region("velocity", velocity, count, true)};
+    if (simdrnn_status st = check_regions(regions)) return st;
     const kernels::KernelTable& kt = kernel_table(active_isa());
     parallel_elements(count, num_threads, [&](int64_t b, int64_t e) {
       kt.sgd(params + b, grads + b, velocity + b, e - b, lr, momentum, weight_decay);
@@ -73,15 +85,18 @@ simdrnn_status simdrnn_adam_step(float* params, const float* grads, float* m, fl
       SIMDRNN_FAIL("params, grads, m, v: expected %lld floats each, got a NULL pointer",
                    static_cast<long long>(count));
     if (step < 1) SIMDRNN_FAIL("step: expected >= 1, got %lld", static_cast<long long>(step));
-    if (!(lr >= 0.0f)) SIMDRNN_FAIL("lr: expected >= 0, got %g", static_cast<double>(lr));
+    if (simdrnn_status st = check_hyper("lr", lr)) return st;
     if (!(beta1 >= 0.0f && beta1 < 1.0f))
       SIMDRNN_FAIL("beta1: expected [0, 1), got %g", static_cast<double>(beta1));
     if (!(beta2 >= 0.0f && beta2 < 1.0f))
       SIMDRNN_FAIL("beta2: expected [0, 1), got %g", static_cast<double>(beta2));
-    if (!(eps > 0.0f)) SIMDRNN_FAIL("eps: expected > 0, got %g", static_cast<double>(eps));
-    if (!(weight_decay >= 0.0f))
-      SIMDRNN_FAIL("weight_decay: expected >= 0, got %g", static_cast<double>(weight_decay));
+    if (!(eps > 0.0f && std::isfinite(eps)))
+      SIMDRNN_FAIL("eps: expected a finite value > 0, got %g", static_cast<double>(eps));
+    if (simdrnn_status st = check_hyper("weight_decay", weight_decay)) return st;
     if (simdrnn_status st = check_threads(num_threads, "num_threads")) return st;
+    const Region regions[] = {region("params", params, count, true), region("grads", grads, count, false),
+                              region("m", m, count, true), region("v", v, count, true)};
+    if (simdrnn_status st = check_regions(regions)) return st;
     const kernels::KernelTable& kt = kernel_table(active_isa());
     const float c1 =
         static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step)));

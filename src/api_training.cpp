@@ -20,7 +20,7 @@ simdrnn_status simdrnn_training_reserve_size(const simdrnn_model* model, const s
     if (simdrnn_status st = check_shape_args(*m, args, &s)) return st;
     if (!bytes) SIMDRNN_FAIL("bytes: expected a non-NULL size_t* to fill, got NULL");
     prepare_training(*m);  // once per model: the transposed packs backward needs
-    *bytes = static_cast<size_t>(training_reserve_layout(*m, args->seq_len, args->batch, nullptr, nullptr));
+    *bytes = static_cast<size_t>(s.reserve);
     return SIMDRNN_OK;
   });
 }
@@ -35,7 +35,7 @@ simdrnn_status simdrnn_forward_training(const simdrnn_model* model, const simdrn
       SIMDRNN_FAIL("model: expected a model prepared by simdrnn_training_reserve_size, got one that was not");
     Shapes s;
     if (simdrnn_status st = check_shape_args(*m, args, &s)) return st;
-    const int64_t need = training_reserve_layout(*m, args->seq_len, args->batch, nullptr, nullptr);
+    const int64_t need = s.reserve;
     if (!reserve)
       SIMDRNN_FAIL("reserve: expected a buffer of %lld bytes, got NULL", static_cast<long long>(need));
     if (static_cast<uint64_t>(need) > reserve_size)
@@ -53,7 +53,7 @@ simdrnn_status simdrnn_backward_workspace_size(const simdrnn_model* model,
     Shapes s;
     if (simdrnn_status st = check_shape_args(*m, forward, &s)) return st;
     if (!bytes) SIMDRNN_FAIL("bytes: expected a non-NULL size_t* to fill, got NULL");
-    *bytes = static_cast<size_t>(backward_workspace_bytes(*m, forward->seq_len, forward->batch));
+    *bytes = static_cast<size_t>(s.backward_workspace);
     return SIMDRNN_OK;
   });
 }
@@ -70,51 +70,68 @@ simdrnn_status simdrnn_backward(const simdrnn_model* model, const simdrnn_backwa
     Shapes s;
     if (simdrnn_status st = check_shape_args(*m, f, &s)) return st;
     if (!f->x) SIMDRNN_FAIL("args->forward->x: expected the forward_training input, got NULL");
-    if (f->seq_lens)
-      for (int64_t n = 0; n < f->batch; ++n)
-        if (f->seq_lens[n] < 1 || f->seq_lens[n] > f->seq_len)
-          SIMDRNN_FAIL("args->forward->seq_lens[%lld]: expected 1..seq_len (%lld), got %lld",
-                       static_cast<long long>(n), static_cast<long long>(f->seq_len),
-                       static_cast<long long>(f->seq_lens[n]));
-    const int64_t need = training_reserve_layout(*m, f->seq_len, f->batch, nullptr, nullptr);
+    if (!args->dx && !args->dh0 && !args->grads)
+      SIMDRNN_FAIL("args->dx, args->dh0, args->grads: expected at least one output, got all NULL");
+    const int64_t need = s.reserve;
     if (!args->reserve || static_cast<uint64_t>(need) > args->reserve_size)
       SIMDRNN_FAIL(
           "args->reserve: expected the %lld-byte reserve of a simdrnn_forward_training call, got %p "
           "with %zu bytes",
           static_cast<long long>(need), args->reserve, args->reserve_size);
-    ReserveHeader h;
-    std::memcpy(&h, engine::align64(const_cast<void*>(args->reserve)), sizeof h);
-    if (h.magic != kReserveMagic || h.model_id != m->id || h.seq_len != f->seq_len || h.batch != f->batch ||
-        h.layout != raw_enum(f->layout) || h.has_lens != (f->seq_lens != nullptr))
-      SIMDRNN_FAIL(
-          "args->reserve: expected one filled by simdrnn_forward_training with this model (and its "
-          "current parameters), seq_len %lld, batch %lld, this layout and lengths; got a reserve "
-          "from another call%s",
-          static_cast<long long>(f->seq_len), static_cast<long long>(f->batch),
-          h.magic != kReserveMagic ? " (never filled)" : "");
     if (m->config.output_size == 0 && args->dout)
       SIMDRNN_FAIL("args->dout: expected NULL (the model has no output layer), got %p",
                    static_cast<const void*>(args->dout));
     if (args->accumulate != 0 && args->accumulate != 1)
       SIMDRNN_FAIL("args->accumulate: expected 0 or 1, got %d", static_cast<int>(args->accumulate));
     if (simdrnn_status st = check_threads(args->num_threads, "args->num_threads")) return st;
-    const int64_t ws = backward_workspace_bytes(*m, f->seq_len, f->batch);
+    const int64_t ws = s.backward_workspace;
     if (!args->workspace || static_cast<uint64_t>(ws) > args->workspace_size)
       SIMDRNN_FAIL("args->workspace: expected %lld bytes (simdrnn_backward_workspace_size), got %p with %zu",
                    static_cast<long long>(ws), args->workspace, args->workspace_size);
-    const int64_t rows = f->seq_len * f->batch, np = static_cast<int64_t>(m->params.size());
-    const Region regions[] = {region("args->forward->x", f->x, s.x * 4, false),
-                              region("args->forward->h0", f->h0, s.h * 4, false),
-                              region("args->forward->seq_lens", f->seq_lens, f->batch * 8, false),
-                              region("args->reserve", args->reserve, need, false),
-                              region("args->dy", args->dy, s.y * 4, false),
-                              region("args->dout", args->dout, rows * m->config.output_size * 4, false),
-                              region("args->dh_n", args->dh_n, s.h * 4, false),
-                              region("args->dx", args->dx, s.x * 4, true),
-                              region("args->dh0", args->dh0, s.h * 4, true),
-                              region("args->grads", args->grads, np * 4, true),
-                              region("args->workspace", args->workspace, ws, true)};
-    if (simdrnn_status st = check_overlaps(regions)) return st;
+    const int64_t np = static_cast<int64_t>(m->params.size());
+    const Region regions[] = {region("args->forward->x", f->x, s.x, false),
+                              region("args->forward->h0", f->h0, s.h, false),
+                              region("args->forward->seq_lens", f->seq_lens, f->batch, false),
+                              bytes_region("args->reserve", args->reserve, need, false),
+                              region("args->dy", args->dy, s.y, false),
+                              region("args->dout", args->dout, s.out, false),
+                              region("args->dh_n", args->dh_n, s.h, false),
+                              region("args->dx", args->dx, s.x, true),
+                              region("args->dh0", args->dh0, s.h, true),
+                              region("args->grads", args->grads, np, true),
+                              bytes_region("args->workspace", args->workspace, ws, true)};
+    if (simdrnn_status st = check_regions(regions)) return st;
+    if (simdrnn_status st = check_seq_lens(f->seq_lens, f->batch, f->seq_len, "args->forward->seq_lens"))
+      return st;
+    TrainingSink saved;
+    training_reserve_layout(*m, f->seq_len, f->batch, const_cast<void*>(args->reserve), &saved);
+    const ReserveHeader& h = *saved.header;
+    if (h.magic != kReserveMagic)
+      SIMDRNN_FAIL("args->reserve: expected one filled by simdrnn_forward_training, got one never filled");
+    if (h.model_id != m->id)
+      SIMDRNN_FAIL(
+          "args->reserve: expected one filled by simdrnn_forward_training with this model and its current "
+          "parameters, got one from another model or from before simdrnn_model_set_params");
+    if (h.seq_len != f->seq_len || h.batch != f->batch || h.layout != raw_enum(f->layout))
+      SIMDRNN_FAIL(
+          "args->forward, args->reserve: expected the seq_len %lld, batch %lld and layout %lld of the "
+          "forward_training call that filled the reserve, got seq_len %lld, batch %lld and layout %d",
+          static_cast<long long>(h.seq_len), static_cast<long long>(h.batch),
+          static_cast<long long>(h.layout), static_cast<long long>(f->seq_len),
+          static_cast<long long>(f->batch), raw_enum(f->layout));
+    if (h.has_h0 != (f->h0 != nullptr))
+      SIMDRNN_FAIL(
+          "args->forward->h0: expected %s as in the forward_training call that filled args->reserve, "
+          "got %s",
+          h.has_h0 ? "an h0" : "NULL", f->h0 ? "an h0" : "NULL");
+    if (h.has_lens != (f->seq_lens != nullptr) ||
+        (f->seq_lens &&
+         std::memcmp(saved.lens, f->seq_lens, static_cast<size_t>(f->batch) * sizeof(int64_t)) != 0))
+      SIMDRNN_FAIL(
+          "args->forward->seq_lens: expected the lengths of the forward_training call that filled "
+          "args->reserve, got %s",
+          f->seq_lens ? (h.has_lens ? "different lengths" : "lengths where it had none")
+                      : "NULL where it had lengths");
     run_backward(*m, *args, resolve_threads(args->num_threads));
     return SIMDRNN_OK;
   });
@@ -138,14 +155,23 @@ simdrnn_status simdrnn_train_session_create(const simdrnn_model* model, int64_t 
     if (simdrnn_status st = check_carried(*m, batch, max_steps, "a truncated-BPTT session", &s)) return st;
     if (simdrnn_status st = check_training_model(*m)) return st;
     prepare_training(*m);
-    auto ts = std::make_unique<TrainSession>();
-    init_carried(*ts, model, *m, batch, max_steps, s);
-    ts->reserve_size = training_reserve_layout(*m, max_steps, batch, nullptr, nullptr);
-    ts->forward_workspace_size = workspace_bytes(*m, max_steps, batch, false);
-    ts->backward_workspace_size = backward_workspace_bytes(*m, max_steps, batch);
-    ts->reserve = aligned_floats(ts->reserve_size / 4 + 1);
-    ts->forward_workspace = aligned_floats(ts->forward_workspace_size / 4 + 1);
-    ts->backward_workspace = aligned_floats(ts->backward_workspace_size / 4 + 1);
+    std::unique_ptr<TrainSession> ts;
+    try {
+      ts = std::make_unique<TrainSession>();
+      init_carried(*ts, model, *m, batch, max_steps, s);
+      ts->reserve_size = s.reserve;
+      ts->forward_workspace_size = s.workspace;
+      ts->backward_workspace_size = s.backward_workspace;
+      ts->reserve = aligned_floats(ts->reserve_size / 4 + 1);
+      ts->forward_workspace = aligned_floats(ts->forward_workspace_size / 4 + 1);
+      ts->backward_workspace = aligned_floats(ts->backward_workspace_size / 4 + 1);
+    } catch (const std::bad_alloc&) {
+      return fail(SIMDRNN_OUT_OF_MEMORY,
+                  "batch, max_steps: could not allocate %lld bytes for the session's state, reserve and "
+                  "workspaces (batch %lld, max_steps %lld)",
+                  static_cast<long long>(s.h * 4 + s.reserve + s.workspace + s.backward_workspace),
+                  static_cast<long long>(batch), static_cast<long long>(max_steps));
+    }
     const uint64_t h = session_table().insert(std::move(ts));
     if (!h) return fail(SIMDRNN_OUT_OF_MEMORY, "session: too many live sessions");
     *session = reinterpret_cast<simdrnn_train_session*>(static_cast<uintptr_t>(h));
@@ -162,7 +188,7 @@ simdrnn_status simdrnn_train_session_reset(simdrnn_train_session* session, const
   return guarded([&]() -> simdrnn_status {
     TrainSession* ts = live_session(session);
     if (!ts) return SIMDRNN_INVALID_ARGUMENT;
-    reset_state(*ts, h0);
+    if (simdrnn_status st = reset_state(*ts, h0)) return st;
     ts->has_forward = false;
     return SIMDRNN_OK;
   });
@@ -172,8 +198,7 @@ simdrnn_status simdrnn_train_session_state(const simdrnn_train_session* session,
   return guarded([&]() -> simdrnn_status {
     TrainSession* ts = live_session(session);
     if (!ts) return SIMDRNN_INVALID_ARGUMENT;
-    if (!h) SIMDRNN_FAIL("h: expected a [L, N, H] buffer, got NULL");
-    std::memcpy(h, ts->state.get(), ts->state_bytes());
+    if (simdrnn_status s = copy_state(*ts, h)) return s;
     return SIMDRNN_OK;
   });
 }
@@ -216,6 +241,12 @@ simdrnn_status simdrnn_train_session_backward(simdrnn_train_session* session, co
     if (!ts) return SIMDRNN_INVALID_ARGUMENT;
     if (!ts->has_forward)
       SIMDRNN_FAIL("session: expected a simdrnn_train_session_forward chunk before backward, got none");
+    TrainingSink saved;
+    training_reserve_layout(*ts->model, ts->last.seq_len, ts->last.batch, ts->reserve.get(), &saved);
+    if (saved.header->model_id != ts->model->id)
+      SIMDRNN_FAIL(
+          "session: its last forward chunk ran before simdrnn_model_set_params changed the parameters; run "
+          "simdrnn_train_session_forward again before backward");
     simdrnn_backward_args b{};
     b.forward = &ts->last;
     b.reserve = ts->reserve.get();

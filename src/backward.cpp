@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "src/buffer_layout.hpp"
 #include "src/engine.hpp"
 #include "src/internal.hpp"
 
@@ -16,7 +17,6 @@ namespace simdrnn {
 namespace {
 
 using engine::gemm_share;
-using engine::padded_bytes;
 using engine::Range;
 using engine::Recurrence;
 using engine::Rows;
@@ -167,15 +167,15 @@ struct Backward {
     auto walk = [&](int64_t d) {
       // Backward of the forward direction walks time down from each
       // sequence's last step: that is the forward engine's reverse walk.
-      return Recurrence{&kt,        m.cells[l * D + d].w_hh_bwd.data.get(),
-                        T,          N,
-                        H,          dh,
-                        d * H,      d == 1,
-                        rows,       dY,
-                        nullptr,    fa.seq_lens,
-                        grad_code,  0.0f,
-                        saved.h[l], mask,
-                        0};
+      return Recurrence{&kt,         m.cells[l * D + d].w_hh_bwd.data.get(),
+                        T,           N,
+                        H,           dh,
+                        d * H,       d == 1,
+                        rows,        dY,
+                        nullptr,     nullptr,
+                        fa.seq_lens, grad_code,
+                        0.0f,        saved.h[l],
+                        mask,        0};
     };
     const int64_t pw = kt.panel_width;
     const int64_t team_b = std::min<int64_t>(team, D * ((H + pw - 1) / pw));
@@ -304,8 +304,28 @@ struct Backward {
 // dh wide) and, from the next panel boundary, one direction's H_prev.
 int64_t pack_floats(const Model& model, int64_t rows) {
   const int64_t pw = model.kernels->panel_width, H = model.config.hidden_size;
-  return rows *
-         (round_up(std::max<int64_t>(model.config.input_size, model.directions * H), pw) + round_up(H, pw));
+  return checked_product(
+      {rows,
+       round_up(std::max<int64_t>(model.config.input_size, model.directions * H), pw) + round_up(H, pw)});
+}
+
+struct BackwardBuffers {
+  float *dY, *dXn, *pack, *dAt;
+};
+
+int64_t backward_layout(const Model& model, int64_t seq_len, int64_t batch, void* base,
+                        BackwardBuffers* out) {
+  const simdrnn_config& c = model.config;
+  const int64_t rows = checked_product({seq_len, batch});
+  const int64_t layer = checked_product({rows, model.directions, c.hidden_size});
+  BufferLayout layout(base);
+  BackwardBuffers b{};
+  b.dY = layout.take<float>(layer);
+  b.dXn = c.num_layers >= 2 ? layout.take<float>(layer) : nullptr;
+  b.pack = layout.take<float>(pack_floats(model, rows));
+  b.dAt = layout.take<float>(checked_product({rows, c.hidden_size}));
+  if (out) *out = b;
+  return layout.bytes();
 }
 
 }  // namespace
@@ -313,28 +333,21 @@ int64_t pack_floats(const Model& model, int64_t rows) {
 int64_t training_reserve_layout(const Model& model, int64_t seq_len, int64_t batch, void* base,
                                 TrainingSink* sink) {
   const int64_t L = model.config.num_layers;
-  const int64_t layer = seq_len * batch * model.directions * model.config.hidden_size;
+  const int64_t layer = checked_product({seq_len, batch, model.directions, model.config.hidden_size});
   const bool masks = model.config.clip > 0.0f;
-  unsigned char* p = base ? reinterpret_cast<unsigned char*>(engine::align64(base)) : nullptr;
-  int64_t off = 64;  // ReserveHeader
-  if (sink) sink->h0 = reinterpret_cast<float*>(p + off);
-  off += padded_bytes(L * model.directions * batch * model.config.hidden_size);
-  for (int64_t l = 0; l < L; ++l) {
-    if (sink) sink->h[l] = reinterpret_cast<float*>(p + off);
-    off += padded_bytes(layer);
-  }
-  for (int64_t l = 0; l < L; ++l) {
-    if (sink) sink->mask[l] = masks ? p + off : nullptr;
-    if (masks) off += round_up(layer, 64);
-  }
-  return off + 64;  // + slack to align the caller's pointer
+  BufferLayout layout(base);
+  TrainingSink s{};
+  s.header = layout.take<ReserveHeader>(1);
+  s.lens = layout.take<int64_t>(batch);
+  s.h0 = layout.take<float>(checked_product({L, model.directions, batch, model.config.hidden_size}));
+  for (int64_t l = 0; l < L && l < kMaxTrainingLayers; ++l) s.h[l] = layout.take<float>(layer);
+  for (int64_t l = 0; l < L && l < kMaxTrainingLayers && masks; ++l) s.mask[l] = layout.take<uint8_t>(layer);
+  if (sink) *sink = s;
+  return layout.bytes();
 }
 
 int64_t backward_workspace_bytes(const Model& model, int64_t seq_len, int64_t batch) {
-  const simdrnn_config& c = model.config;
-  const int64_t dh = model.directions * c.hidden_size, rows = seq_len * batch;
-  return padded_bytes(rows * dh) * (c.num_layers >= 2 ? 2 : 1) + padded_bytes(pack_floats(model, rows)) +
-         padded_bytes(rows * c.hidden_size) + 64;
+  return backward_layout(model, seq_len, batch, nullptr, nullptr);
 }
 
 void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t threads) {
@@ -344,11 +357,8 @@ void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t th
   const simdrnn_forward_args& fa = *b.forward;
   const simdrnn_config& c = model.config;
   const int64_t T = fa.seq_len, N = fa.batch, H = c.hidden_size, D = model.directions, dh = D * H;
-  float* ws = engine::align64(b.workspace);
-  float* dY = ws;
-  float* dXn = c.num_layers >= 2 ? ws + padded_bytes(T * N * dh) / 4 : nullptr;
-  float* pack = ws + padded_bytes(T * N * dh) / 4 * (c.num_layers >= 2 ? 2 : 1);
-  float* dAt = pack + padded_bytes(pack_floats(model, T * N)) / 4;
+  BackwardBuffers buf;
+  backward_layout(model, T, N, b.workspace, &buf);
   Backward bw{model,
               b,
               fa,
@@ -364,10 +374,10 @@ void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t th
               std::max<int64_t>(1, threads),
               engine::rows_for(fa.layout, T, N),
               TrainingSink{},
-              dY,
-              dXn,
-              pack,
-              dAt,
+              buf.dY,
+              buf.dXn,
+              buf.pack,
+              buf.dAt,
               verbose};
   bw.mark = start;
   training_reserve_layout(model, T, N, const_cast<void*>(b.reserve), &bw.saved);

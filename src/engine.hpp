@@ -121,8 +121,9 @@ struct Recurrence {
   bool forward;
   Rows rows;
   float* dst;
-  const float* h0;      // [N, H] state before each sequence's first step, or null (zeros)
-  const int64_t* lens;  // [N] or null
+  const float* h0;          // [N, H] state before each sequence's first step, or null:
+  const float* zero_state;  // then H zeros to multiply (forward), or null: no product (backward)
+  const int64_t* lens;      // [N] or null
   int32_t activation;
   float clip;
   const float* aux;  // *Grad: saved outputs, same geometry as dst
@@ -145,9 +146,12 @@ struct Recurrence {
     if (aux) p.aux = aux + row, p.ldaux = p.ldc;
     if (mask) p.mask = mask + row, p.ldmask = p.ldc;
     if (cls == 2) {
-      p.k = h0 ? H : 0;
-      p.a = h0 ? h0 + n0 * H : nullptr;
-      p.lda = H;
+      // A sequence's first step reads h0, or zeros (every row the same H
+      // zeros: lda 0), so that NULL means exactly what a zero h0 means,
+      // NaN * 0 included; or, without zeros, no product at all.
+      p.k = h0 || zero_state ? H : 0;
+      p.a = h0 ? h0 + n0 * H : zero_state;
+      p.lda = h0 ? H : 0;
     } else {
       const int64_t tprev = forward ? t - 1 : t + 1;
       p.k = H;

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "src/buffer_layout.hpp"
 #include "src/engine.hpp"
 #include "src/internal.hpp"
 
@@ -69,6 +70,7 @@ struct Call {
                       rows,
                       dst,
                       a.h0 ? a.h0 + (l * D + d) * N * H : nullptr,
+                      model.zeros.get(),
                       a.seq_lens,
                       static_cast<int32_t>(model.config.activation) + 1,
                       model.config.clip,
@@ -180,13 +182,16 @@ struct Call {
 
 }  // namespace
 
-int64_t workspace_bytes(const Model& model, int64_t seq_len, int64_t batch, bool have_y) {
+int64_t forward_workspace_layout(const Model& model, int64_t seq_len, int64_t batch, bool have_y, void* base,
+                                 float** y_stand_in, float** intermediate) {
   const simdrnn_config& c = model.config;
-  const int64_t layer_out = seq_len * batch * model.directions * c.hidden_size;
-  int64_t bytes = 0;
-  if (!have_y) bytes += padded_bytes(layer_out);
-  if (c.num_layers >= 2) bytes += padded_bytes(layer_out);
-  return bytes ? bytes + 64 : 0;  // + slack to align the caller's pointer
+  const int64_t layer_out = checked_product({seq_len, batch, model.directions, c.hidden_size});
+  BufferLayout layout(base);
+  float* y = have_y ? nullptr : layout.take<float>(layer_out);
+  float* mid = c.num_layers >= 2 ? layout.take<float>(layer_out) : nullptr;
+  if (y_stand_in) *y_stand_in = y;
+  if (intermediate) *intermediate = mid;
+  return layout.bytes();
 }
 
 void run_forward(const Model& model, const simdrnn_forward_args& a, int32_t threads,
@@ -201,17 +206,14 @@ void run_forward(const Model& model, const simdrnn_forward_args& a, int32_t thre
   // Inference: layer outputs ping-pong between y (or its workspace stand-in)
   // and one intermediate buffer, arranged so that the last layer lands in y.
   // Training: every layer's output goes to its slot in the reserve.
-  float* ws = a.workspace_size ? engine::align64(a.workspace) : nullptr;
   float* y = a.y;
   float* intermediate = nullptr;
   if (training) {
     y = training->h[c.num_layers - 1];
   } else {
-    if (!y) {
-      y = ws;
-      ws += padded_bytes(T * N * dh) / int64_t{sizeof(float)};
-    }
-    intermediate = c.num_layers >= 2 ? ws : nullptr;
+    float* stand_in = nullptr;
+    forward_workspace_layout(model, T, N, a.y != nullptr, a.workspace, &stand_in, &intermediate);
+    if (!y) y = stand_in;
   }
 
   // No more threads than the recurrence can use: panels of W_hh per direction

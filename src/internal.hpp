@@ -111,6 +111,7 @@ struct Model {
   AlignedFloats b_hy;                    // padded, or null
   PackedMatrix w_hy_bwd;                 // B = W_hy [O, D*H] (prepare_training)
   int64_t off_w_hy = -1, off_b_hy = -1;  // flat-vector offsets (-1: absent)
+  AlignedFloats zeros;                   // hidden_size zeros: the state when h0 is NULL
   std::mutex training_mutex;
   std::atomic<bool> training_ready{false};
 
@@ -140,33 +141,44 @@ void prepare_training(Model& model);
 uint64_t next_model_id();
 
 // ---- execution ------------------------------------------------------------------------
-// Workspace bytes for T, N and whether y is supplied (validated arguments).
-int64_t workspace_bytes(const Model& model, int64_t seq_len, int64_t batch, bool have_y);
-// forward_training's destination: every layer's output [T, N, D*H] and,
-// when clip > 0, its clip mask (bytes, same geometry).
-struct TrainingSink {
-  float* h[64];
-  uint8_t* mask[64];
-  float* h0;  // copy of the call's h0 [L*D, N, H] (zeros when it had none)
+// Forward workspace for T, N and whether y is supplied: a stand-in for y
+// when it is not, and one intermediate layer output when L >= 2. Returns the
+// bytes (-1 when a size overflows); with a base, also the pointers.
+int64_t forward_workspace_layout(const Model& model, int64_t seq_len, int64_t batch, bool have_y, void* base,
+                                 float** y_stand_in, float** intermediate);
+
+// What forward_training records beside the saved states, so that backward
+// can reject a reserve that does not belong to its call.
+struct ReserveHeader {
+  uint64_t magic, model_id;
+  int64_t seq_len, batch, layout, has_lens, has_h0;
 };
+constexpr uint64_t kReserveMagic = 0x73696d64726e6e32ull;  // "simdrnn2"
 constexpr int64_t kMaxTrainingLayers = 64;
+
+// forward_training's reserve, carved: the header, a copy of seq_lens (so
+// backward can tell that they changed), a copy of h0 (forward may overwrite
+// the caller's h0 in place: h_n == h0), every layer's output [T, N, D*H]
+// and, when clip > 0, its clip mask (bytes, same geometry).
+struct TrainingSink {
+  ReserveHeader* header;
+  int64_t* lens;
+  float* h0;  // [L*D, N, H] (zeros when the call had none)
+  float* h[kMaxTrainingLayers];
+  uint8_t* mask[kMaxTrainingLayers];
+};
 
 // Runs a validated forward call (training != null: forward_training).
 // Allocates nothing.
 void run_forward(const Model& model, const simdrnn_forward_args& args, int32_t threads,
                  const TrainingSink* training = nullptr);
 
-// Reserve layout of forward_training: a header, a copy of h0 (forward may
-// overwrite the caller's h0 in place: h_n == h0), each layer's h, then each
-// layer's clip mask. Returns total bytes; fills the sink when base != null.
+// Returns the reserve's bytes (-1 when a size overflows); fills the sink
+// when base != null.
 int64_t training_reserve_layout(const Model& model, int64_t seq_len, int64_t batch, void* base,
                                 TrainingSink* sink);
-struct ReserveHeader {
-  uint64_t magic, model_id;
-  int64_t seq_len, batch, layout, has_lens;
-};
-constexpr uint64_t kReserveMagic = 0x73696d64726e6e31ull;  // "simdrnn1"
 
+// Backward workspace bytes (-1 when a size overflows).
 int64_t backward_workspace_bytes(const Model& model, int64_t seq_len, int64_t batch);
 // Runs a validated backward call. Allocates nothing.
 void run_backward(const Model& model, const simdrnn_backward_args& args, int32_t threads);

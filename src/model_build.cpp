@@ -76,6 +76,7 @@ std::unique_ptr<Model> build_model(const Weights& weights, simdrnn_isa isa) {
   model->directions = c.bidirectional ? 2 : 1;
   model->kernels = &kernel_table(isa);
   model->id = next_model_id();
+  model->zeros = aligned_floats(c.hidden_size);
   const int64_t D = model->directions, H = c.hidden_size;
   for (const auto& [name, data] : weights.tensors)
     if (name.compare(0, 5, "bias_") == 0 && name != "bias_hy") model->has_bias = true;

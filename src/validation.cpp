@@ -2,12 +2,17 @@
 #include "src/validation.hpp"
 
 #include <cstring>
+#include <utility>
 
 #include "src/handles.hpp"
 
 namespace simdrnn {
 
-simdrnn_status check_overlaps(const Region* regions, size_t count) {
+simdrnn_status check_regions(const Region* regions, size_t count) {
+  for (size_t i = 0; i < count; ++i)
+    if (regions[i].begin % regions[i].align != 0)
+      SIMDRNN_FAIL("%s: expected a pointer aligned to %zu bytes (%s), got %p", regions[i].name,
+                   regions[i].align, regions[i].type, reinterpret_cast<void*>(regions[i].begin));
   for (size_t i = 0; i < count; ++i)
     for (size_t j = i + 1; j < count; ++j) {
       const Region &a = regions[i], &b = regions[j];
@@ -49,6 +54,21 @@ simdrnn_status check_shape_args(const Model& m, const simdrnn_forward_args* a, S
           "input_size %lld, hidden_size %lld): expected every tensor below 2^58 elements",
           static_cast<long long>(a->seq_len), static_cast<long long>(a->batch),
           static_cast<long long>(c.input_size), static_cast<long long>(c.hidden_size));
+  s->workspace =
+      forward_workspace_layout(m, a->seq_len, a->batch, a->y != nullptr, nullptr, nullptr, nullptr);
+  s->reserve = training_reserve_layout(m, a->seq_len, a->batch, nullptr, nullptr);
+  s->backward_workspace = backward_workspace_bytes(m, a->seq_len, a->batch);
+  const std::pair<const char*, int64_t> sizes[] = {{"workspace", s->workspace},
+                                                   {"training reserve", s->reserve},
+                                                   {"backward workspace", s->backward_workspace}};
+  for (const auto& [what, bytes] : sizes)
+    if (bytes < 0)
+      SIMDRNN_FAIL(
+          "args->seq_len, args->batch: the %s size overflows (seq_len %lld x batch %lld with "
+          "input_size %lld, hidden_size %lld, num_layers %lld): expected it below 2^62 bytes",
+          what, static_cast<long long>(a->seq_len), static_cast<long long>(a->batch),
+          static_cast<long long>(c.input_size), static_cast<long long>(c.hidden_size),
+          static_cast<long long>(c.num_layers));
   return SIMDRNN_OK;
 }
 

@@ -735,13 +735,18 @@ TEST(BackwardFeatures, TightClip) {
   }
 }
 
-// dx, dh0 and grads are independent: NULL for some leaves the others unchanged (bitwise).
+// dx, dh0 and grads are independent: NULL for some leaves the others unchanged (bitwise). All
+// three NULL is a caller error, as all-NULL outputs are for forward.
 TEST(BackwardFeatures, OutputsMayBeNull) {
   const Problem p = make_problem(full_case(), 13);
   Trainer trainer(p, 1);
   ASSERT_TRUE(trainer.ok());
   const LibGrads full = trainer.backward(1, 0);
-  for (int mask = 0; mask < 7; ++mask) {
+  simdrnn_backward_args none = trainer.backward_args(1, 0);
+  none.grads = nullptr, none.dx = nullptr, none.dh0 = nullptr;
+  EXPECT_EQ(simdrnn_backward(trainer.model(), &none), SIMDRNN_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(last_error()).find("args->grads"), std::string::npos) << last_error();
+  for (int mask = 1; mask < 8; ++mask) {
     SCOPED_TRACE("mask " + std::to_string(mask));
     std::vector<float> grads(static_cast<size_t>(p.num_params()), NAN),
         dx(static_cast<size_t>(p.x_count()), NAN), dh0(static_cast<size_t>(p.h_count()), NAN);

@@ -325,5 +325,73 @@ TEST(StreamErrorTest, BidirectionalModelIsRejected) {
   if (status == SIMDRNN_OK) simdrnn_stream_destroy(stream);
 }
 
+// h0 = NULL means zeros: with W_hh = {NaN}, the first step's 0 * NaN makes h
+// NaN whether the state is NULL, an explicit zero, or a fresh stream's (it
+// used to skip the product when h0 was NULL and give tanh(0.5)).
+TEST(StreamStateTest, NullStateIsExactlyZeros) {
+  for (simdrnn_isa isa : available_isas()) {
+    SCOPED_TRACE(simdrnn_isa_name(isa));
+    IsaCap cap(isa);
+    simdrnn_config config = simdrnn_config_default();
+    config.input_size = 1;
+    config.hidden_size = 1;
+    simdrnn_weights* w = nullptr;
+    ASSERT_EQ(SIMDRNN_OK, simdrnn_weights_create(&config, &w));
+    const float wih = 1.0f, whh = NAN;
+    ASSERT_EQ(SIMDRNN_OK, simdrnn_weights_set(w, "weight_ih_l0", &wih, 1));
+    ASSERT_EQ(SIMDRNN_OK, simdrnn_weights_set(w, "weight_hh_l0", &whh, 1));
+    simdrnn_model* raw = nullptr;
+    ASSERT_EQ(SIMDRNN_OK, simdrnn_model_create(w, &raw));
+    simdrnn_weights_destroy(w);
+    ModelPtr model(raw);
+    const float x = 0.5f, zero = 0.0f;
+    float h_null = 0.0f, h_zero = 0.0f, y_stream = 0.0f, y = 0.0f;
+    simdrnn_forward_args a{};
+    a.seq_len = 1, a.batch = 1, a.x = &x, a.y = &y, a.h_n = &h_null;
+    ASSERT_EQ(SIMDRNN_OK, simdrnn_forward(model.get(), &a)) << simdrnn_last_error();
+    a.h0 = &zero, a.h_n = &h_zero;
+    ASSERT_EQ(SIMDRNN_OK, simdrnn_forward(model.get(), &a)) << simdrnn_last_error();
+    simdrnn_stream* raw_stream = nullptr;
+    ASSERT_EQ(SIMDRNN_OK, simdrnn_stream_create(model.get(), 1, 1, &raw_stream));
+    StreamPtr stream(raw_stream);
+    ASSERT_EQ(SIMDRNN_OK, simdrnn_stream_step(stream.get(), 1, &x, &y_stream, nullptr, 1));
+    EXPECT_TRUE(std::isnan(h_null)) << h_null;
+    EXPECT_TRUE(std::isnan(h_zero)) << h_zero;
+    EXPECT_TRUE(std::isnan(y_stream)) << y_stream;
+  }
+}
+
+// Streams match the full call bit for bit for every value but NaN, whose
+// positions match while its sign may not (simdrnn.h: x86 returns the first
+// NaN operand of an instruction, and kernels for different row counts may
+// order operands differently). Here NaN enters through one input step.
+TEST(StreamStateTest, NanPositionsMatchTheFullCall) {
+  const StreamCase c{1, 19, 1, SIMDRNN_TANH, 3};
+  const simdrnn_config config = make_config(c);
+  for (simdrnn_isa isa : available_isas()) {
+    SCOPED_TRACE(simdrnn_isa_name(isa));
+    IsaCap cap(isa);
+    std::string error;
+    ModelPtr model(create_model(config, random_ref_weights(config, 17), &error));
+    ASSERT_NE(model, nullptr) << error;
+    std::vector<float> x = random_vector(static_cast<size_t>(kSteps * c.batch * kInput), 18);
+    x[3 * kInput + 2] = -NAN;
+    const SequenceRun full = run_forward(model.get(), c, x, nullptr, 1);
+    simdrnn_stream* raw_stream = nullptr;
+    ASSERT_EQ(SIMDRNN_OK, simdrnn_stream_create(model.get(), c.batch, 2, &raw_stream));
+    StreamPtr stream(raw_stream);
+    const SequenceRun chunked = run_stream(stream.get(), c, x, nullptr, 2, 1);
+    for (size_t i = 0; i < full.y.size(); ++i) {
+      ASSERT_EQ(std::isnan(full.y[i]), std::isnan(chunked.y[i])) << "y " << i;
+      if (!std::isnan(full.y[i])) {
+        ASSERT_EQ(full.y[i], chunked.y[i]) << "y " << i;
+      }
+    }
+    for (size_t i = 0; i < full.out.size(); ++i)
+      ASSERT_EQ(std::isnan(full.out[i]), std::isnan(chunked.out[i]));
+    EXPECT_TRUE(std::isnan(full.y[3 * c.hidden]));
+  }
+}
+
 }  // namespace
 }  // namespace simdrnn_test

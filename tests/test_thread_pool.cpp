@@ -128,7 +128,7 @@ TEST(ThreadPool, SmallWorkDoesNotWakeSleepingWorkers) {
 }
 
 // The C API with num_threads = 4096 on a tiny model: no more threads than
-// cores come to exist, and the call takes microseconds, not seconds.
+// cores come to exist (it used to start 4096 and take seconds).
 TEST(ThreadPool, HugeThreadCountsOnATinyModel) {
   simdrnn_config c = simdrnn_config_default();
   c.input_size = 3;
@@ -146,7 +146,6 @@ TEST(ThreadPool, HugeThreadCountsOnATinyModel) {
   size_t rs = 0;
   ASSERT_EQ(SIMDRNN_OK, simdrnn_training_reserve_size(m, &a, &rs));
   std::vector<unsigned char> reserve(rs);
-  const auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(SIMDRNN_OK, simdrnn_forward(m, &a));
   ASSERT_EQ(SIMDRNN_OK, simdrnn_forward_training(m, &a, reserve.data(), rs));
   size_t ws = 0;
@@ -161,8 +160,6 @@ TEST(ThreadPool, HugeThreadCountsOnATinyModel) {
   ASSERT_EQ(SIMDRNN_OK, simdrnn_backward(m, &b)) << simdrnn_last_error();
   std::vector<float> v(grads.size());
   ASSERT_EQ(SIMDRNN_OK, simdrnn_sgd_step(grads.data(), dy.data(), v.data(), 10, 0.1f, 0.9f, 0.0f, 4096));
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_LT(ms, 100.0);
   EXPECT_LE(os_threads(), threads::cores() + 8);  // gtest's and this test's threads, plus the pool
   EXPECT_LE(threads::workers(), threads::cores() - 1);
   simdrnn_model_destroy(m);
