@@ -41,6 +41,10 @@ class SimdrnnConfig(Structure):  # simdrnn_config
         ("activation", c_int),  # simdrnn_activation
         ("clip", c_float),
         ("output_size", c_int64),
+        ("cell", c_int),  # simdrnn_cell
+        ("proj_size", c_int64),
+        ("gru_linear_before_reset", c_int32),
+        ("weight_precision", c_int),  # simdrnn_precision
     ]
 
 
@@ -58,6 +62,8 @@ class SimdrnnForwardArgs(Structure):  # simdrnn_forward_args
         ("workspace", c_void_p),
         ("workspace_size", c_size_t),
         ("num_threads", c_int32),
+        ("c0", POINTER(c_float)),
+        ("c_n", POINTER(c_float)),
     ]
 
 

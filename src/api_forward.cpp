@@ -29,7 +29,8 @@ simdrnn_status check_seq_lens(const int64_t* lens, int64_t batch, int64_t seq_le
   return SIMDRNN_OK;
 }
 
-simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void* reserve) {
+simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void* reserve,
+                            const char* call_name) {
   Shapes s;
   if (simdrnn_status st = check_shape_args(m, a, &s)) return st;
   const simdrnn_config& c = m.config;
@@ -42,6 +43,10 @@ simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void*
     SIMDRNN_FAIL("args->out: expected NULL (the model has no output layer, output_size 0), got %p",
                  static_cast<void*>(a->out));
   if (simdrnn_status st = check_threads(a->num_threads, "args->num_threads")) return st;
+  if (s.c == 0 && (a->c0 || a->c_n))
+    SIMDRNN_FAIL("%s: expected NULL (only an LSTM has a cell state), got %p",
+                 a->c0 ? "args->c0" : "args->c_n",
+                 a->c0 ? static_cast<const void*>(a->c0) : static_cast<const void*>(a->c_n));
   if (static_cast<uint64_t>(s.workspace) > a->workspace_size)
     SIMDRNN_FAIL("args->workspace_size: expected >= %lld bytes (simdrnn_forward_workspace_size), got %zu",
                  static_cast<long long>(s.workspace), a->workspace_size);
@@ -60,7 +65,7 @@ simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void*
   if (simdrnn_status st = check_regions(regions)) return st;
   if (simdrnn_status st = check_seq_lens(a->seq_lens, a->batch, a->seq_len, "args->seq_lens")) return st;
   if (!reserve) {
-    run_forward(m, *a, resolve_threads(a->num_threads));
+    run_forward(m, *a, resolve_threads(a->num_threads), nullptr, call_name);
     return SIMDRNN_OK;
   }
   // forward_training: stamp the reserve with what backward must match, keep
@@ -80,7 +85,7 @@ simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void*
     std::memcpy(sink.h0, a->h0, static_cast<size_t>(s.h) * sizeof(float));
   else
     std::memset(sink.h0, 0, static_cast<size_t>(s.h) * sizeof(float));
-  run_forward(m, *a, resolve_threads(a->num_threads), &sink);
+  run_forward(m, *a, resolve_threads(a->num_threads), &sink, call_name);
   return SIMDRNN_OK;
 }
 
@@ -119,11 +124,30 @@ simdrnn_status simdrnn_forward_workspace_size(const simdrnn_model* model, const 
   });
 }
 
+simdrnn_status simdrnn_forward_sizes(const simdrnn_model* model, const simdrnn_forward_args* args,
+                                     simdrnn_sizes* sizes) {
+  return guarded([&]() -> simdrnn_status {
+    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+    if (!m) return SIMDRNN_INVALID_ARGUMENT;
+    Shapes s;
+    if (simdrnn_status st = check_shape_args(*m, args, &s)) return st;
+    if (!sizes) SIMDRNN_FAIL("sizes: expected a non-NULL simdrnn_sizes* to fill, got NULL");
+    simdrnn_sizes z{};
+    z.x = s.x, z.y = s.y, z.h = s.h, z.c = s.c, z.out = s.out, z.seq_lens = args->batch;
+    z.params = static_cast<int64_t>(m->params.size());
+    z.workspace = static_cast<size_t>(s.workspace);
+    z.training_reserve = static_cast<size_t>(s.reserve);
+    z.backward_workspace = static_cast<size_t>(s.backward_workspace);
+    *sizes = z;
+    return SIMDRNN_OK;
+  });
+}
+
 simdrnn_status simdrnn_forward(const simdrnn_model* model, const simdrnn_forward_args* args) {
   return guarded([&]() -> simdrnn_status {
     const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
     if (!m) return SIMDRNN_INVALID_ARGUMENT;
-    return forward_impl(*m, args);
+    return forward_impl(*m, args, nullptr, "forward");
   });
 }
 
@@ -195,7 +219,7 @@ simdrnn_status simdrnn_stream_step(simdrnn_stream* stream, int64_t steps, const 
     a.workspace = st->workspace.get();
     a.workspace_size = static_cast<size_t>(st->workspace_size);
     a.num_threads = num_threads;
-    return forward_impl(*st->model, &a);
+    return forward_impl(*st->model, &a, nullptr, "stream_step");
   });
 }
 

@@ -11,8 +11,9 @@
 namespace simdrnn {
 
 // Validates and runs a forward call; with a reserve it is forward_training
-// (the caller has checked the reserve's size).
-simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void* reserve = nullptr);
+// (the caller has checked the reserve's size). `call_name` names the entry
+// point in the verbose line ("forward", "stream_step", ...).
+simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void* reserve, const char* call_name);
 
 void init_carried(Carried& c, const simdrnn_model* handle, const Model& m, int64_t batch, int64_t max_steps,
                   const Shapes& s);

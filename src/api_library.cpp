@@ -58,13 +58,17 @@ simdrnn_status simdrnn_set_max_isa(simdrnn_isa isa) {
 
 simdrnn_config simdrnn_config_default(void) {
   simdrnn_config c{};
-  c.input_size = 1;
-  c.hidden_size = 1;
+  c.input_size = 0;  // must be set: a forgotten size fails at simdrnn_weights_create
+  c.hidden_size = 0;
   c.num_layers = 1;
   c.bidirectional = 0;
   c.activation = SIMDRNN_TANH;
   c.clip = 0.0f;
   c.output_size = 0;
+  c.cell = SIMDRNN_CELL_RNN;
+  c.proj_size = 0;
+  c.gru_linear_before_reset = 1;
+  c.weight_precision = SIMDRNN_PRECISION_F32;
   return c;
 }
 }  // extern "C"

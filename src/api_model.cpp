@@ -1,5 +1,6 @@
 // C API: collecting weights, building models from them, and the model's
 // flat parameter vector (get, set, offsets).
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -109,7 +110,19 @@ simdrnn_status simdrnn_model_create(const simdrnn_weights* weights, simdrnn_mode
     if (c.output_size > 0 && !w->tensors.count("weight_hy"))
       SIMDRNN_FAIL("weights: expected tensor \"weight_hy\" to be set (output_size %lld), got none",
                    static_cast<long long>(c.output_size));
-    const uint64_t h = model_table().insert(build_model(*w, active_isa()));
+    const auto start = std::chrono::steady_clock::now();
+    std::unique_ptr<Model> built = build_model(*w, active_isa());
+    if (verbose_enabled()) {
+      int64_t packed = built->w_hy.bytes;
+      for (const Cell& cell : built->cells) packed += cell.w_ih.bytes + cell.w_hh.bytes;
+      verbose_line("model_create,isa=%s,shape=i%lldh%lldl%lldd%lldo%lld,packed_bytes=%lld,total_us=%.1f",
+                   built->kernels->name, static_cast<long long>(c.input_size),
+                   static_cast<long long>(c.hidden_size), static_cast<long long>(c.num_layers),
+                   static_cast<long long>(built->directions), static_cast<long long>(c.output_size),
+                   static_cast<long long>(packed),
+                   std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+    }
+    const uint64_t h = model_table().insert(std::move(built));
     if (!h) return fail(SIMDRNN_OUT_OF_MEMORY, "model: too many live models");
     *model = reinterpret_cast<simdrnn_model*>(static_cast<uintptr_t>(h));
     return SIMDRNN_OK;

@@ -8,6 +8,109 @@
 
 using namespace simdrnn;
 
+namespace {
+
+simdrnn_status forward_training_impl(const simdrnn_model* model, const simdrnn_forward_args* args,
+                                     void* reserve, size_t reserve_size, const char* call_name) {
+  const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+  if (!m) return SIMDRNN_INVALID_ARGUMENT;
+  if (simdrnn_status st = check_training_model(*m)) return st;
+  if (!m->training_ready.load(std::memory_order_acquire))
+    SIMDRNN_FAIL("model: expected a model prepared by simdrnn_training_reserve_size, got one that was not");
+  Shapes s;
+  if (simdrnn_status st = check_shape_args(*m, args, &s)) return st;
+  const int64_t need = s.reserve;
+  if (!reserve)
+    SIMDRNN_FAIL("reserve: expected a buffer of %lld bytes, got NULL", static_cast<long long>(need));
+  if (static_cast<uint64_t>(need) > reserve_size)
+    SIMDRNN_FAIL("reserve_size: expected >= %lld bytes (simdrnn_training_reserve_size), got %zu",
+                 static_cast<long long>(need), reserve_size);
+  return forward_impl(*m, args, reserve, call_name);  // validates the rest, reserve overlaps included
+}
+
+simdrnn_status backward_impl(const simdrnn_model* model, const simdrnn_backward_args* args,
+                             const char* call_name) {
+  const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
+  if (!m) return SIMDRNN_INVALID_ARGUMENT;
+  if (!args) SIMDRNN_FAIL("args: expected a non-NULL simdrnn_backward_args*, got NULL");
+  if (!m->training_ready.load(std::memory_order_acquire))
+    SIMDRNN_FAIL("model: expected a model prepared by simdrnn_training_reserve_size, got one that was not");
+  if (!args->forward) SIMDRNN_FAIL("args->forward: expected the forward_training call's args, got NULL");
+  const simdrnn_forward_args* f = args->forward;
+  Shapes s;
+  if (simdrnn_status st = check_shape_args(*m, f, &s)) return st;
+  if (!f->x) SIMDRNN_FAIL("args->forward->x: expected the forward_training input, got NULL");
+  if (s.c == 0 && (args->dc_n || args->dc0))
+    SIMDRNN_FAIL("%s: expected NULL (only an LSTM has a cell state), got %p",
+                 args->dc_n ? "args->dc_n" : "args->dc0",
+                 args->dc_n ? static_cast<const void*>(args->dc_n) : static_cast<const void*>(args->dc0));
+  if (!args->dx && !args->dh0 && !args->grads)
+    SIMDRNN_FAIL("args->dx, args->dh0, args->grads: expected at least one output, got all NULL");
+  const int64_t need = s.reserve;
+  if (!args->reserve || static_cast<uint64_t>(need) > args->reserve_size)
+    SIMDRNN_FAIL(
+        "args->reserve: expected the %lld-byte reserve of a simdrnn_forward_training call, got %p "
+        "with %zu bytes",
+        static_cast<long long>(need), args->reserve, args->reserve_size);
+  if (m->config.output_size == 0 && args->dout)
+    SIMDRNN_FAIL("args->dout: expected NULL (the model has no output layer), got %p",
+                 static_cast<const void*>(args->dout));
+  if (args->accumulate != 0 && args->accumulate != 1)
+    SIMDRNN_FAIL("args->accumulate: expected 0 or 1, got %d", static_cast<int>(args->accumulate));
+  if (simdrnn_status st = check_threads(args->num_threads, "args->num_threads")) return st;
+  const int64_t ws = s.backward_workspace;
+  if (!args->workspace || static_cast<uint64_t>(ws) > args->workspace_size)
+    SIMDRNN_FAIL("args->workspace: expected %lld bytes (simdrnn_backward_workspace_size), got %p with %zu",
+                 static_cast<long long>(ws), args->workspace, args->workspace_size);
+  const int64_t np = static_cast<int64_t>(m->params.size());
+  const Region regions[] = {region("args->forward->x", f->x, s.x, false),
+                            region("args->forward->h0", f->h0, s.h, false),
+                            region("args->forward->seq_lens", f->seq_lens, f->batch, false),
+                            bytes_region("args->reserve", args->reserve, need, false),
+                            region("args->dy", args->dy, s.y, false),
+                            region("args->dout", args->dout, s.out, false),
+                            region("args->dh_n", args->dh_n, s.h, false),
+                            region("args->dx", args->dx, s.x, true),
+                            region("args->dh0", args->dh0, s.h, true),
+                            region("args->grads", args->grads, np, true),
+                            bytes_region("args->workspace", args->workspace, ws, true)};
+  if (simdrnn_status st = check_regions(regions)) return st;
+  if (simdrnn_status st = check_seq_lens(f->seq_lens, f->batch, f->seq_len, "args->forward->seq_lens"))
+    return st;
+  TrainingSink saved;
+  training_reserve_layout(*m, f->seq_len, f->batch, const_cast<void*>(args->reserve), &saved);
+  const ReserveHeader& h = *saved.header;
+  if (h.magic != kReserveMagic)
+    SIMDRNN_FAIL("args->reserve: expected one filled by simdrnn_forward_training, got one never filled");
+  if (h.model_id != m->id)
+    SIMDRNN_FAIL(
+        "args->reserve: expected one filled by simdrnn_forward_training with this model and its current "
+        "parameters, got one from another model or from before simdrnn_model_set_params");
+  if (h.seq_len != f->seq_len || h.batch != f->batch || h.layout != raw_enum(f->layout))
+    SIMDRNN_FAIL(
+        "args->forward, args->reserve: expected the seq_len %lld, batch %lld and layout %lld of the "
+        "forward_training call that filled the reserve, got seq_len %lld, batch %lld and layout %d",
+        static_cast<long long>(h.seq_len), static_cast<long long>(h.batch), static_cast<long long>(h.layout),
+        static_cast<long long>(f->seq_len), static_cast<long long>(f->batch), raw_enum(f->layout));
+  if (h.has_h0 != (f->h0 != nullptr))
+    SIMDRNN_FAIL(
+        "args->forward->h0: expected %s as in the forward_training call that filled args->reserve, "
+        "got %s",
+        h.has_h0 ? "an h0" : "NULL", f->h0 ? "an h0" : "NULL");
+  if (h.has_lens != (f->seq_lens != nullptr) ||
+      (f->seq_lens &&
+       std::memcmp(saved.lens, f->seq_lens, static_cast<size_t>(f->batch) * sizeof(int64_t)) != 0))
+    SIMDRNN_FAIL(
+        "args->forward->seq_lens: expected the lengths of the forward_training call that filled "
+        "args->reserve, got %s",
+        f->seq_lens ? (h.has_lens ? "different lengths" : "lengths where it had none")
+                    : "NULL where it had lengths");
+  run_backward(*m, *args, resolve_threads(args->num_threads), call_name);
+  return SIMDRNN_OK;
+}
+
+}  // namespace
+
 extern "C" {
 
 simdrnn_status simdrnn_training_reserve_size(const simdrnn_model* model, const simdrnn_forward_args* args,
@@ -27,22 +130,8 @@ simdrnn_status simdrnn_training_reserve_size(const simdrnn_model* model, const s
 
 simdrnn_status simdrnn_forward_training(const simdrnn_model* model, const simdrnn_forward_args* args,
                                         void* reserve, size_t reserve_size) {
-  return guarded([&]() -> simdrnn_status {
-    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
-    if (!m) return SIMDRNN_INVALID_ARGUMENT;
-    if (simdrnn_status st = check_training_model(*m)) return st;
-    if (!m->training_ready.load(std::memory_order_acquire))
-      SIMDRNN_FAIL("model: expected a model prepared by simdrnn_training_reserve_size, got one that was not");
-    Shapes s;
-    if (simdrnn_status st = check_shape_args(*m, args, &s)) return st;
-    const int64_t need = s.reserve;
-    if (!reserve)
-      SIMDRNN_FAIL("reserve: expected a buffer of %lld bytes, got NULL", static_cast<long long>(need));
-    if (static_cast<uint64_t>(need) > reserve_size)
-      SIMDRNN_FAIL("reserve_size: expected >= %lld bytes (simdrnn_training_reserve_size), got %zu",
-                   static_cast<long long>(need), reserve_size);
-    return forward_impl(*m, args, reserve);  // validates the rest, reserve overlaps included
-  });
+  return guarded(
+      [&] { return forward_training_impl(model, args, reserve, reserve_size, "forward_training"); });
 }
 
 simdrnn_status simdrnn_backward_workspace_size(const simdrnn_model* model,
@@ -59,82 +148,7 @@ simdrnn_status simdrnn_backward_workspace_size(const simdrnn_model* model,
 }
 
 simdrnn_status simdrnn_backward(const simdrnn_model* model, const simdrnn_backward_args* args) {
-  return guarded([&]() -> simdrnn_status {
-    const Model* m = lookup(model_table(), model, "model", "simdrnn_model");
-    if (!m) return SIMDRNN_INVALID_ARGUMENT;
-    if (!args) SIMDRNN_FAIL("args: expected a non-NULL simdrnn_backward_args*, got NULL");
-    if (!m->training_ready.load(std::memory_order_acquire))
-      SIMDRNN_FAIL("model: expected a model prepared by simdrnn_training_reserve_size, got one that was not");
-    if (!args->forward) SIMDRNN_FAIL("args->forward: expected the forward_training call's args, got NULL");
-    const simdrnn_forward_args* f = args->forward;
-    Shapes s;
-    if (simdrnn_status st = check_shape_args(*m, f, &s)) return st;
-    if (!f->x) SIMDRNN_FAIL("args->forward->x: expected the forward_training input, got NULL");
-    if (!args->dx && !args->dh0 && !args->grads)
-      SIMDRNN_FAIL("args->dx, args->dh0, args->grads: expected at least one output, got all NULL");
-    const int64_t need = s.reserve;
-    if (!args->reserve || static_cast<uint64_t>(need) > args->reserve_size)
-      SIMDRNN_FAIL(
-          "args->reserve: expected the %lld-byte reserve of a simdrnn_forward_training call, got %p "
-          "with %zu bytes",
-          static_cast<long long>(need), args->reserve, args->reserve_size);
-    if (m->config.output_size == 0 && args->dout)
-      SIMDRNN_FAIL("args->dout: expected NULL (the model has no output layer), got %p",
-                   static_cast<const void*>(args->dout));
-    if (args->accumulate != 0 && args->accumulate != 1)
-      SIMDRNN_FAIL("args->accumulate: expected 0 or 1, got %d", static_cast<int>(args->accumulate));
-    if (simdrnn_status st = check_threads(args->num_threads, "args->num_threads")) return st;
-    const int64_t ws = s.backward_workspace;
-    if (!args->workspace || static_cast<uint64_t>(ws) > args->workspace_size)
-      SIMDRNN_FAIL("args->workspace: expected %lld bytes (simdrnn_backward_workspace_size), got %p with %zu",
-                   static_cast<long long>(ws), args->workspace, args->workspace_size);
-    const int64_t np = static_cast<int64_t>(m->params.size());
-    const Region regions[] = {region("args->forward->x", f->x, s.x, false),
-                              region("args->forward->h0", f->h0, s.h, false),
-                              region("args->forward->seq_lens", f->seq_lens, f->batch, false),
-                              bytes_region("args->reserve", args->reserve, need, false),
-                              region("args->dy", args->dy, s.y, false),
-                              region("args->dout", args->dout, s.out, false),
-                              region("args->dh_n", args->dh_n, s.h, false),
-                              region("args->dx", args->dx, s.x, true),
-                              region("args->dh0", args->dh0, s.h, true),
-                              region("args->grads", args->grads, np, true),
-                              bytes_region("args->workspace", args->workspace, ws, true)};
-    if (simdrnn_status st = check_regions(regions)) return st;
-    if (simdrnn_status st = check_seq_lens(f->seq_lens, f->batch, f->seq_len, "args->forward->seq_lens"))
-      return st;
-    TrainingSink saved;
-    training_reserve_layout(*m, f->seq_len, f->batch, const_cast<void*>(args->reserve), &saved);
-    const ReserveHeader& h = *saved.header;
-    if (h.magic != kReserveMagic)
-      SIMDRNN_FAIL("args->reserve: expected one filled by simdrnn_forward_training, got one never filled");
-    if (h.model_id != m->id)
-      SIMDRNN_FAIL(
-          "args->reserve: expected one filled by simdrnn_forward_training with this model and its current "
-          "parameters, got one from another model or from before simdrnn_model_set_params");
-    if (h.seq_len != f->seq_len || h.batch != f->batch || h.layout != raw_enum(f->layout))
-      SIMDRNN_FAIL(
-          "args->forward, args->reserve: expected the seq_len %lld, batch %lld and layout %lld of the "
-          "forward_training call that filled the reserve, got seq_len %lld, batch %lld and layout %d",
-          static_cast<long long>(h.seq_len), static_cast<long long>(h.batch),
-          static_cast<long long>(h.layout), static_cast<long long>(f->seq_len),
-          static_cast<long long>(f->batch), raw_enum(f->layout));
-    if (h.has_h0 != (f->h0 != nullptr))
-      SIMDRNN_FAIL(
-          "args->forward->h0: expected %s as in the forward_training call that filled args->reserve, "
-          "got %s",
-          h.has_h0 ? "an h0" : "NULL", f->h0 ? "an h0" : "NULL");
-    if (h.has_lens != (f->seq_lens != nullptr) ||
-        (f->seq_lens &&
-         std::memcmp(saved.lens, f->seq_lens, static_cast<size_t>(f->batch) * sizeof(int64_t)) != 0))
-      SIMDRNN_FAIL(
-          "args->forward->seq_lens: expected the lengths of the forward_training call that filled "
-          "args->reserve, got %s",
-          f->seq_lens ? (h.has_lens ? "different lengths" : "lengths where it had none")
-                      : "NULL where it had lengths");
-    run_backward(*m, *args, resolve_threads(args->num_threads));
-    return SIMDRNN_OK;
-  });
+  return guarded([&] { return backward_impl(model, args, "backward"); });
 }
 
 // ---- truncated BPTT session ----------------------------------------------------------------
@@ -224,8 +238,9 @@ simdrnn_status simdrnn_train_session_forward(simdrnn_train_session* session, int
     a.workspace = ts->forward_workspace.get();
     a.workspace_size = static_cast<size_t>(ts->forward_workspace_size);
     a.num_threads = num_threads;
-    const simdrnn_status st = simdrnn_forward_training(ts->model_ptr(), &a, ts->reserve.get(),
-                                                       static_cast<size_t>(ts->reserve_size));
+    const simdrnn_status st =
+        forward_training_impl(ts->model_ptr(), &a, ts->reserve.get(), static_cast<size_t>(ts->reserve_size),
+                              "train_session_forward");
     if (st != SIMDRNN_OK) return st;
     ts->last = a;
     ts->has_forward = true;
@@ -259,7 +274,7 @@ simdrnn_status simdrnn_train_session_backward(simdrnn_train_session* session, co
     b.workspace = ts->backward_workspace.get();
     b.workspace_size = static_cast<size_t>(ts->backward_workspace_size);
     b.num_threads = num_threads;
-    return simdrnn_backward(ts->model_ptr(), &b);
+    return backward_impl(ts->model_ptr(), &b, "train_session_backward");
   });
 }
 

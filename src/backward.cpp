@@ -350,13 +350,19 @@ int64_t backward_workspace_bytes(const Model& model, int64_t seq_len, int64_t ba
   return backward_layout(model, seq_len, batch, nullptr, nullptr);
 }
 
-void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t threads) {
+void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t threads,
+                  const char* call_name) {
   using Clock = std::chrono::steady_clock;
   const bool verbose = verbose_enabled();
   const Clock::time_point start = verbose ? Clock::now() : Clock::time_point{};
   const simdrnn_forward_args& fa = *b.forward;
   const simdrnn_config& c = model.config;
   const int64_t T = fa.seq_len, N = fa.batch, H = c.hidden_size, D = model.directions, dh = D * H;
+  // No more threads than cores (the pool's cap) or than tiny work can use:
+  // below ~1 us of multiply-adds one thread does it all.
+  const int64_t macs = T * N * D * H * (c.input_size + 2 * H) * 2;
+  const int64_t team =
+      macs < (int64_t{1} << 17) ? 1 : std::min<int64_t>(std::max<int64_t>(1, threads), threads::cores());
   BackwardBuffers buf;
   backward_layout(model, T, N, b.workspace, &buf);
   Backward bw{model,
@@ -371,7 +377,7 @@ void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t th
               dh,
               c.output_size,
               c.input_size,
-              std::max<int64_t>(1, threads),
+              team,
               engine::rows_for(fa.layout, T, N),
               TrainingSink{},
               buf.dY,
@@ -384,15 +390,15 @@ void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t th
   bw.output_layer();
   for (int64_t l = c.num_layers - 1; l >= 0; --l) bw.layer(l);
   if (verbose)
-    std::fprintf(stderr,
-                 "simdrnn_verbose,backward,isa=%s,threads=%d,shape=t%lldn%lldi%lldh%lldl%lldd%lldo%lld,"
-                 "layout=%s,lens=%d,out_us=%.1f,rec_us=%.1f,dW_us=%.1f,dX_us=%.1f,total_us=%.1f\n",
-                 model.kernels->name, threads, static_cast<long long>(T), static_cast<long long>(N),
-                 static_cast<long long>(c.input_size), static_cast<long long>(H),
-                 static_cast<long long>(c.num_layers), static_cast<long long>(D),
-                 static_cast<long long>(c.output_size), fa.layout == SIMDRNN_TIME_MAJOR ? "tnc" : "ntc",
-                 fa.seq_lens ? 1 : 0, bw.t_out, bw.t_rec, bw.t_dw, bw.t_dx,
-                 std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+    verbose_line(
+        "%s,isa=%s,threads=%lld,shape=t%lldn%lldi%lldh%lldl%lldd%lldo%lld,layout=%s,lens=%d,out_us=%.1f,"
+        "rec_us=%.1f,dW_us=%.1f,dX_us=%.1f,total_us=%.1f",
+        call_name, model.kernels->name, static_cast<long long>(team), static_cast<long long>(T),
+        static_cast<long long>(N), static_cast<long long>(c.input_size), static_cast<long long>(H),
+        static_cast<long long>(c.num_layers), static_cast<long long>(D),
+        static_cast<long long>(c.output_size), fa.layout == SIMDRNN_TIME_MAJOR ? "tnc" : "ntc",
+        fa.seq_lens ? 1 : 0, bw.t_out, bw.t_rec, bw.t_dw, bw.t_dx,
+        std::chrono::duration<double, std::micro>(Clock::now() - start).count());
 }
 
 }  // namespace simdrnn

@@ -21,11 +21,40 @@ simdrnn_status validate_config(const simdrnn_config* c, const char* arg) {
   if (c->bidirectional != 0 && c->bidirectional != 1)
     return fail(SIMDRNN_INVALID_ARGUMENT, "%s->bidirectional: expected 0 or 1, got %d", arg,
                 static_cast<int>(c->bidirectional));
+  const int cell = raw_enum(c->cell);
+  if (cell != SIMDRNN_CELL_RNN && cell != SIMDRNN_CELL_LSTM && cell != SIMDRNN_CELL_GRU)
+    return fail(SIMDRNN_INVALID_ARGUMENT,
+                "%s->cell: expected SIMDRNN_CELL_RNN (0), SIMDRNN_CELL_LSTM (1) or SIMDRNN_CELL_GRU (2), got %d",
+                arg, cell);
   const int act = raw_enum(c->activation);
   if (act != SIMDRNN_TANH && act != SIMDRNN_RELU && act != SIMDRNN_SIGMOID)
     return fail(SIMDRNN_INVALID_ARGUMENT,
                 "%s->activation: expected SIMDRNN_TANH (0), SIMDRNN_RELU (1) or SIMDRNN_SIGMOID (2), got %d",
                 arg, act);
+  if (cell != SIMDRNN_CELL_RNN && act != SIMDRNN_TANH)
+    return fail(SIMDRNN_UNSUPPORTED,
+                "%s->activation: expected SIMDRNN_TANH (the default) for an LSTM or GRU cell, whose gate "
+                "activations are fixed (sigmoid gates, tanh candidate); got %d",
+                arg, act);
+  if (c->proj_size < 0 || (c->proj_size > 0 && cell != SIMDRNN_CELL_LSTM) ||
+      (c->proj_size > 0 && c->proj_size >= c->hidden_size))
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->proj_size: expected %s, got %lld", arg,
+                cell == SIMDRNN_CELL_LSTM ? "0 (none) or 1..hidden_size-1" : "0 (projections are LSTM only)",
+                static_cast<long long>(c->proj_size));
+  if (c->gru_linear_before_reset != 0 && c->gru_linear_before_reset != 1)
+    return fail(SIMDRNN_INVALID_ARGUMENT, "%s->gru_linear_before_reset: expected 0 or 1, got %d", arg,
+                static_cast<int>(c->gru_linear_before_reset));
+  const int precision = raw_enum(c->weight_precision);
+  if (precision != SIMDRNN_PRECISION_F32 && precision != SIMDRNN_PRECISION_BF16 &&
+      precision != SIMDRNN_PRECISION_INT8)
+    return fail(SIMDRNN_INVALID_ARGUMENT,
+                "%s->weight_precision: expected SIMDRNN_PRECISION_F32 (0), SIMDRNN_PRECISION_BF16 (1) or "
+                "SIMDRNN_PRECISION_INT8 (2), got %d",
+                arg, precision);
+  if (cell != SIMDRNN_CELL_RNN)
+    return fail(SIMDRNN_UNSUPPORTED, "%s->cell: LSTM and GRU cells are not available in this build yet", arg);
+  if (precision != SIMDRNN_PRECISION_F32)
+    return fail(SIMDRNN_UNSUPPORTED, "%s->weight_precision: only SIMDRNN_PRECISION_F32 is available yet", arg);
   if (!(c->clip >= 0.0f))
     return fail(SIMDRNN_INVALID_ARGUMENT, "%s->clip: expected >= 0 (0 = off), got %g", arg,
                 static_cast<double>(c->clip));

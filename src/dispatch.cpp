@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <strings.h>
 
 #include "src/internal.hpp"
 
@@ -34,12 +36,17 @@ simdrnn_isa detect() {
   return avx2 ? SIMDRNN_ISA_AVX2 : SIMDRNN_ISA_SCALAR;
 }
 
+// SIMDRNN_MAX_ISA: scalar, avx2 or avx512, in any case. Anything else is
+// reported once on stderr and caps nothing (as SIMDRNN_NUM_THREADS does).
 simdrnn_isa cap_from_env() {
   const char* v = std::getenv("SIMDRNN_MAX_ISA");
   if (!v || !*v) return SIMDRNN_ISA_AVX512;
-  if (!std::strcmp(v, "scalar")) return SIMDRNN_ISA_SCALAR;
-  if (!std::strcmp(v, "avx2")) return SIMDRNN_ISA_AVX2;
-  return SIMDRNN_ISA_AVX512;  // "avx512" or anything unknown: no cap
+#define SIMDRNN_ISA(name, value, table) \
+  if (!strcasecmp(v, #name)) return value;
+#include "simd/isa_list.inc"
+#undef SIMDRNN_ISA
+  std::fprintf(stderr, "simdrnn: ignoring SIMDRNN_MAX_ISA=%s (expected scalar, avx2 or avx512)\n", v);
+  return SIMDRNN_ISA_AVX512;
 }
 
 std::atomic<int> g_cap{cap_from_env()};

@@ -1,5 +1,5 @@
-// Environment variables read once per process: SIMDRNN_VERBOSE and
-// SIMDRNN_NUM_THREADS (SIMDRNN_MAX_ISA is read by dispatch.cpp).
+// SIMDRNN_NUM_THREADS, read once per process (SIMDRNN_MAX_ISA is read by
+// dispatch.cpp, SIMDRNN_VERBOSE by verbose.cpp, SIMDRNN_SPIN_US by the pool).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -9,14 +9,6 @@
 #include "src/thread_pool.hpp"
 
 namespace simdrnn {
-
-bool verbose_enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("SIMDRNN_VERBOSE");
-    return v && *v && std::strcmp(v, "0") != 0;
-  }();
-  return on;
-}
 
 int32_t default_num_threads() {
   static const int32_t n = [] {

@@ -195,7 +195,7 @@ int64_t forward_workspace_layout(const Model& model, int64_t seq_len, int64_t ba
 }
 
 void run_forward(const Model& model, const simdrnn_forward_args& a, int32_t threads,
-                 const TrainingSink* training) {
+                 const TrainingSink* training, const char* call_name) {
   const bool verbose = verbose_enabled();
   const Clock::time_point start = verbose ? Clock::now() : Clock::time_point{};
   const simdrnn_config& c = model.config;
@@ -254,16 +254,15 @@ void run_forward(const Model& model, const simdrnn_forward_args& a, int32_t thre
   const int64_t ran = run_team(
       team, [&](int64_t tid, int64_t nt) { call.thread_body(tid, nt); }, wake);
 
-  if (verbose) {
-    std::fprintf(stderr,
-                 "simdrnn_verbose,%s,isa=%s,threads=%lld,shape=t%lldn%lldi%lldh%lldl%lldd%lldo%lld,"
-                 "layout=%s,lens=%d,A_us=%.1f,B_us=%.1f,C_us=%.1f,total_us=%.1f\n",
-                 training ? "forward_training" : "forward", kt.name, static_cast<long long>(ran),
-                 static_cast<long long>(T), static_cast<long long>(N), static_cast<long long>(c.input_size),
-                 static_cast<long long>(H), static_cast<long long>(c.num_layers), static_cast<long long>(D),
-                 static_cast<long long>(c.output_size), a.layout == SIMDRNN_TIME_MAJOR ? "tnc" : "ntc",
-                 a.seq_lens ? 1 : 0, call.phase_a, call.phase_b, call.phase_c, micros(start, Clock::now()));
-  }
+  if (verbose)
+    verbose_line(
+        "%s,isa=%s,threads=%lld,shape=t%lldn%lldi%lldh%lldl%lldd%lldo%lld,layout=%s,lens=%d,A_us=%.1f,"
+        "B_us=%.1f,C_us=%.1f,total_us=%.1f",
+        call_name, kt.name, static_cast<long long>(ran), static_cast<long long>(T), static_cast<long long>(N),
+        static_cast<long long>(c.input_size), static_cast<long long>(H), static_cast<long long>(c.num_layers),
+        static_cast<long long>(D), static_cast<long long>(c.output_size),
+        a.layout == SIMDRNN_TIME_MAJOR ? "tnc" : "ntc", a.seq_lens ? 1 : 0, call.phase_a, call.phase_b,
+        call.phase_c, micros(start, Clock::now()));
 }
 
 }  // namespace simdrnn

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -62,7 +63,10 @@ void set_max_isa(simdrnn_isa isa);
 const kernels::KernelTable& kernel_table(simdrnn_isa isa);
 
 // ---- environment ------------------------------------------------------------------
-bool verbose_enabled();         // SIMDRNN_VERBOSE=1
+bool verbose_enabled();  // SIMDRNN_VERBOSE=1
+// Appends "simdrnn_verbose,<formatted>\n" to the buffered verbose log.
+void verbose_line(const char* format, ...) __attribute__((format(printf, 1, 2)));
+FILE* log_file();  // the verbose log (tests flush it)
 int32_t default_num_threads();  // SIMDRNN_NUM_THREADS, else the cores this process may use
 
 // ---- weights and model ----------------------------------------------------------------
@@ -71,6 +75,7 @@ struct PackedMatrix {
   AlignedFloats data;
   int64_t rows = 0;  // output columns of the GEMM (n)
   int64_t cols = 0;  // reduction length (k)
+  int64_t bytes = 0; // of data, panels padded
 };
 // Packs row-major W [rows, cols] into panels of panel_width (simd/kernels.h).
 PackedMatrix pack_b(const float* w, int64_t rows, int64_t cols, int64_t panel_width);
@@ -170,8 +175,9 @@ struct TrainingSink {
 
 // Runs a validated forward call (training != null: forward_training).
 // Allocates nothing.
-void run_forward(const Model& model, const simdrnn_forward_args& args, int32_t threads,
-                 const TrainingSink* training = nullptr);
+// `call_name` names the entry point in the verbose line.
+void run_forward(const Model& model, const simdrnn_forward_args& args, int32_t threads, const TrainingSink* training,
+                 const char* call_name);
 
 // Returns the reserve's bytes (-1 when a size overflows); fills the sink
 // when base != null.
@@ -181,6 +187,6 @@ int64_t training_reserve_layout(const Model& model, int64_t seq_len, int64_t bat
 // Backward workspace bytes (-1 when a size overflows).
 int64_t backward_workspace_bytes(const Model& model, int64_t seq_len, int64_t batch);
 // Runs a validated backward call. Allocates nothing.
-void run_backward(const Model& model, const simdrnn_backward_args& args, int32_t threads);
+void run_backward(const Model& model, const simdrnn_backward_args& args, int32_t threads, const char* call_name);
 
 }  // namespace simdrnn

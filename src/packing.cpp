@@ -34,6 +34,7 @@ PackedMatrix pack_strided(const float* src, int64_t k, int64_t n, int64_t k_stri
   m.cols = k;
   const int64_t panels = (n + panel_width - 1) / panel_width;
   m.data = aligned_floats(panels * panel_width * k);
+  m.bytes = panels * panel_width * k * int64_t{sizeof(float)};
   float* dst = m.data.get();
   for (int64_t p = 0; p < panels; ++p)
     for (int64_t kk = 0; kk < k; ++kk)

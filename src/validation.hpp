@@ -43,7 +43,7 @@ simdrnn_status check_regions(const Region (&regions)[kCount]) {
 }
 
 struct Shapes {
-  int64_t x, y, h, out;  // element counts of x, y (and dy), h0 / h_n, out
+  int64_t x, y, h, c, out;  // element counts of x, y (and dy), h0 / h_n, c0 / c_n (LSTM), out
   // Bytes: forward workspace (with or without y, as the args say), training
   // reserve and backward workspace.
   int64_t workspace, reserve, backward_workspace;

@@ -46,6 +46,20 @@ typedef enum simdrnn_layout {
   SIMDRNN_BATCH_MAJOR = 1 /* x [N, T, C], y [N, T, D*H] */
 } simdrnn_layout;
 
+/* The recurrent cell of every layer. */
+typedef enum simdrnn_cell {
+  SIMDRNN_CELL_RNN = 0,  /* Elman: h = act(W_ih x + b_ih + W_hh h + b_hh), act = config.activation */
+  SIMDRNN_CELL_LSTM = 1, /* gates i, f, g, o (PyTorch order); optional projection and peepholes */
+  SIMDRNN_CELL_GRU = 2   /* gates r, z, n (PyTorch order); see gru_linear_before_reset */
+} simdrnn_cell;
+
+/* How the model stores its weights for inference (computation stays f32). */
+typedef enum simdrnn_precision {
+  SIMDRNN_PRECISION_F32 = 0,
+  SIMDRNN_PRECISION_BF16 = 1, /* round to nearest even */
+  SIMDRNN_PRECISION_INT8 = 2  /* symmetric, one f32 scale per output row */
+} simdrnn_precision;
+
 typedef enum simdrnn_isa {
   SIMDRNN_ISA_SCALAR = 0,
   SIMDRNN_ISA_AVX2 = 1,   /* AVX2 + FMA */
@@ -56,15 +70,21 @@ typedef struct simdrnn_weights simdrnn_weights; /* weight collector */
 typedef struct simdrnn_model simdrnn_model;     /* immutable, prepacked */
 typedef struct simdrnn_stream simdrnn_stream;   /* step-by-step state */
 
-/* Model hyper-parameters. Start from simdrnn_config_default(). */
+/* Model hyper-parameters. Start from simdrnn_config_default() (which leaves
+ * input_size and hidden_size 0: they must be set). */
 typedef struct simdrnn_config {
   int64_t input_size;            /* I >= 1 */
   int64_t hidden_size;           /* H >= 1 */
   int64_t num_layers;            /* L >= 1 */
   int32_t bidirectional;         /* 0 or 1: D = 2 when set, outputs concatenated */
-  simdrnn_activation activation; /* default SIMDRNN_TANH */
-  float clip;                    /* > 0: clamp pre-activation to [-clip, clip]; 0: off */
+  simdrnn_activation activation; /* RNN cells only; default SIMDRNN_TANH */
+  float clip;                    /* > 0: clamp pre-activations to [-clip, clip]; 0: off */
   int64_t output_size;           /* O >= 1 adds y = W_hy h + b_y; 0: none */
+  simdrnn_cell cell;             /* default SIMDRNN_CELL_RNN */
+  int64_t proj_size;             /* LSTM only: P > 0 projects h to P wide (PyTorch proj_size); 0: none */
+  int32_t gru_linear_before_reset; /* GRU only: 1 (default, PyTorch): n = tanh(W_in x + b_in + r*(W_hn h + b_hn));
+                                      0 (ONNX default): n = tanh(W_in x + b_in + W_hn (r*h) + b_hn) */
+  simdrnn_precision weight_precision; /* default SIMDRNN_PRECISION_F32 */
 } simdrnn_config;
 
 /* Arguments of one forward call. Zero-initialise, then fill in. */
@@ -84,8 +104,29 @@ typedef struct simdrnn_forward_args {
                              may be NULL when O > 0 to skip the output layer */
   void* workspace;        /* simdrnn_forward_workspace_size() bytes, any alignment */
   size_t workspace_size;  /* size of workspace in bytes */
-  int32_t num_threads;    /* 0: SIMDRNN_NUM_THREADS, else OpenMP's default */
+  int32_t num_threads;    /* 0: SIMDRNN_NUM_THREADS, else every core this process may use; at most the
+                             cores, and fewer when the work is small or other calls hold the cores */
+  const float* c0;        /* LSTM: cell state [L*D, N, H]; NULL means zeros; must be NULL otherwise */
+  float* c_n;             /* LSTM: [L*D, N, H] cell state at each sequence's last valid step; may be NULL;
+                             may be the same pointer as c0 */
 } simdrnn_forward_args;
+
+/* Element counts of every tensor of a call (and byte counts of its buffers),
+ * from simdrnn_forward_sizes: what each pointer of simdrnn_forward_args and
+ * simdrnn_backward_args must hold. With a projection, H_out = proj_size,
+ * else H_out = H. */
+typedef struct simdrnn_sizes {
+  int64_t x;        /* x and dx: T*N*I */
+  int64_t y;        /* y and dy: T*N*D*H_out */
+  int64_t h;        /* h0, h_n, dh0, dh_n: L*D*N*H_out */
+  int64_t c;        /* c0, c_n, dc0, dc_n: L*D*N*H for LSTM, else 0 */
+  int64_t out;      /* out and dout: T*N*O (0 without an output layer) */
+  int64_t seq_lens; /* N */
+  int64_t params;   /* grads (and the flat parameter vector) */
+  size_t workspace;          /* simdrnn_forward_workspace_size for these args (y NULL or not) */
+  size_t training_reserve;   /* simdrnn_training_reserve_size */
+  size_t backward_workspace; /* simdrnn_backward_workspace_size */
+} simdrnn_sizes;
 
 /* ---- library ------------------------------------------------------------ */
 SIMDRNN_API const char* simdrnn_version(void);       /* "0.1.0" */
@@ -131,6 +172,12 @@ SIMDRNN_API simdrnn_status simdrnn_model_create(const simdrnn_weights* weights,
 SIMDRNN_API simdrnn_status simdrnn_model_destroy(simdrnn_model* model);
 SIMDRNN_API simdrnn_status simdrnn_model_config(const simdrnn_model* model, simdrnn_config* config);
 SIMDRNN_API simdrnn_status simdrnn_model_isa(const simdrnn_model* model, simdrnn_isa* isa);
+
+/* Every tensor's element count and every buffer's byte count for the call
+ * described by `args` (only seq_len, batch, layout and whether y is NULL are
+ * read): C has no sizes on its pointers, so size them from this. */
+SIMDRNN_API simdrnn_status simdrnn_forward_sizes(const simdrnn_model* model, const simdrnn_forward_args* args,
+                                                 simdrnn_sizes* sizes);
 
 /* Bytes of workspace the call described by `args` needs (only seq_len, batch,
  * layout and whether y is NULL are read). */
@@ -216,6 +263,8 @@ typedef struct simdrnn_backward_args {
   void* workspace;    /* simdrnn_backward_workspace_size() bytes */
   size_t workspace_size;
   int32_t num_threads; /* 0: default, as in forward */
+  const float* dc_n;  /* LSTM: [L*D, N, H] dLoss/dc_n; NULL: zero; must be NULL otherwise */
+  float* dc0;         /* LSTM: [L*D, N, H] dLoss/dc0; NULL: not computed */
 } simdrnn_backward_args;
 
 SIMDRNN_API simdrnn_status simdrnn_backward_workspace_size(const simdrnn_model* model,
