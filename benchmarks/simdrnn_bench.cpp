@@ -349,7 +349,7 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       args.h_n = h_n.data();
       args.out = out_ptr;
       args.num_threads = threads;
-      std::vector<unsigned char> workspace(model.workspace_size(args));
+      std::vector<unsigned char> workspace(simdrnn_test::sizes_of(model.get(), args).workspace);
       args.workspace = workspace.data();
       args.workspace_size = workspace.size();
       state.SetLabel(simdrnn::isa_name(model.isa()));
@@ -362,9 +362,10 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       // The state carries over from call to call, as in a real stream.
       const simdrnn::Model model = simdrnn_test::make_simdrnn_model(config, *weights);
       simdrnn::Stream stream(model, s.N, 1);
-      stream.reset(h0.data());
+      stream.reset(h0);
       state.SetLabel(simdrnn::isa_name(model.isa()));
-      time_loop(state, s, T, threads, [&] { stream.step(1, x.data(), y.data(), out_ptr, threads); });
+      const simdrnn::Span<float> out_span(out_ptr, out.size());
+      time_loop(state, s, T, threads, [&] { stream.step(1, x, y, out_span, threads); });
       break;
     }
     case Engine::kOnednn: {
@@ -385,11 +386,14 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       args.h0 = h0.data();
       args.y = y.data();
       args.num_threads = threads;
-      std::vector<unsigned char> workspace(model.workspace_size(args));
+      const simdrnn_sizes sizes = simdrnn_test::sizes_of(model.get(), args);
+      std::vector<unsigned char> workspace(sizes.workspace);
       args.workspace = workspace.data();
       args.workspace_size = workspace.size();
-      std::vector<unsigned char> reserve(model.training_reserve_size(args));
-      std::vector<unsigned char> bwd_workspace(model.backward_workspace_size(args));
+      size_t reserve_bytes = 0;
+      simdrnn::check(simdrnn_training_reserve_size(model.get(), &args, &reserve_bytes));
+      std::vector<unsigned char> reserve(reserve_bytes);
+      std::vector<unsigned char> bwd_workspace(sizes.backward_workspace);
       const std::vector<float> dy = simdrnn_test::random_vector(y.size(), 3);
       std::vector<float> dx(x.size()), grads(static_cast<size_t>(model.num_params()));
       simdrnn_backward_args b{};

@@ -15,11 +15,10 @@ static std::vector<float> values(size_t n, float seed) {
 
 int main() try {
   const int64_t I = 8, H = 16, T = 5, N = 2;
-  simdrnn::Config config = simdrnn::default_config();  // tanh, no clip, no output layer
-  config.input_size = I;
+  simdrnn::Config config;                            // 1 layer, tanh, no clip, no output layer
+  config.input_size = I;                             // the sizes must be set
   config.hidden_size = H;
-  config.num_layers = 1;
-  config.activation = SIMDRNN_TANH;
+  config.activation = simdrnn::Activation::Tanh;
 
   simdrnn::Weights weights(config);
   weights.set("weight_ih_l0", values(H * I, 1.0f))   // [H, I]
@@ -30,13 +29,13 @@ int main() try {
 
   std::vector<float> x = values(T * N * I, 5.0f);    // [T, N, I], time-major
   std::vector<float> y(T * N * H), h_n(1 * N * H);   // [T, N, H] and [L*D, N, H]
-  simdrnn::ForwardArgs args{};                       // zero-initialise, then fill in
+  simdrnn::ForwardArgs args;                         // buffers are spans: each size is checked
   args.seq_len = T;
   args.batch = N;
-  args.layout = SIMDRNN_TIME_MAJOR;
-  args.x = x.data();                                 // h0 = NULL: start from zeros
-  args.y = y.data();
-  args.h_n = h_n.data();
+  args.layout = simdrnn::Layout::TimeMajor;
+  args.x = x;                                        // no h0: start from zeros
+  args.y = y;
+  args.h_n = h_n;
   std::vector<unsigned char> workspace;
   model.forward(args, workspace);                    // sizes the workspace, then runs
 

@@ -1013,11 +1013,11 @@ TEST(CppApiErrors, ThrowsErrorWithStatus) {
   w.set("weight_ih_l0", data.data(), 12).set("weight_hh_l0", data);
   const simdrnn::Model model(w);
   std::vector<float> x(3 * 2 * 3, 0.5f), y(3 * 2 * 4, kSentinel);
-  simdrnn::ForwardArgs args{};
+  simdrnn::ForwardArgs args;
   args.seq_len = 3;
   args.batch = 2;
-  args.x = x.data();
-  args.y = y.data();
+  args.x = x;
+  args.y = y;
   std::vector<unsigned char> ws;
   model.forward(args, ws);  // valid
   std::fill(y.begin(), y.end(), kSentinel);
@@ -1026,16 +1026,16 @@ TEST(CppApiErrors, ThrowsErrorWithStatus) {
   args.seq_len = 3;
   poke_enum(&args.layout, 3);
   ExpectThrows([&] { model.forward(args, ws); }, SIMDRNN_INVALID_ARGUMENT, "layout");
-  args.layout = SIMDRNN_TIME_MAJOR;
+  args.layout = simdrnn::Layout::TimeMajor;
   const std::vector<int64_t> lens = {0, 3};
-  args.seq_lens = lens.data();
+  args.seq_lens = lens;
   ExpectThrows([&] { model.forward(args, ws); }, SIMDRNN_INVALID_ARGUMENT, "seq_lens");
   EXPECT_TRUE(AllSentinel(y, "y"));
 
   ExpectThrows([&] { simdrnn::Stream s(model, 0, 4); }, SIMDRNN_INVALID_ARGUMENT, "batch");
   simdrnn::Stream stream(model, 2, 2);
-  ExpectThrows([&] { stream.step(3, x.data(), y.data()); }, SIMDRNN_INVALID_ARGUMENT, "steps");
-  ExpectThrows([&] { stream.step(0, x.data(), y.data()); }, SIMDRNN_INVALID_ARGUMENT, "steps");
+  ExpectThrows([&] { stream.step(3, x, y); }, SIMDRNN_INVALID_ARGUMENT, "steps");
+  ExpectThrows([&] { stream.step(0, x, y); }, SIMDRNN_INVALID_ARGUMENT, "steps");
   EXPECT_TRUE(AllSentinel(y, "y"));
 
   simdrnn::Weights wb(make_config(3, 4, 1, 1));

@@ -117,8 +117,10 @@ Outputs run_simdrnn(const simdrnn::Model& model, const simdrnn_config& config, B
   args.h_n = o.h_n.data();
   args.out = config.output_size > 0 ? o.out.data() : nullptr;
   args.num_threads = threads;
-  std::vector<unsigned char> workspace;
-  model.forward(args, workspace);
+  std::vector<unsigned char> workspace(sizes_of(model.get(), args).workspace);
+  args.workspace = workspace.data();
+  args.workspace_size = workspace.size();
+  simdrnn::check(simdrnn_forward(model.get(), &args));
   if (reverse) {
     o.y = reverse_time(o.y, steps);
     if (!o.out.empty()) o.out = reverse_time(o.out, steps);

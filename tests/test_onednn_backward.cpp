@@ -123,7 +123,7 @@ Grads run_simdrnn(const Problem& p, const BaselineWeights& weights, int32_t thre
   args.y = y.data();
   args.h_n = h_n.data();
   args.num_threads = threads;
-  std::vector<unsigned char> ws(model.workspace_size(args));
+  std::vector<unsigned char> ws(sizes_of(model.get(), args).workspace);
   args.workspace = ws.data();
   args.workspace_size = ws.size();
   size_t bytes = 0;

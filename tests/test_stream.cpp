@@ -268,29 +268,30 @@ TEST(StreamCppTest, WrapperStreamMatchesWrapperForward) {
   full.y.resize(static_cast<size_t>(kSteps * c.batch * c.hidden));
   full.out.resize(static_cast<size_t>(kSteps * c.batch * c.output));
   full.state.resize(static_cast<size_t>(c.layers * c.batch * c.hidden));
-  simdrnn::ForwardArgs args{};
+  simdrnn::ForwardArgs args;
   args.seq_len = kSteps;
   args.batch = c.batch;
-  args.layout = SIMDRNN_TIME_MAJOR;
-  args.x = x.data();
-  args.h0 = h0.data();
-  args.y = full.y.data();
-  args.h_n = full.state.data();
-  args.out = full.out.data();
+  args.layout = simdrnn::Layout::TimeMajor;
+  args.x = x;
+  args.h0 = h0;
+  args.y = full.y;
+  args.h_n = full.state;
+  args.out = full.out;
   args.num_threads = 1;
   std::vector<unsigned char> workspace;
   model.forward(args, workspace);
 
   simdrnn::Stream stream(model, c.batch, 1);
-  stream.reset(h0.data());
+  stream.reset(h0);
   SequenceRun streamed;
   streamed.y.resize(full.y.size());
   streamed.out.resize(full.out.size());
   streamed.state.resize(full.state.size());
   for (int64_t t = 0; t < kSteps; ++t)
-    stream.step(1, x.data() + t * c.batch * kInput, streamed.y.data() + t * c.batch * c.hidden,
-                streamed.out.data() + t * c.batch * c.output, 1);
-  stream.state(streamed.state.data());
+    stream.step(1, {x.data() + t * c.batch * kInput, static_cast<size_t>(c.batch * kInput)},
+                {streamed.y.data() + t * c.batch * c.hidden, static_cast<size_t>(c.batch * c.hidden)},
+                {streamed.out.data() + t * c.batch * c.output, static_cast<size_t>(c.batch * c.output)}, 1);
+  stream.state(streamed.state);
   EXPECT_TRUE(bit_identical(streamed.y, full.y, "y"));
   EXPECT_TRUE(bit_identical(streamed.out, full.out, "out"));
   EXPECT_TRUE(bit_identical(streamed.state, full.state, "state"));

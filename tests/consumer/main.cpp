@@ -16,7 +16,7 @@ int main() {
   for (int i = 0; i < N * T * I; ++i) x[i] = 0.3f * static_cast<float>(i % 7) - 0.9f;
 
   try {
-    simdrnn::Config config = simdrnn::default_config();
+    simdrnn::Config config;
     config.input_size = I;
     config.hidden_size = H;
     config.output_size = O;
@@ -26,14 +26,14 @@ int main() {
     const simdrnn::Model model(weights);
 
     std::vector<float> y(N * T * H), h_n(N * H), out(N * T * O);
-    simdrnn::ForwardArgs args{};
+    simdrnn::ForwardArgs args;
     args.seq_len = T;
     args.batch = N;
-    args.layout = SIMDRNN_BATCH_MAJOR;
-    args.x = x.data();
-    args.y = y.data();
-    args.h_n = h_n.data();
-    args.out = out.data();
+    args.layout = simdrnn::Layout::BatchMajor;
+    args.x = x;
+    args.y = y;
+    args.h_n = h_n;
+    args.out = out;
     std::vector<unsigned char> workspace;
     model.forward(args, workspace);
 

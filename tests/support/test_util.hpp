@@ -38,4 +38,11 @@ inline std::vector<float> random_vector(size_t n, uint32_t seed, float lo = -1.0
   return v;
 }
 
+// simdrnn_forward_sizes of a C call (sizes zero when the call is invalid).
+inline simdrnn_sizes sizes_of(const simdrnn_model* model, const simdrnn_forward_args& args) {
+  simdrnn_sizes s{};
+  simdrnn_forward_sizes(model, &args, &s);
+  return s;
+}
+
 }  // namespace simdrnn_test
