@@ -17,6 +17,7 @@ void init_carried(Carried& c, const simdrnn_model* handle, const Model& m, int64
   c.batch = batch;
   c.max_steps = max_steps;
   c.state = aligned_floats(s.h);
+  if (s.c > 0) c.cell_state = aligned_floats(s.c);
 }
 
 int32_t resolve_threads(int32_t requested) { return requested > 0 ? requested : default_num_threads(); }
@@ -89,21 +90,29 @@ simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void*
   return SIMDRNN_OK;
 }
 
-simdrnn_status copy_state(const Carried& c, float* h) {
+simdrnn_status copy_state(const Carried& c, float* h, float* cell) {
   if (!h) SIMDRNN_FAIL("h: expected a [L, N, H] buffer, got NULL");
-  const Region regions[] = {region("h", h, static_cast<int64_t>(c.state_bytes() / sizeof(float)), true)};
+  if (cell && !c.cell_state) SIMDRNN_FAIL("c: expected NULL (only an LSTM has a cell state), got %p", cell);
+  const Region regions[] = {region("h", h, c.state_count(), true), region("c", cell, c.cell_count(), true)};
   if (simdrnn_status st = check_regions(regions)) return st;
-  std::memcpy(h, c.state.get(), c.state_bytes());
+  std::memcpy(h, c.state.get(), static_cast<size_t>(c.state_count()) * sizeof(float));
+  if (cell) std::memcpy(cell, c.cell_state.get(), static_cast<size_t>(c.cell_count()) * sizeof(float));
   return SIMDRNN_OK;
 }
 
-simdrnn_status reset_state(Carried& c, const float* h0) {
-  const Region regions[] = {region("h0", h0, static_cast<int64_t>(c.state_bytes() / sizeof(float)), false)};
+simdrnn_status reset_state(Carried& c, const float* h0, const float* c0) {
+  if (c0 && !c.cell_state) SIMDRNN_FAIL("c0: expected NULL (only an LSTM has a cell state), got %p", c0);
+  const Region regions[] = {region("h0", h0, c.state_count(), false),
+                            region("c0", c0, c.cell_count(), false)};
   if (simdrnn_status st = check_regions(regions)) return st;
-  if (h0)
-    std::memmove(c.state.get(), h0, c.state_bytes());
-  else
-    std::memset(c.state.get(), 0, c.state_bytes());
+  auto set = [](float* dst, const float* src, int64_t count) {
+    if (src)
+      std::memmove(dst, src, static_cast<size_t>(count) * sizeof(float));
+    else
+      std::memset(dst, 0, static_cast<size_t>(count) * sizeof(float));
+  };
+  set(c.state.get(), h0, c.state_count());
+  if (c.cell_state) set(c.cell_state.get(), c0, c.cell_count());
   return SIMDRNN_OK;
 }
 
@@ -190,11 +199,11 @@ Stream* live_stream(const simdrnn_stream* stream) {
 }
 }  // namespace
 
-simdrnn_status simdrnn_stream_reset(simdrnn_stream* stream, const float* h0) {
+simdrnn_status simdrnn_stream_reset(simdrnn_stream* stream, const float* h0, const float* c0) {
   return guarded([&]() -> simdrnn_status {
     Stream* st = live_stream(stream);
     if (!st) return SIMDRNN_INVALID_ARGUMENT;
-    return reset_state(*st, h0);
+    return reset_state(*st, h0, c0);
   });
 }
 
@@ -214,6 +223,8 @@ simdrnn_status simdrnn_stream_step(simdrnn_stream* stream, int64_t steps, const 
     a.x = x;
     a.h0 = st->state.get();
     a.h_n = st->state.get();
+    a.c0 = st->cell_state.get();
+    a.c_n = st->cell_state.get();
     a.y = y;
     a.out = out;
     a.workspace = st->workspace.get();
@@ -223,11 +234,11 @@ simdrnn_status simdrnn_stream_step(simdrnn_stream* stream, int64_t steps, const 
   });
 }
 
-simdrnn_status simdrnn_stream_state(const simdrnn_stream* stream, float* h) {
+simdrnn_status simdrnn_stream_state(const simdrnn_stream* stream, float* h, float* c) {
   return guarded([&]() -> simdrnn_status {
     Stream* st = live_stream(stream);
     if (!st) return SIMDRNN_INVALID_ARGUMENT;
-    if (simdrnn_status s = copy_state(*st, h)) return s;
+    if (simdrnn_status s = copy_state(*st, h, c)) return s;
     return SIMDRNN_OK;
   });
 }

@@ -13,14 +13,15 @@ namespace simdrnn {
 // Validates and runs a forward call; with a reserve it is forward_training
 // (the caller has checked the reserve's size). `call_name` names the entry
 // point in the verbose line ("forward", "stream_step", ...).
-simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void* reserve, const char* call_name);
+simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void* reserve,
+                            const char* call_name);
 
 void init_carried(Carried& c, const simdrnn_model* handle, const Model& m, int64_t batch, int64_t max_steps,
                   const Shapes& s);
-// Sets a carried state to h0, or to zeros when h0 is NULL.
-simdrnn_status reset_state(Carried& c, const float* h0);
-// Copies a carried state into h (checked: non-NULL, aligned).
-simdrnn_status copy_state(const Carried& c, float* h);
+// Sets a carried state to h0 (and an LSTM's cell state to c0); NULL: zeros.
+simdrnn_status reset_state(Carried& c, const float* h0, const float* c0);
+// Copies a carried state into h (and c, when not NULL); checked.
+simdrnn_status copy_state(const Carried& c, float* h, float* cell);
 
 int32_t resolve_threads(int32_t requested);
 

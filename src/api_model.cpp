@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "src/api_internal.hpp"
 #include "src/engine.hpp"
@@ -38,13 +39,19 @@ simdrnn_status simdrnn_weights_set(simdrnn_weights* weights, const char* name, c
     Weights* w = lookup(weights_table(), weights, "weights", "simdrnn_weights");
     if (!w) return SIMDRNN_INVALID_ARGUMENT;
     if (!name) SIMDRNN_FAIL("name: expected a PyTorch tensor name such as \"weight_ih_l0\", got NULL");
-    const int64_t expected = expected_tensor_size(w->config, name);
-    if (expected < 0)
+    TensorId id;
+    if (!parse_tensor_name(w->config, name, &id)) {
+      const simdrnn_config& c = w->config;
+      const bool lstm = c.cell == SIMDRNN_CELL_LSTM;
       SIMDRNN_FAIL(
-          "name: expected weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k} "
-          "(k < num_layers %lld%s)%s, got \"%s\"",
-          static_cast<long long>(w->config.num_layers), w->config.bidirectional ? ", optional _reverse" : "",
-          w->config.output_size > 0 ? ", weight_hy or bias_hy" : "", name);
+          "name: expected weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}%s%s (k < num_layers "
+          "%lld%s)%s "
+          "for this %s model, got \"%s\"",
+          c.proj_size > 0 ? ", weight_hr_l{k}" : "", lstm ? ", weight_peephole_l{k}" : "",
+          static_cast<long long>(c.num_layers), c.bidirectional ? ", optional _reverse" : "",
+          c.output_size > 0 ? ", weight_hy or bias_hy" : "", cell_desc(c.cell).name, name);
+    }
+    const int64_t expected = tensor_count(w->config, id);
     if (!data)
       SIMDRNN_FAIL("data: expected %lld floats for \"%s\", got NULL", static_cast<long long>(expected), name);
     if (count != expected)
@@ -58,7 +65,7 @@ simdrnn_status simdrnn_weights_set(simdrnn_weights* weights, const char* name, c
 }
 
 simdrnn_status simdrnn_weights_set_onnx(simdrnn_weights* weights, int64_t layer, const float* W,
-                                        const float* R, const float* B) {
+                                        const float* R, const float* B, const float* P) {
   return guarded([&]() -> simdrnn_status {
     Weights* w = lookup(weights_table(), weights, "weights", "simdrnn_weights");
     if (!w) return SIMDRNN_INVALID_ARGUMENT;
@@ -66,27 +73,51 @@ simdrnn_status simdrnn_weights_set_onnx(simdrnn_weights* weights, int64_t layer,
     if (layer < 0 || layer >= c.num_layers)
       SIMDRNN_FAIL("layer: expected 0..%lld, got %lld", static_cast<long long>(c.num_layers - 1),
                    static_cast<long long>(layer));
-    const int64_t D = c.bidirectional ? 2 : 1, H = c.hidden_size;
-    const int64_t in = layer == 0 ? c.input_size : D * H;
+    const CellDesc& cell = cell_desc(c.cell);
+    const int64_t D = c.bidirectional ? 2 : 1, H = c.hidden_size, G = cell.gate_count;
+    const int64_t in = layer_input(c, layer), hout = hidden_out(c);
+    if (c.proj_size > 0)
+      return fail(SIMDRNN_UNSUPPORTED,
+                  "weights: ONNX's LSTM has no projection; set a projected model's tensors by name");
     if (!W)
       SIMDRNN_FAIL("W: expected [%lld, %lld, %lld] floats, got NULL", static_cast<long long>(D),
-                   static_cast<long long>(H), static_cast<long long>(in));
+                   static_cast<long long>(G * H), static_cast<long long>(in));
     if (!R)
       SIMDRNN_FAIL("R: expected [%lld, %lld, %lld] floats, got NULL", static_cast<long long>(D),
-                   static_cast<long long>(H), static_cast<long long>(H));
-    const Region regions[] = {region("W", W, D * H * in, false), region("R", R, D * H * H, false),
-                              region("B", B, D * 2 * H, false)};
+                   static_cast<long long>(G * H), static_cast<long long>(hout));
+    if (P && !cell.cell_state)
+      SIMDRNN_FAIL("P: expected NULL (peepholes are LSTM only; this is a %s model), got %p", cell.name,
+                   static_cast<const void*>(P));
+    const Region regions[] = {region("W", W, D * G * H * in, false), region("R", R, D * G * H * hout, false),
+                              region("B", B, D * 2 * G * H, false), region("P", P, D * 3 * H, false)};
     if (simdrnn_status st = check_regions(regions)) return st;
+    // ONNX stacks gates in its own order: gate g of ONNX is gate
+    // onnx_to_torch[g] of PyTorch; each gate block of `rows` x `width`.
+    auto reorder = [&](const float* src, int64_t width, std::vector<float>& dst) {
+      dst.resize(static_cast<size_t>(G * H * width));
+      for (int64_t g = 0; g < G; ++g)
+        std::memcpy(dst.data() + cell.onnx_to_torch[g] * H * width, src + g * H * width,
+                    static_cast<size_t>(H * width) * sizeof(float));
+    };
     for (int64_t d = 0; d < D; ++d) {
-      const std::string suffix = "_l" + std::to_string(layer) + (d ? "_reverse" : "");
-      w->tensors["weight_ih" + suffix].assign(W + d * H * in, W + (d + 1) * H * in);
-      w->tensors["weight_hh" + suffix].assign(R + d * H * H, R + (d + 1) * H * H);
+      auto name = [&](TensorKind kind) { return tensor_name(TensorId{kind, layer, d}); };
+      reorder(W + d * G * H * in, in, w->tensors[name(TensorKind::kWeightIh)]);
+      reorder(R + d * G * H * hout, hout, w->tensors[name(TensorKind::kWeightHh)]);
       if (B) {
-        w->tensors["bias_ih" + suffix].assign(B + d * 2 * H, B + d * 2 * H + H);
-        w->tensors["bias_hh" + suffix].assign(B + d * 2 * H + H, B + (d + 1) * 2 * H);
+        reorder(B + d * 2 * G * H, 1, w->tensors[name(TensorKind::kBiasIh)]);
+        reorder(B + d * 2 * G * H + G * H, 1, w->tensors[name(TensorKind::kBiasHh)]);
       } else {
-        w->tensors.erase("bias_ih" + suffix);
-        w->tensors.erase("bias_hh" + suffix);
+        w->tensors.erase(name(TensorKind::kBiasIh));
+        w->tensors.erase(name(TensorKind::kBiasHh));
+      }
+      if (P) {
+        std::vector<float>& p = w->tensors[name(TensorKind::kPeephole)];
+        p.resize(static_cast<size_t>(3 * H));
+        for (int k = 0; k < 3; ++k)
+          std::memcpy(p.data() + kOnnxPeepholeToTorch[k] * H, P + d * 3 * H + k * H,
+                      static_cast<size_t>(H) * sizeof(float));
+      } else if (cell.cell_state) {
+        w->tensors.erase(name(TensorKind::kPeephole));
       }
     }
     return SIMDRNN_OK;
@@ -100,27 +131,27 @@ simdrnn_status simdrnn_model_create(const simdrnn_weights* weights, simdrnn_mode
     const Weights* w = lookup(weights_table(), weights, "weights", "simdrnn_weights");
     if (!w) return SIMDRNN_INVALID_ARGUMENT;
     const simdrnn_config& c = w->config;
-    for (int64_t l = 0; l < c.num_layers; ++l)
-      for (int d = 0; d < (c.bidirectional ? 2 : 1); ++d)
-        for (const char* kind : {"weight_ih", "weight_hh"}) {
-          const std::string name = kind + ("_l" + std::to_string(l)) + (d ? "_reverse" : "");
-          if (!w->tensors.count(name))
-            SIMDRNN_FAIL("weights: expected tensor \"%s\" to be set, got none", name.c_str());
-        }
-    if (c.output_size > 0 && !w->tensors.count("weight_hy"))
-      SIMDRNN_FAIL("weights: expected tensor \"weight_hy\" to be set (output_size %lld), got none",
-                   static_cast<long long>(c.output_size));
+    simdrnn_status missing = SIMDRNN_OK;
+    for_each_param(c, ParamGroups{}, [&](const TensorId& id) {
+      if (missing || !tensor_required(c, id.kind) || w->tensors.count(tensor_name(id))) return;
+      missing = fail(SIMDRNN_INVALID_ARGUMENT, "weights: expected tensor \"%s\" to be set%s, got none",
+                     tensor_name(id).c_str(),
+                     id.kind == TensorKind::kWeightHy   ? " (output_size > 0)"
+                     : id.kind == TensorKind::kWeightHr ? " (proj_size > 0)"
+                                                        : "");
+    });
+    if (missing) return missing;
     const auto start = std::chrono::steady_clock::now();
     std::unique_ptr<Model> built = build_model(*w, active_isa());
     if (verbose_enabled()) {
       int64_t packed = built->w_hy.bytes;
       for (const Cell& cell : built->cells) packed += cell.w_ih.bytes + cell.w_hh.bytes;
-      verbose_line("model_create,isa=%s,shape=i%lldh%lldl%lldd%lldo%lld,packed_bytes=%lld,total_us=%.1f",
-                   built->kernels->name, static_cast<long long>(c.input_size),
-                   static_cast<long long>(c.hidden_size), static_cast<long long>(c.num_layers),
-                   static_cast<long long>(built->directions), static_cast<long long>(c.output_size),
-                   static_cast<long long>(packed),
-                   std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+      verbose_line(
+          "model_create,isa=%s,shape=i%lldh%lldl%lldd%lldo%lld,packed_bytes=%lld,total_us=%.1f",
+          built->kernels->name, static_cast<long long>(c.input_size), static_cast<long long>(c.hidden_size),
+          static_cast<long long>(c.num_layers), static_cast<long long>(built->directions),
+          static_cast<long long>(c.output_size), static_cast<long long>(packed),
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
     }
     const uint64_t h = model_table().insert(std::move(built));
     if (!h) return fail(SIMDRNN_OUT_OF_MEMORY, "model: too many live models");

@@ -198,21 +198,21 @@ simdrnn_status simdrnn_train_session_destroy(simdrnn_train_session* session) {
       [&] { return destroy_handle(session_table(), session, "session", "simdrnn_train_session"); });
 }
 
-simdrnn_status simdrnn_train_session_reset(simdrnn_train_session* session, const float* h0) {
+simdrnn_status simdrnn_train_session_reset(simdrnn_train_session* session, const float* h0, const float* c0) {
   return guarded([&]() -> simdrnn_status {
     TrainSession* ts = live_session(session);
     if (!ts) return SIMDRNN_INVALID_ARGUMENT;
-    if (simdrnn_status st = reset_state(*ts, h0)) return st;
+    if (simdrnn_status st = reset_state(*ts, h0, c0)) return st;
     ts->has_forward = false;
     return SIMDRNN_OK;
   });
 }
 
-simdrnn_status simdrnn_train_session_state(const simdrnn_train_session* session, float* h) {
+simdrnn_status simdrnn_train_session_state(const simdrnn_train_session* session, float* h, float* c) {
   return guarded([&]() -> simdrnn_status {
     TrainSession* ts = live_session(session);
     if (!ts) return SIMDRNN_INVALID_ARGUMENT;
-    if (simdrnn_status s = copy_state(*ts, h)) return s;
+    if (simdrnn_status s = copy_state(*ts, h, c)) return s;
     return SIMDRNN_OK;
   });
 }
@@ -233,6 +233,8 @@ simdrnn_status simdrnn_train_session_forward(simdrnn_train_session* session, int
     a.x = x;
     a.h0 = ts->state.get();   // the reserve keeps its own copy for backward
     a.h_n = ts->state.get();  // the chunk's last state is carried on
+    a.c0 = ts->cell_state.get();
+    a.c_n = ts->cell_state.get();
     a.y = y;
     a.out = out;
     a.workspace = ts->forward_workspace.get();

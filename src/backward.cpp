@@ -229,7 +229,7 @@ struct Backward {
         if (nt > 1) barrier.wait(ticket, nt);
       };
       if (b.grads) {
-        for (int64_t d = 0; d < D && m.has_bias; ++d) {
+        for (int64_t d = 0; d < D && m.groups.biases; ++d) {
           float* g_bih = grad(m.cells[l * D + d].off_b_ih);
           float* g_bhh = grad(m.cells[l * D + d].off_b_hh);
           column_sums(dY + d * H, dh, H, g_bih, b.accumulate, tid, nt);

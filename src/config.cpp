@@ -1,8 +1,9 @@
-// Configuration checks and the PyTorch tensor names a configuration has.
+// Configuration checks (simdrnn_config), before anything is built from one.
 #include <cstring>
 #include <string>
 #include <utility>
 
+#include "src/cell.hpp"
 #include "src/internal.hpp"
 
 namespace simdrnn {
@@ -23,9 +24,10 @@ simdrnn_status validate_config(const simdrnn_config* c, const char* arg) {
                 static_cast<int>(c->bidirectional));
   const int cell = raw_enum(c->cell);
   if (cell != SIMDRNN_CELL_RNN && cell != SIMDRNN_CELL_LSTM && cell != SIMDRNN_CELL_GRU)
-    return fail(SIMDRNN_INVALID_ARGUMENT,
-                "%s->cell: expected SIMDRNN_CELL_RNN (0), SIMDRNN_CELL_LSTM (1) or SIMDRNN_CELL_GRU (2), got %d",
-                arg, cell);
+    return fail(
+        SIMDRNN_INVALID_ARGUMENT,
+        "%s->cell: expected SIMDRNN_CELL_RNN (0), SIMDRNN_CELL_LSTM (1) or SIMDRNN_CELL_GRU (2), got %d", arg,
+        cell);
   const int act = raw_enum(c->activation);
   if (act != SIMDRNN_TANH && act != SIMDRNN_RELU && act != SIMDRNN_SIGMOID)
     return fail(SIMDRNN_INVALID_ARGUMENT,
@@ -54,7 +56,8 @@ simdrnn_status validate_config(const simdrnn_config* c, const char* arg) {
   if (cell != SIMDRNN_CELL_RNN)
     return fail(SIMDRNN_UNSUPPORTED, "%s->cell: LSTM and GRU cells are not available in this build yet", arg);
   if (precision != SIMDRNN_PRECISION_F32)
-    return fail(SIMDRNN_UNSUPPORTED, "%s->weight_precision: only SIMDRNN_PRECISION_F32 is available yet", arg);
+    return fail(SIMDRNN_UNSUPPORTED, "%s->weight_precision: only SIMDRNN_PRECISION_F32 is available yet",
+                arg);
   if (!(c->clip >= 0.0f))
     return fail(SIMDRNN_INVALID_ARGUMENT, "%s->clip: expected >= 0 (0 = off), got %g", arg,
                 static_cast<double>(c->clip));
@@ -75,54 +78,21 @@ simdrnn_status validate_config(const simdrnn_config* c, const char* arg) {
                   static_cast<long long>(value));
   constexpr int64_t kMaxElements = int64_t{1} << 60;
   const int64_t dirs = c->bidirectional ? 2 : 1;
+  const int64_t G = cell_desc(c->cell).gate_count;
   const int64_t dh = checked_product({dirs, c->hidden_size});
   const int64_t in = c->input_size > dh ? c->input_size : dh;
-  const int64_t biggest[] = {checked_product({c->hidden_size + 64, in + 64}),
-                             checked_product({c->hidden_size + 64, c->hidden_size + 64}),
+  const int64_t gh = checked_product({G, c->hidden_size + 64});
+  const int64_t biggest[] = {checked_product({gh, in + 64}), checked_product({gh, c->hidden_size + 64}),
                              checked_product({c->output_size + 64, dh + 64}),
-                             checked_product({c->num_layers, dirs, c->hidden_size + 64})};
+                             checked_product({c->num_layers, dirs, gh})};
   for (int64_t b : biggest)
-    if (dh < 0 || b < 0 || b > kMaxElements)
+    if (dh < 0 || gh < 0 || b < 0 || b > kMaxElements)
       return fail(SIMDRNN_INVALID_ARGUMENT,
                   "%s: weight sizes overflow (input_size %lld, hidden_size %lld, num_layers %lld, "
                   "output_size %lld): expected every tensor below 2^60 elements",
                   arg, static_cast<long long>(c->input_size), static_cast<long long>(c->hidden_size),
                   static_cast<long long>(c->num_layers), static_cast<long long>(c->output_size));
   return SIMDRNN_OK;
-}
-
-int64_t expected_tensor_size(const simdrnn_config& c, const std::string& name) {
-  const int64_t dirs = c.bidirectional ? 2 : 1, H = c.hidden_size;
-  if (name == "weight_hy") return c.output_size > 0 ? c.output_size * dirs * H : -1;
-  if (name == "bias_hy") return c.output_size > 0 ? c.output_size : -1;
-  static const char* const kinds[] = {"weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"};
-  for (int kind = 0; kind < 4; ++kind) {
-    const size_t plen = std::strlen(kinds[kind]);
-    if (name.compare(0, plen, kinds[kind]) != 0) continue;
-    std::string rest = name.substr(plen);
-    bool reverse = false;
-    const std::string suffix = "_reverse";
-    if (rest.size() > suffix.size() &&
-        rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      reverse = true;
-      rest.resize(rest.size() - suffix.size());
-    }
-    if (rest.empty() || rest.size() > 9 || rest.find_first_not_of("0123456789") != std::string::npos ||
-        (rest.size() > 1 && rest[0] == '0'))
-      return -1;
-    const int64_t layer = std::stoll(rest);
-    if (layer >= c.num_layers || (reverse && dirs == 1)) return -1;
-    const int64_t in = layer == 0 ? c.input_size : dirs * H;
-    switch (kind) {
-      case 0:
-        return H * in;
-      case 1:
-        return H * H;
-      default:
-        return H;
-    }
-  }
-  return -1;
 }
 
 }  // namespace simdrnn

@@ -2,12 +2,12 @@
 // by SIMDRNN_MAX_ISA or simdrnn_set_max_isa(). The only place that decides
 // which simd/ code may run.
 #include <cpuid.h>
+#include <strings.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <strings.h>
 
 #include "src/internal.hpp"
 

@@ -82,13 +82,15 @@ struct Carried {
   uint64_t model_handle;
   const Model* model;  // valid while model_handle is live (checked each call)
   int64_t batch, max_steps;
-  AlignedFloats state;  // [L, N, H]
+  AlignedFloats state;       // h [L, N, H_out]
+  AlignedFloats cell_state;  // LSTM: c [L, N, H]; null for other cells
 
   simdrnn_model* model_ptr() const {
     return reinterpret_cast<simdrnn_model*>(static_cast<uintptr_t>(model_handle));
   }
-  size_t state_bytes() const {
-    return static_cast<size_t>(model->config.num_layers * batch * model->config.hidden_size) * sizeof(float);
+  int64_t state_count() const { return model->config.num_layers * batch * hidden_out(model->config); }
+  int64_t cell_count() const {
+    return cell_state ? model->config.num_layers * batch * model->config.hidden_size : 0;
   }
 };
 

@@ -17,6 +17,7 @@
 
 #include "simd/kernels.h"
 #include "simdrnn/simdrnn.h"
+#include "src/param_schema.hpp"
 
 namespace simdrnn {
 
@@ -48,6 +49,10 @@ int32_t raw_enum(const E& field) {
   return v;
 }
 
+// Width of h (the recurrent state and each direction's output): proj_size
+// for a projected LSTM, else hidden_size.
+inline int64_t hidden_out(const simdrnn_config& c) { return c.proj_size > 0 ? c.proj_size : c.hidden_size; }
+
 // ---- 64-byte aligned float storage ---------------------------------------------
 struct FreeDeleter {
   void operator()(void* p) const noexcept { std::free(p); }
@@ -66,16 +71,16 @@ const kernels::KernelTable& kernel_table(simdrnn_isa isa);
 bool verbose_enabled();  // SIMDRNN_VERBOSE=1
 // Appends "simdrnn_verbose,<formatted>\n" to the buffered verbose log.
 void verbose_line(const char* format, ...) __attribute__((format(printf, 1, 2)));
-FILE* log_file();  // the verbose log (tests flush it)
+FILE* log_file();               // the verbose log (tests flush it)
 int32_t default_num_threads();  // SIMDRNN_NUM_THREADS, else the cores this process may use
 
 // ---- weights and model ----------------------------------------------------------------
 // A weight matrix W [rows, cols] packed as the GEMM's B operand (B = W^T).
 struct PackedMatrix {
   AlignedFloats data;
-  int64_t rows = 0;  // output columns of the GEMM (n)
-  int64_t cols = 0;  // reduction length (k)
-  int64_t bytes = 0; // of data, panels padded
+  int64_t rows = 0;   // output columns of the GEMM (n)
+  int64_t cols = 0;   // reduction length (k)
+  int64_t bytes = 0;  // of data, panels padded
 };
 // Packs row-major W [rows, cols] into panels of panel_width (simd/kernels.h).
 PackedMatrix pack_b(const float* w, int64_t rows, int64_t cols, int64_t panel_width);
@@ -89,7 +94,7 @@ struct Cell {  // one layer and direction
   // Backward (built by prepare_training): B = W_ih [H, in] and B = W_hh.
   PackedMatrix w_ih_bwd, w_hh_bwd;
   // Offsets in the flat parameter vector (-1: the model has no such tensor).
-  int64_t off_w_ih = -1, off_w_hh = -1, off_b_ih = -1, off_b_hh = -1;
+  int64_t off_w_ih = -1, off_w_hh = -1, off_b_ih = -1, off_b_hh = -1, off_w_hr = -1, off_peephole = -1;
 };
 
 struct Weights {
@@ -110,7 +115,7 @@ struct Model {
   uint64_t id = 0;            // unique per model and per parameter update
   std::vector<float> params;  // flat, PyTorch order (simdrnn.h)
   std::vector<ParamSlot> slots;
-  bool has_bias = false, has_bias_hy = false;
+  ParamGroups groups;       // which optional tensors the flat vector holds
   std::vector<Cell> cells;  // index layer * directions + direction
   PackedMatrix w_hy;
   AlignedFloats b_hy;                    // padded, or null
@@ -125,14 +130,10 @@ struct Model {
       if (s.name == name) return &s;
     return nullptr;
   }
-  const float* param(const std::string& name) const {
-    const ParamSlot* s = slot(name);
-    return s ? params.data() + s->offset : nullptr;
-  }
+  // The tensor at a flat-vector offset (-1: absent, null).
+  const float* at(int64_t offset) const { return offset >= 0 ? params.data() + offset : nullptr; }
 };
 
-// Expected element count of a PyTorch-named tensor, or -1 for an unknown name.
-int64_t expected_tensor_size(const simdrnn_config& config, const std::string& name);
 // Validates a configuration; on failure records the error.
 simdrnn_status validate_config(const simdrnn_config* config, const char* arg_name);
 // Builds and prepacks; throws std::bad_alloc. Weights must be complete.
@@ -176,8 +177,8 @@ struct TrainingSink {
 // Runs a validated forward call (training != null: forward_training).
 // Allocates nothing.
 // `call_name` names the entry point in the verbose line.
-void run_forward(const Model& model, const simdrnn_forward_args& args, int32_t threads, const TrainingSink* training,
-                 const char* call_name);
+void run_forward(const Model& model, const simdrnn_forward_args& args, int32_t threads,
+                 const TrainingSink* training, const char* call_name);
 
 // Returns the reserve's bytes (-1 when a size overflows); fills the sink
 // when base != null.
@@ -187,6 +188,7 @@ int64_t training_reserve_layout(const Model& model, int64_t seq_len, int64_t bat
 // Backward workspace bytes (-1 when a size overflows).
 int64_t backward_workspace_bytes(const Model& model, int64_t seq_len, int64_t batch);
 // Runs a validated backward call. Allocates nothing.
-void run_backward(const Model& model, const simdrnn_backward_args& args, int32_t threads, const char* call_name);
+void run_backward(const Model& model, const simdrnn_backward_args& args, int32_t threads,
+                  const char* call_name);
 
 }  // namespace simdrnn

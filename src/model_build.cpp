@@ -15,9 +15,6 @@ AlignedFloats padded_bias(const float* a, const float* b, int64_t n, int64_t pan
   for (int64_t j = 0; j < n; ++j) out[j] = (a ? a[j] : 0.0f) + (b ? b[j] : 0.0f);
   return out;
 }
-std::string cell_suffix(int64_t layer, int64_t direction) {
-  return "_l" + std::to_string(layer) + (direction ? "_reverse" : "");
-}
 }  // namespace
 
 uint64_t next_model_id() {
@@ -31,32 +28,29 @@ void pack_backward(Model& m) {
   const int64_t pw = m.kernels->panel_width, H = c.hidden_size, D = m.directions;
   for (int64_t l = 0; l < c.num_layers; ++l)
     for (int64_t d = 0; d < D; ++d) {
-      const std::string sfx = cell_suffix(l, d);
       const int64_t in = l == 0 ? c.input_size : D * H;
       Cell& cell = m.cells[l * D + d];
-      cell.w_ih_bwd = pack_b_kn(m.param("weight_ih" + sfx), H, in, in, pw);
-      cell.w_hh_bwd = pack_b_kn(m.param("weight_hh" + sfx), H, H, H, pw);
+      cell.w_ih_bwd = pack_b_kn(m.at(cell.off_w_ih), H, in, in, pw);
+      cell.w_hh_bwd = pack_b_kn(m.at(cell.off_w_hh), H, H, H, pw);
     }
-  if (c.output_size > 0) m.w_hy_bwd = pack_b_kn(m.param("weight_hy"), c.output_size, D * H, D * H, pw);
+  if (c.output_size > 0) m.w_hy_bwd = pack_b_kn(m.at(m.off_w_hy), c.output_size, D * H, D * H, pw);
 }
 }  // namespace
 
 void pack_model(Model& m) {
   const simdrnn_config& c = m.config;
   const int64_t pw = m.kernels->panel_width, H = c.hidden_size, D = m.directions;
-  m.cells.resize(static_cast<size_t>(c.num_layers * D));
   for (int64_t l = 0; l < c.num_layers; ++l)
     for (int64_t d = 0; d < D; ++d) {
-      const std::string sfx = cell_suffix(l, d);
       const int64_t in = l == 0 ? c.input_size : D * H;
       Cell& cell = m.cells[l * D + d];
-      cell.w_ih = pack_b(m.param("weight_ih" + sfx), H, in, pw);
-      cell.w_hh = pack_b(m.param("weight_hh" + sfx), H, H, pw);
-      cell.bias = padded_bias(m.param("bias_ih" + sfx), m.param("bias_hh" + sfx), H, pw);
+      cell.w_ih = pack_b(m.at(cell.off_w_ih), H, in, pw);
+      cell.w_hh = pack_b(m.at(cell.off_w_hh), H, H, pw);
+      cell.bias = padded_bias(m.at(cell.off_b_ih), m.at(cell.off_b_hh), H, pw);
     }
   if (c.output_size > 0) {
-    m.w_hy = pack_b(m.param("weight_hy"), c.output_size, D * H, pw);
-    m.b_hy = padded_bias(m.param("bias_hy"), nullptr, c.output_size, pw);
+    m.w_hy = pack_b(m.at(m.off_w_hy), c.output_size, D * H, pw);
+    m.b_hy = padded_bias(m.at(m.off_b_hy), nullptr, c.output_size, pw);
   }
   if (m.training_ready.load()) pack_backward(m);
 }
@@ -77,52 +71,61 @@ std::unique_ptr<Model> build_model(const Weights& weights, simdrnn_isa isa) {
   model->kernels = &kernel_table(isa);
   model->id = next_model_id();
   model->zeros = aligned_floats(c.hidden_size);
-  const int64_t D = model->directions, H = c.hidden_size;
-  for (const auto& [name, data] : weights.tensors)
-    if (name.compare(0, 5, "bias_") == 0 && name != "bias_hy") model->has_bias = true;
-  model->has_bias_hy = weights.tensors.count("bias_hy") > 0;
-  // Flat parameters in PyTorch order; absent biases of a model that has
-  // biases are zero.
-  auto add = [&](const std::string& name, int64_t count) {
+  // An optional group is in the flat vector when any of its tensors was set.
+  for (const auto& [name, data] : weights.tensors) {
+    TensorId id;
+    if (!parse_tensor_name(c, name, &id)) continue;
+    model->groups.biases |= id.kind == TensorKind::kBiasIh || id.kind == TensorKind::kBiasHh;
+    model->groups.peepholes |= id.kind == TensorKind::kPeephole;
+    model->groups.bias_hy |= id.kind == TensorKind::kBiasHy;
+  }
+  // Flat parameters in PyTorch order; unset members of a present group are zero.
+  for_each_param(c, model->groups, [&](const TensorId& id) {
+    const std::string name = tensor_name(id);
+    const int64_t count = tensor_count(c, id);
     model->slots.push_back({name, static_cast<int64_t>(model->params.size()), count});
     auto it = weights.tensors.find(name);
     if (it != weights.tensors.end())
       model->params.insert(model->params.end(), it->second.begin(), it->second.end());
     else
       model->params.resize(model->params.size() + static_cast<size_t>(count), 0.0f);
-  };
-  for (int64_t l = 0; l < c.num_layers; ++l)
-    for (int64_t d = 0; d < D; ++d) {
-      const std::string sfx = cell_suffix(l, d);
-      const int64_t in = l == 0 ? c.input_size : D * H;
-      add("weight_ih" + sfx, H * in);
-      add("weight_hh" + sfx, H * H);
-      if (model->has_bias) {
-        add("bias_ih" + sfx, H);
-        add("bias_hh" + sfx, H);
-      }
+  });
+  model->cells.resize(static_cast<size_t>(c.num_layers * model->directions));
+  // Offsets resolved once, so nothing on the execute path looks up a name.
+  for (const ParamSlot& slot : model->slots) {
+    TensorId id;
+    parse_tensor_name(c, slot.name, &id);
+    Cell* cell = id.kind == TensorKind::kWeightHy || id.kind == TensorKind::kBiasHy
+                     ? nullptr
+                     : &model->cells[static_cast<size_t>(id.layer * model->directions + id.direction)];
+    switch (id.kind) {
+      case TensorKind::kWeightIh:
+        cell->off_w_ih = slot.offset;
+        break;
+      case TensorKind::kWeightHh:
+        cell->off_w_hh = slot.offset;
+        break;
+      case TensorKind::kBiasIh:
+        cell->off_b_ih = slot.offset;
+        break;
+      case TensorKind::kBiasHh:
+        cell->off_b_hh = slot.offset;
+        break;
+      case TensorKind::kWeightHr:
+        cell->off_w_hr = slot.offset;
+        break;
+      case TensorKind::kPeephole:
+        cell->off_peephole = slot.offset;
+        break;
+      case TensorKind::kWeightHy:
+        model->off_w_hy = slot.offset;
+        break;
+      case TensorKind::kBiasHy:
+        model->off_b_hy = slot.offset;
+        break;
     }
-  if (c.output_size > 0) {
-    add("weight_hy", c.output_size * D * H);
-    if (model->has_bias_hy) add("bias_hy", c.output_size);
   }
   pack_model(*model);
-  // Gradient offsets resolved once, so backward looks nothing up by name.
-  auto offset = [&](const std::string& name) {
-    const ParamSlot* slot = model->slot(name);
-    return slot ? slot->offset : int64_t{-1};
-  };
-  for (int64_t l = 0; l < c.num_layers; ++l)
-    for (int64_t d = 0; d < D; ++d) {
-      const std::string sfx = cell_suffix(l, d);
-      Cell& cell = model->cells[l * D + d];
-      cell.off_w_ih = offset("weight_ih" + sfx);
-      cell.off_w_hh = offset("weight_hh" + sfx);
-      cell.off_b_ih = offset("bias_ih" + sfx);
-      cell.off_b_hh = offset("bias_hh" + sfx);
-    }
-  model->off_w_hy = offset("weight_hy");
-  model->off_b_hy = offset("bias_hy");
   return model;
 }
 

@@ -45,7 +45,8 @@ simdrnn_status check_shape_args(const Model& m, const simdrnn_forward_args* a, S
   s->x = checked_product({rows, c.input_size});
   s->y = checked_product({rows, m.directions, c.hidden_size});
   s->h = checked_product({c.num_layers, m.directions, a->batch, c.hidden_size});
-  s->c = c.cell == SIMDRNN_CELL_LSTM ? checked_product({c.num_layers, m.directions, a->batch, c.hidden_size}) : 0;
+  s->c = c.cell == SIMDRNN_CELL_LSTM ? checked_product({c.num_layers, m.directions, a->batch, c.hidden_size})
+                                     : 0;
   s->out = checked_product({rows, c.output_size});
   constexpr int64_t kMax = int64_t{1} << 58;  // elements; keeps byte counts and sums exact
   for (int64_t v : {rows, s->x, s->y, s->h, s->c, s->out})

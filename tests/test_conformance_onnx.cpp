@@ -406,7 +406,7 @@ TEST_P(OnnxConformance, MatchesReferenceOutputs) {
     Handles h;
     ASSERT_EQ(simdrnn_weights_create(&config, &h.weights), SIMDRNN_OK) << simdrnn_last_error();
     ASSERT_EQ(
-        simdrnn_weights_set_onnx(h.weights, 0, W->data.data(), R->data.data(), B ? B->data.data() : nullptr),
+        simdrnn_weights_set_onnx(h.weights, 0, W->data.data(), R->data.data(), B ? B->data.data() : nullptr, nullptr),
         SIMDRNN_OK)
         << simdrnn_last_error();
     ASSERT_EQ(simdrnn_model_create(h.weights, &h.model), SIMDRNN_OK) << simdrnn_last_error();

@@ -166,7 +166,7 @@ TEST(LibraryErrors, LastErrorIsThreadLocal) {
   ASSERT_NE(mine.find("hidden_size"), std::string::npos) << mine;
   std::string theirs;
   std::thread t([&] {
-    simdrnn_stream_state(nullptr, nullptr);
+    simdrnn_stream_state(nullptr, nullptr, nullptr);
     theirs = last_error();
   });
   t.join();
@@ -326,7 +326,7 @@ TEST(WeightsSetErrors, StaleAndForeignHandles) {
   ASSERT_EQ(simdrnn_weights_create(&c, &w), SIMDRNN_OK);
   ASSERT_EQ(simdrnn_weights_destroy(w), SIMDRNN_OK);
   EXPECT_INVALID("weights", simdrnn_weights_set(w, "weight_ih_l0", data.data(), 12));
-  EXPECT_INVALID("weights", simdrnn_weights_set_onnx(w, 0, data.data(), data.data(), nullptr));
+  EXPECT_INVALID("weights", simdrnn_weights_set_onnx(w, 0, data.data(), data.data(), nullptr, nullptr));
 
   ModelPtr m = make_model(c);
   ASSERT_TRUE(m);
@@ -357,14 +357,14 @@ TEST(WeightsSetOnnxErrors, BadArguments) {
   ASSERT_TRUE(w);
   const std::vector<float> data(256, 0.25f);
   const float* p = data.data();
-  EXPECT_INVALID("weights", simdrnn_weights_set_onnx(nullptr, 0, p, p, p));
-  EXPECT_INVALID("layer", simdrnn_weights_set_onnx(w.get(), -1, p, p, p));
-  EXPECT_INVALID("layer", simdrnn_weights_set_onnx(w.get(), 2, p, p, p));
-  EXPECT_INVALID("layer", simdrnn_weights_set_onnx(w.get(), kHuge62, p, p, p));
-  EXPECT_INVALID("W", simdrnn_weights_set_onnx(w.get(), 0, nullptr, p, p));
-  EXPECT_INVALID("R", simdrnn_weights_set_onnx(w.get(), 0, p, nullptr, p));
-  EXPECT_EQ(simdrnn_weights_set_onnx(w.get(), 0, p, p, nullptr), SIMDRNN_OK) << last_error();
-  EXPECT_EQ(simdrnn_weights_set_onnx(w.get(), 1, p, p, p), SIMDRNN_OK) << last_error();
+  EXPECT_INVALID("weights", simdrnn_weights_set_onnx(nullptr, 0, p, p, p, nullptr));
+  EXPECT_INVALID("layer", simdrnn_weights_set_onnx(w.get(), -1, p, p, p, nullptr));
+  EXPECT_INVALID("layer", simdrnn_weights_set_onnx(w.get(), 2, p, p, p, nullptr));
+  EXPECT_INVALID("layer", simdrnn_weights_set_onnx(w.get(), kHuge62, p, p, p, nullptr));
+  EXPECT_INVALID("W", simdrnn_weights_set_onnx(w.get(), 0, nullptr, p, p, nullptr));
+  EXPECT_INVALID("R", simdrnn_weights_set_onnx(w.get(), 0, p, nullptr, p, nullptr));
+  EXPECT_EQ(simdrnn_weights_set_onnx(w.get(), 0, p, p, nullptr, nullptr), SIMDRNN_OK) << last_error();
+  EXPECT_EQ(simdrnn_weights_set_onnx(w.get(), 1, p, p, p, nullptr), SIMDRNN_OK) << last_error();
   simdrnn_model* m = nullptr;
   EXPECT_EQ(simdrnn_model_create(w.get(), &m), SIMDRNN_OK) << last_error();
   simdrnn_model_destroy(m);
@@ -863,7 +863,7 @@ class StreamErrors : public testing::Test {
   }
   std::vector<float> state() {
     std::vector<float> h(L * N * H, -1.0f);
-    EXPECT_EQ(simdrnn_stream_state(stream_.get(), h.data()), SIMDRNN_OK) << last_error();
+    EXPECT_EQ(simdrnn_stream_state(stream_.get(), h.data(), nullptr), SIMDRNN_OK) << last_error();
     return h;
   }
   void ExpectUnchanged() {
@@ -931,11 +931,11 @@ TEST_F(StreamErrors, OutOnModelWithoutOutputLayer) {
 }
 
 TEST_F(StreamErrors, ResetAndStateBadArguments) {
-  EXPECT_INVALID("stream", simdrnn_stream_reset(nullptr, nullptr));
+  EXPECT_INVALID("stream", simdrnn_stream_reset(nullptr, nullptr, nullptr));
   std::vector<float> h(L * N * H, kSentinel);
-  EXPECT_INVALID("stream", simdrnn_stream_state(nullptr, h.data()));
+  EXPECT_INVALID("stream", simdrnn_stream_state(nullptr, h.data(), nullptr));
   EXPECT_TRUE(AllSentinel(h, "h"));
-  EXPECT_INVALID("h", simdrnn_stream_state(stream_.get(), nullptr));
+  EXPECT_INVALID("h", simdrnn_stream_state(stream_.get(), nullptr, nullptr));
   ExpectUnchanged();
 }
 
@@ -947,17 +947,17 @@ TEST_F(StreamErrors, StaleDoubleAndForeignHandles) {
   std::vector<float> h(L * N * H, kSentinel);
   EXPECT_INVALID("stream", simdrnn_stream_destroy(s));
   EXPECT_INVALID("stream", simdrnn_stream_step(s, 1, x_.data(), y_.data(), out_.data(), 0));
-  EXPECT_INVALID("stream", simdrnn_stream_reset(s, nullptr));
-  EXPECT_INVALID("stream", simdrnn_stream_state(s, h.data()));
+  EXPECT_INVALID("stream", simdrnn_stream_reset(s, nullptr, nullptr));
+  EXPECT_INVALID("stream", simdrnn_stream_state(s, h.data(), nullptr));
   EXPECT_TRUE(AllSentinel(h, "h"));
 
   auto* foreign = reinterpret_cast<simdrnn_stream*>(model_.get());
   EXPECT_INVALID("stream", simdrnn_stream_step(foreign, 1, x_.data(), y_.data(), out_.data(), 0));
-  EXPECT_INVALID("stream", simdrnn_stream_state(foreign, h.data()));
+  EXPECT_INVALID("stream", simdrnn_stream_state(foreign, h.data(), nullptr));
   EXPECT_INVALID("stream", simdrnn_stream_destroy(foreign));
   alignas(64) unsigned char junk[1024];
   std::memset(junk, 0x33, sizeof junk);
-  EXPECT_INVALID("stream", simdrnn_stream_reset(reinterpret_cast<simdrnn_stream*>(junk), nullptr));
+  EXPECT_INVALID("stream", simdrnn_stream_reset(reinterpret_cast<simdrnn_stream*>(junk), nullptr, nullptr));
   // A stream handle is not a model either.
   EXPECT_INVALID("model", simdrnn_stream_create(reinterpret_cast<simdrnn_model*>(stream_.get()), N, S, &s));
   ExpectUnchanged();

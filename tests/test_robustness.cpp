@@ -157,10 +157,10 @@ TEST_F(Robustness, MisalignedPointersAreRejected) {
   simdrnn_stream* s = nullptr;
   ASSERT_EQ(SIMDRNN_OK, simdrnn_stream_create(m, 1, 1, &s));
   prime_last_error({"h0"});
-  EXPECT_EQ(SIMDRNN_INVALID_ARGUMENT, simdrnn_stream_reset(s, misaligned));
+  EXPECT_EQ(SIMDRNN_INVALID_ARGUMENT, simdrnn_stream_reset(s, misaligned, nullptr));
   EXPECT_TRUE(LastErrorNamesAll({"h0", "aligned"}));
   prime_last_error({"\"h\"", "h:"});
-  EXPECT_EQ(SIMDRNN_INVALID_ARGUMENT, simdrnn_stream_state(s, misaligned));
+  EXPECT_EQ(SIMDRNN_INVALID_ARGUMENT, simdrnn_stream_state(s, misaligned, nullptr));
   EXPECT_TRUE(LastErrorNamesAll({"aligned"}));
   simdrnn_stream_destroy(s);
 }

@@ -95,7 +95,7 @@ SequenceRun run_stream(simdrnn_stream* stream, const StreamCase& c, const std::v
   run.y.assign(static_cast<size_t>(kSteps * N * H), 0.0f);
   run.out.assign(static_cast<size_t>(kSteps * N * O), 0.0f);
   run.state.assign(static_cast<size_t>(c.layers * N * H), 0.0f);
-  EXPECT_EQ(simdrnn_stream_reset(stream, h0), SIMDRNN_OK) << simdrnn_last_error();
+  EXPECT_EQ(simdrnn_stream_reset(stream, h0, nullptr), SIMDRNN_OK) << simdrnn_last_error();
   for (int64_t t = 0; t < kSteps; t += chunk) {
     const int64_t steps = std::min(chunk, kSteps - t);
     const simdrnn_status status =
@@ -104,7 +104,7 @@ SequenceRun run_stream(simdrnn_stream* stream, const StreamCase& c, const std::v
     EXPECT_EQ(status, SIMDRNN_OK) << "at t " << t << ": " << simdrnn_last_error();
     if (status != SIMDRNN_OK) return run;
   }
-  EXPECT_EQ(simdrnn_stream_state(stream, run.state.data()), SIMDRNN_OK) << simdrnn_last_error();
+  EXPECT_EQ(simdrnn_stream_state(stream, run.state.data(), nullptr), SIMDRNN_OK) << simdrnn_last_error();
   return run;
 }
 
@@ -213,7 +213,7 @@ TEST_P(StreamTest, StateOnlyStepsMatchFullForward) {
     StreamPtr stream(raw);
     // SequenceRun once from zeros first, so reset(h0) must really overwrite the state.
     run_stream(stream.get(), c, x, nullptr, 4, 1);
-    ASSERT_EQ(simdrnn_stream_reset(stream.get(), h0.data()), SIMDRNN_OK) << simdrnn_last_error();
+    ASSERT_EQ(simdrnn_stream_reset(stream.get(), h0.data(), nullptr), SIMDRNN_OK) << simdrnn_last_error();
     for (int64_t t = 0; t < kSteps; t += 4) {
       const int64_t steps = std::min<int64_t>(4, kSteps - t);
       ASSERT_EQ(
@@ -222,7 +222,7 @@ TEST_P(StreamTest, StateOnlyStepsMatchFullForward) {
           << simdrnn_last_error();
     }
     std::vector<float> state(static_cast<size_t>(c.layers * c.batch * c.hidden));
-    ASSERT_EQ(simdrnn_stream_state(stream.get(), state.data()), SIMDRNN_OK);
+    ASSERT_EQ(simdrnn_stream_state(stream.get(), state.data(), nullptr), SIMDRNN_OK);
     EXPECT_TRUE(bit_identical(state, full.state, "state"));
   }
 }

@@ -55,7 +55,7 @@ TEST(TrainSession, ChunksEqualManualTruncatedBptt) {
       simdrnn_train_session* s = nullptr;
       ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_create(m, kN, 4, &s)) << simdrnn_last_error();
       const auto h_init = random_vector(kL * kN * kH, 5);
-      ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_reset(s, h_init.data()));
+      ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_reset(s, h_init.data(), nullptr));
       std::vector<float> h_manual = h_init;
       uint32_t seed = 100;
       for (int64_t steps : chunks) {
@@ -69,7 +69,7 @@ TEST(TrainSession, ChunksEqualManualTruncatedBptt) {
                   simdrnn_train_session_backward(s, dy.data(), dout.data(), dx.data(), g.data(), 0, threads))
             << simdrnn_last_error();
         std::vector<float> h_session(h_manual.size());
-        ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_state(s, h_session.data()));
+        ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_state(s, h_session.data(), nullptr));
         // By hand.
         std::vector<float> y2(y.size()), out2(out.size()), dx2(dx.size()), g2(np), h_next(h_manual.size());
         simdrnn_forward_args a{};

@@ -93,7 +93,8 @@ typedef struct simdrnn_forward_args {
   int64_t batch;          /* N >= 1 */
   simdrnn_layout layout;  /* layout of x, y and out */
   const float* x;         /* [T, N, I] or [N, T, I]; required */
-  const float* h0;        /* [L*D, N, H]; NULL means zeros */
+  const float* h0;        /* [L*D, N, H]; NULL means zeros, exactly as a zero buffer would
+                             (the first step still multiplies W_hh: 0 * NaN is NaN) */
   const int64_t* seq_lens;/* [N], each in 1..T (PyTorch packed meaning); NULL: all T.
                              Steps t >= seq_lens[n] are padding: y and out are 0 there,
                              the reverse direction starts at t = seq_lens[n] - 1. */
@@ -148,20 +149,26 @@ SIMDRNN_API simdrnn_config simdrnn_config_default(void);
 SIMDRNN_API simdrnn_status simdrnn_weights_create(const simdrnn_config* config,
                                                   simdrnn_weights** weights);
 SIMDRNN_API simdrnn_status simdrnn_weights_destroy(simdrnn_weights* weights);
-/* One tensor by its PyTorch nn.RNN name, row-major, `count` floats:
- *   weight_ih_l{k}[_reverse] [H, in]  (in = I for k = 0, D*H above)
- *   weight_hh_l{k}[_reverse] [H, H]
- *   bias_ih_l{k}[_reverse]   [H]      (optional; absent means zero)
- *   bias_hh_l{k}[_reverse]   [H]      (optional)
- *   weight_hy                [O, D*H] (output layer)
- *   bias_hy                  [O]      (optional) */
+/* One tensor by its PyTorch name (torch.nn.RNN / LSTM / GRU state_dict()),
+ * row-major, `count` floats. G gates: 1 (RNN), 4 (LSTM: i, f, g, o), 3 (GRU:
+ * r, z, n), stacked in that order; H_out = proj_size when set, else H:
+ *   weight_ih_l{k}[_reverse]       [G*H, in]  (in = I for k = 0, D*H_out above)
+ *   weight_hh_l{k}[_reverse]       [G*H, H_out]
+ *   bias_ih_l{k}[_reverse]         [G*H]      (optional; absent means zero)
+ *   bias_hh_l{k}[_reverse]         [G*H]      (optional)
+ *   weight_hr_l{k}[_reverse]       [P, H]     (LSTM with proj_size = P: required)
+ *   weight_peephole_l{k}[_reverse] [3*H]      (LSTM: peepholes i, f, o; optional)
+ *   weight_hy                      [O, D*H_out] (output layer)
+ *   bias_hy                        [O]      (optional) */
 SIMDRNN_API simdrnn_status simdrnn_weights_set(simdrnn_weights* weights, const char* name,
                                                const float* data, int64_t count);
-/* One layer in ONNX RNN layout: W [D, H, in], R [D, H, H], B [D, 2H] = [Wb, Rb]
- * per direction (B may be NULL). */
+/* One layer as the ONNX RNN / LSTM / GRU operator takes it, per direction:
+ * W [D, G*H, in], R [D, G*H, H], B [D, 2*G*H] = [Wb, Rb] (may be NULL), and
+ * for LSTM P [D, 3*H] peepholes (may be NULL; must be NULL otherwise). ONNX
+ * gate orders (LSTM i, o, f, c; GRU z, r, h) are reordered to PyTorch's. */
 SIMDRNN_API simdrnn_status simdrnn_weights_set_onnx(simdrnn_weights* weights, int64_t layer,
                                                     const float* W, const float* R,
-                                                    const float* B);
+                                                    const float* B, const float* P);
 
 /* ---- model -------------------------------------------------------------- */
 /* Prepacks the weights for the active ISA. Every weight_ih/weight_hh (and
@@ -192,19 +199,26 @@ SIMDRNN_API simdrnn_status simdrnn_forward(const simdrnn_model* model,
 
 /* ---- streaming ---------------------------------------------------------- */
 /* Holds h for `batch` sequences and advances up to `max_steps` per call.
- * Unidirectional models only. The state starts at zero. */
+ * Unidirectional models only. The state starts at zero. Stepping a sequence
+ * in chunks of any size gives the full simdrnn_forward call's results bit for
+ * bit, for every value but NaN: a NaN appears at the same places, but its
+ * sign and payload may differ, because x86 returns the first NaN operand of
+ * an instruction and the kernels for different row counts may order their
+ * operands differently. */
 SIMDRNN_API simdrnn_status simdrnn_stream_create(const simdrnn_model* model, int64_t batch,
                                                  int64_t max_steps, simdrnn_stream** stream);
 SIMDRNN_API simdrnn_status simdrnn_stream_destroy(simdrnn_stream* stream);
-/* Sets the state to h0 [L, N, H], or to zeros when h0 is NULL. */
-SIMDRNN_API simdrnn_status simdrnn_stream_reset(simdrnn_stream* stream, const float* h0);
+/* Sets the state to h0 [L, N, H_out] (and, for an LSTM, the cell state to
+ * c0 [L, N, H]); NULL means zeros. c0 must be NULL for other cells. */
+SIMDRNN_API simdrnn_status simdrnn_stream_reset(simdrnn_stream* stream, const float* h0, const float* c0);
 /* Advances `steps` (1..max_steps) steps: x [steps, N, I] time-major; y
  * [steps, N, H] and out [steps, N, O] may each be NULL. Allocates nothing. */
 SIMDRNN_API simdrnn_status simdrnn_stream_step(simdrnn_stream* stream, int64_t steps,
                                                const float* x, float* y, float* out,
                                                int32_t num_threads);
-/* Copies the current state [L, N, H] into h. */
-SIMDRNN_API simdrnn_status simdrnn_stream_state(const simdrnn_stream* stream, float* h);
+/* Copies the current state into h [L, N, H_out] and, for an LSTM, c
+ * [L, N, H] (c may be NULL; it must be NULL for other cells). */
+SIMDRNN_API simdrnn_status simdrnn_stream_state(const simdrnn_stream* stream, float* h, float* c);
 
 /* ---- training ------------------------------------------------------------
  * Backpropagation through time. simdrnn_forward_training runs the forward
@@ -250,7 +264,10 @@ SIMDRNN_API simdrnn_status simdrnn_forward_training(const simdrnn_model* model,
 
 typedef struct simdrnn_backward_args {
   const simdrnn_forward_args* forward; /* the forward_training call's args, unchanged
-                                          (x, h0, seq_lens must hold the same data) */
+                                          (x, h0, seq_lens must hold the same data;
+                                          whether h0 and seq_lens are given and the
+                                          lengths themselves are checked against the
+                                          reserve, x is not) */
   const void* reserve;                 /* filled by that forward_training call */
   size_t reserve_size;
   const float* dy;    /* [T, N, D*H] (forward layout): dLoss/dy; NULL: zero */
@@ -285,10 +302,13 @@ typedef struct simdrnn_train_session simdrnn_train_session;
 SIMDRNN_API simdrnn_status simdrnn_train_session_create(const simdrnn_model* model, int64_t batch,
                                                         int64_t max_steps, simdrnn_train_session** session);
 SIMDRNN_API simdrnn_status simdrnn_train_session_destroy(simdrnn_train_session* session);
-/* Sets the carried state to h0 [L, N, H], or zeros when NULL. */
-SIMDRNN_API simdrnn_status simdrnn_train_session_reset(simdrnn_train_session* session, const float* h0);
-/* Copies the carried state into h [L, N, H]. */
-SIMDRNN_API simdrnn_status simdrnn_train_session_state(const simdrnn_train_session* session, float* h);
+/* Sets the carried state to h0 [L, N, H_out] and (LSTM) c0 [L, N, H]; NULL
+ * means zeros. */
+SIMDRNN_API simdrnn_status simdrnn_train_session_reset(simdrnn_train_session* session, const float* h0,
+                                                       const float* c0);
+/* Copies the carried state into h [L, N, H_out] and (LSTM; may be NULL) c. */
+SIMDRNN_API simdrnn_status simdrnn_train_session_state(const simdrnn_train_session* session, float* h,
+                                                       float* c);
 /* forward_training over steps (1..max_steps): x [steps, N, I] (must stay
  * unchanged until this chunk's backward); y [steps, N, H] and out
  * [steps, N, O] may each be NULL. */

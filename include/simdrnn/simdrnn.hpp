@@ -208,8 +208,10 @@ class Weights {
     check(simdrnn_weights_set(handle_, name.c_str(), data, count));
     return *this;
   }
-  Weights& set_onnx(int64_t layer, const float* W, const float* R, const float* B) {
-    check(simdrnn_weights_set_onnx(handle_, layer, W, R, B));
+  // ONNX W, R, B (may be NULL) and, for an LSTM, P (may be NULL).
+  Weights& set_onnx(int64_t layer, const float* W, const float* R, const float* B = nullptr,
+                    const float* P = nullptr) {
+    check(simdrnn_weights_set_onnx(handle_, layer, W, R, B, P));
     return *this;
   }
   const simdrnn_weights* get() const noexcept { return handle_; }
@@ -414,9 +416,15 @@ class Stream {
   int64_t state_size() const {
     return config_.num_layers * batch_ * (config_.proj_size > 0 ? config_.proj_size : config_.hidden_size);
   }
-  void reset(Span<const float> h0 = {}) {
+  // Elements of an LSTM's carried cell state [L, N, H] (0 for other cells).
+  int64_t cell_state_size() const {
+    return config_.cell == Cell::Lstm ? config_.num_layers * batch_ * config_.hidden_size : 0;
+  }
+  // Sets the state (empty: zeros); c0 for an LSTM only.
+  void reset(Span<const float> h0 = {}, Span<const float> c0 = {}) {
     detail::check_size(h0, state_size(), "h0");
-    check(simdrnn_stream_reset(handle_, h0.data()));
+    detail::check_size(c0, cell_state_size(), "c0");
+    check(simdrnn_stream_reset(handle_, h0.data(), c0.data()));
   }
   // Advances `steps` steps: x [steps, N, I]; y [steps, N, H_out] and out
   // [steps, N, O] may be empty.
@@ -430,10 +438,12 @@ class Stream {
     }
     check(simdrnn_stream_step(handle_, steps, x.data(), y.data(), out.data(), threads));
   }
-  void state(Span<float> h) const {
+  // Copies the state into h (and an LSTM's cell state into c, when given).
+  void state(Span<float> h, Span<float> c = {}) const {
     detail::require(h, "h");
     detail::check_size(h, state_size(), "h");
-    check(simdrnn_stream_state(handle_, h.data()));
+    detail::check_size(c, cell_state_size(), "c");
+    check(simdrnn_stream_state(handle_, h.data(), c.data()));
   }
 
  private:

@@ -28,9 +28,9 @@ inline void prime_last_error(const std::vector<std::string>& avoid) {
   simdrnn_weights* w = nullptr;
   simdrnn_weights_create(nullptr, &w);  // about "config"
   if (clean()) return;
-  simdrnn_stream_state(nullptr, nullptr);  // about "stream"
+  simdrnn_stream_state(nullptr, nullptr, nullptr);  // about "stream"
   if (clean()) return;
-  simdrnn_weights_set_onnx(nullptr, 0, nullptr, nullptr, nullptr);  // about "weights"
+  simdrnn_weights_set_onnx(nullptr, 0, nullptr, nullptr, nullptr, nullptr);  // about "weights"
 }
 
 inline testing::AssertionResult LastErrorNamesAny(const std::vector<std::string>& names) {
