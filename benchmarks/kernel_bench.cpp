@@ -22,25 +22,30 @@ std::vector<float> filled(int64_t n, float v) { return std::vector<float>(static
 // marked _wgrad, a weight-gradient GEMM of a batch-1 sequence (m = H rows,
 // k = T = 50, C overwritten, no epilogue), where k is short.
 void bench_gemm(const KernelTable& kt, const std::string& isa) {
-  struct Shape { int64_t m, k, n; bool wgrad; };
+  struct Shape {
+    int64_t m, k, n;
+    bool wgrad;
+  };
   for (Shape s : {Shape{1, 512, 512, false}, Shape{1, 1024, 1024, false}, Shape{16, 512, 512, false},
-                  Shape{64, 1024, 1024, false}, Shape{32, 2048, 2048, false}, Shape{8, 1024, 1024, false}, Shape{512, 50, 512, true}, Shape{1024, 50, 1024, true}}) {
-    const std::string name = "kernel/" + isa + "/gemm_m" + std::to_string(s.m) + "k" + std::to_string(s.k) + "n" +
-                             std::to_string(s.n) + (s.wgrad ? "_wgrad" : "") + "/threads:1";
+                  Shape{64, 1024, 1024, false}, Shape{32, 2048, 2048, false}, Shape{8, 1024, 1024, false},
+                  Shape{512, 50, 512, true}, Shape{1024, 50, 1024, true}}) {
+    const std::string name = "kernel/" + isa + "/gemm_m" + std::to_string(s.m) + "k" + std::to_string(s.k) +
+                             "n" + std::to_string(s.n) + (s.wgrad ? "_wgrad" : "") + "/threads:1";
     benchmark::RegisterBenchmark(name.c_str(), [&kt, s](benchmark::State& state) {
       const auto w = filled(s.n * s.k, 0.01f);
       const simdrnn::PackedMatrix packed = simdrnn::pack_b(w.data(), s.n, s.k, kt.panel_width);
       auto a = filled(s.m * s.k, 0.1f), c = filled(s.m * s.n, 0.0f);
       GemmParams p{};
-      p.m = s.m, p.k = s.k, p.a = a.data(), p.lda = s.k, p.b = packed.data.get(), p.n_begin = 0, p.n_end = s.n;
+      p.m = s.m, p.k = s.k, p.a = a.data(), p.lda = s.k, p.b = packed.data.get(), p.n_begin = 0,
+      p.n_end = s.n;
       p.c = c.data(), p.ldc = s.n, p.accumulate = 1, p.activation = simdrnn::kernels::kTanh, p.split_k = 1;
       if (s.wgrad) p.accumulate = 0, p.activation = simdrnn::kernels::kNone, p.split_k = 0;
       for (auto _ : state) {
         kt.gemm(p);
         benchmark::ClobberMemory();
       }
-      state.counters["GFLOP/s"] = benchmark::Counter(2.0 * s.m * s.k * s.n, benchmark::Counter::kIsIterationInvariantRate,
-                                                     benchmark::Counter::kIs1000);
+      state.counters["GFLOP/s"] = benchmark::Counter(
+          2.0 * s.m * s.k * s.n, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
     })->UseRealTime();
   }
 }
@@ -55,10 +60,48 @@ void register_elementwise(const std::string& isa, const char* kernel, Body body)
         body(n, x.data(), y.data(), z.data(), w.data());
         benchmark::ClobberMemory();
       }
-      state.counters["Gelem/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate,
-                                                     benchmark::Counter::kIs1000);
+      state.counters["Gelem/s"] = benchmark::Counter(
+          static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
     })->UseRealTime();
   }
+}
+
+// One gated-cell step over H units of a batch (m rows): the post-GEMM of a
+// recurrence step; Gelem/s counts units (each with all its gates).
+void register_cell(const KernelTable& kt, const std::string& isa, const char* kernel, int64_t gates,
+                   simdrnn::kernels::CellStepFn fn) {
+  for (int64_t m : {int64_t{1}, int64_t{64}}) {
+    const int64_t H = 1024, hp = (H + kt.panel_width - 1) / kt.panel_width * kt.panel_width;
+    const std::string name =
+        "kernel/" + isa + "/" + kernel + "_m" + std::to_string(m) + "h" + std::to_string(H) + "/threads:1";
+    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
+      auto g = filled(m * gates * hp, 0.3f), rec = filled(m * gates * hp, -0.2f), prev = filled(m * H, 0.5f);
+      auto h = filled(m * H, 0.0f), c = filled(m * H, 0.0f);
+      simdrnn::kernels::CellStep p{};
+      p.m = m, p.u_begin = 0, p.u_end = H, p.gates = g.data(), p.ld_gates = gates * hp, p.rec = rec.data();
+      p.ld_rec = gates * hp, p.c_prev = prev.data(), p.ld_c_prev = H, p.c = c.data(), p.ld_c = H;
+      p.h_prev = prev.data(), p.ld_h_prev = H, p.h = h.data(), p.ld_h = H, p.hp = hp;
+      for (auto _ : state) {
+        fn(p);
+        benchmark::ClobberMemory();
+      }
+      state.counters["Gelem/s"] =
+          benchmark::Counter(static_cast<double>(m * H), benchmark::Counter::kIsIterationInvariantRate,
+                             benchmark::Counter::kIs1000);
+    })->UseRealTime();
+  }
+}
+void bench_lstm_step(const KernelTable& kt, const std::string& isa) {
+  register_cell(kt, isa, "lstm_step", 4, kt.lstm_step);
+}
+void bench_gru_step(const KernelTable& kt, const std::string& isa) {
+  register_cell(kt, isa, "gru_step", 3, kt.gru_step);
+}
+void bench_gru_reset(const KernelTable& kt, const std::string& isa) {
+  register_cell(kt, isa, "gru_reset", 3, kt.gru_reset);
+}
+void bench_gru_update(const KernelTable& kt, const std::string& isa) {
+  register_cell(kt, isa, "gru_update", 3, kt.gru_update);
 }
 
 void bench_activate(const KernelTable& kt, const std::string& isa) {
@@ -72,7 +115,8 @@ void bench_sum_squares(const KernelTable& kt, const std::string& isa) {
   });
 }
 void bench_scale(const KernelTable& kt, const std::string& isa) {
-  register_elementwise(isa, "scale", [&kt](int64_t n, float* x, float*, float*, float*) { kt.scale(x, n, 0.999f); });
+  register_elementwise(isa, "scale",
+                       [&kt](int64_t n, float* x, float*, float*, float*) { kt.scale(x, n, 0.999f); });
 }
 void bench_sgd(const KernelTable& kt, const std::string& isa) {
   register_elementwise(isa, "sgd", [&kt](int64_t n, float* p, float* g, float* v, float*) {

@@ -5,13 +5,12 @@
 // ISAs never share a compiled inline function.
 #pragma once
 
-#include <xsimd/xsimd.hpp>
-
 #include <algorithm>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <xsimd/xsimd.hpp>
 
 #include "simd/kernels.h"
 
@@ -69,7 +68,7 @@ inline Vec<Arch> exp_nonpositive(Vec<Arch> y) {
   p = fmadd<Arch>(p, r, V(1.6666665459e-1f));
   p = fmadd<Arch>(p, r, V(5.0000001201e-1f));
   p = fmadd<Arch>(p, r * r, r + V(1.0f));
-  const I biased = (xsimd::to_int(n) + I(64 + 127)) << 23;  // 2^(n+64), n+64 in [-88, 64]
+  const I biased = (xsimd::to_int(n) + I(64 + 127)) << 23;                    // 2^(n+64), n+64 in [-88, 64]
   return (p * xsimd::bitwise_cast<V>(biased)) * V(5.42101086242752217e-20f);  // * 2^-64
 }
 
@@ -206,8 +205,7 @@ struct Gemm {
       for (int v = 0; v < NVT; ++v) {
         const int64_t n = std::min<int64_t>(W, ncols - v * W);
         V val = acc[r][v];
-        if (p.accumulate)
-          val += (n == W) ? V::load_unaligned(c + v * W) : load_partial(c + v * W, n);
+        if (p.accumulate) val += (n == W) ? V::load_unaligned(c + v * W) : load_partial(c + v * W, n);
         if (p.bias) val += V::load_unaligned(p.bias + col0 + v * W);
         val = finish(val, p, row0 + r, col0 + v * W, n);
         if (n == W)
@@ -310,7 +308,8 @@ struct Gemm {
       }
       return;
     }
-    const int64_t fit = std::max<int64_t>(MR, (int64_t{384} << 10) / (4 * std::max<int64_t>(p.k, 1)) / MR * MR);
+    const int64_t fit =
+        std::max<int64_t>(MR, (int64_t{384} << 10) / (4 * std::max<int64_t>(p.k, 1)) / MR * MR);
     const int64_t blocks = (p.m + fit - 1) / fit;
     for (int64_t block = 0; block < blocks; ++block) {
       // Blocks of even height too (at least fit / 2 rows: never a sliver).
@@ -334,7 +333,8 @@ struct Gemm {
     int64_t i = 0;
     for (; i + W <= n; i += W)
       epilogue_v<Arch>(V::load_unaligned(data + i), activation, clip).store_unaligned(data + i);
-    if (i < n) store_partial(data + i, epilogue_v<Arch>(load_partial(data + i, n - i), activation, clip), n - i);
+    if (i < n)
+      store_partial(data + i, epilogue_v<Arch>(load_partial(data + i, n - i), activation, clip), n - i);
   }
 
   // Blocks of 1024 floats are summed in float vectors, blocks in double.
@@ -408,13 +408,6 @@ struct Gemm {
 
   static void gemm(const GemmParams& p) { run<MR_MAX>(p); }
 };
-
-// The kernel table of one ISA: every entry of simd/kernel_list.inc.
-template <class Impl>
-KernelTable make_table(const char* name, int32_t isa) {
-  return KernelTable{name, isa, Impl::kPanel, Impl::kTileRows, &Impl::gemm, &Impl::activate,
-                     &Impl::sum_squares, &Impl::scale, &Impl::sgd, &Impl::adam};
-}
 
 }  // namespace xs
 }  // namespace kernels

@@ -66,6 +66,58 @@ struct GemmParams {
 // split_k) on m, so any partition of rows or columns is bit-identical.
 using GemmFn = void (*)(const GemmParams& p);
 
+// ---- gated cells: the element-wise step after the recurrent GEMM -------------
+// ("post-GEMM", docs/design.md "Cells"). A gated cell's G gates of unit u
+// sit in "blocked" columns: units are taken in blocks of panel_width, and
+// block b holds gate 0 of its units, then gate 1, ...: gate g of unit u is
+// column gate_col(g, u) = ((u / pw) * G + g) * pw + u % pw. The packed
+// weights (and so every GEMM over them) produce this layout, which gives a
+// thread that owns whole blocks of units every gate of its units. h and c
+// are in plain unit order.
+//
+// step(p): for rows r < m and units u_begin <= u < u_end (u_begin a multiple
+// of panel_width; u_end <= the cell's H), with pre = gates + rec (+ the
+// cell's extras below), clipped to [-clip, clip] when clip > 0:
+//   lstm_step:  i = sig(pre_i + p_i c_prev), f = sig(pre_f + p_f c_prev),
+//               g = tanh(pre_g), c = f c_prev + i g, o = sig(pre_o + p_o c),
+//               h = o tanh(c)     (peephole terms only when peephole != NULL)
+//   gru_step:   r = sig(pre_r), z = sig(pre_z), n = tanh(gates_n + r rec_n),
+//               h = n + z (h_prev - n)        (linear_before_reset = 1)
+//   gru_reset:  r = sig(pre_r), z = sig(pre_z); writes r and z over the
+//               gates (always) and r h_prev into h  (linear_before_reset = 0,
+//               first half: h is the A operand of the W_hn GEMM)
+//   gru_update: n = tanh(pre_n), z read from the gates (gru_reset wrote it),
+//               h = n + z (h_prev - n)        (linear_before_reset = 0)
+// With save_gates the activations (i, f, g, o or r, z, n) overwrite the
+// gates in place (training keeps them). Reads gates/rec at the blocked
+// columns of [u_begin, round_up(u_end, pw)) (whole vectors: the buffers are
+// padded), c_prev/h_prev at [u_begin, u_end); writes h, c and gates only for
+// units [u_begin, u_end) of each row, never past u_end. ld_c_prev and ld_h_prev
+// may be 0 (every row reads the same state: zeros for a NULL h0). Each unit's
+// arithmetic is the same wherever its vector lies, so any partition of rows
+// or unit blocks gives the same bits.
+struct CellStep {
+  int64_t m;
+  int64_t u_begin, u_end;
+  float* gates;  // blocked; pre-activations from x (the input projection and its bias)
+  int64_t ld_gates;
+  const float* rec;  // blocked; the recurrent product (and the recurrent bias where kept apart)
+  int64_t ld_rec;
+  const float* c_prev;  // LSTM
+  int64_t ld_c_prev;
+  float* c;  // LSTM
+  int64_t ld_c;
+  const float* h_prev;  // GRU
+  int64_t ld_h_prev;
+  float* h;  // the new h (LSTM with a projection: o tanh(c), before W_hr)
+  int64_t ld_h;
+  const float* peephole;  // LSTM: i, f, o, each padded to hp floats; or NULL
+  int64_t hp;             // H rounded up to whole panels
+  float clip;             // > 0: clamp pre-activations
+  int32_t save_gates;
+};
+using CellStepFn = void (*)(const CellStep& p);
+
 // Element-wise activation in place over n floats (n >= 0).
 using ActivateFn = void (*)(int32_t activation, float clip, float* data, int64_t n);
 
@@ -89,6 +141,7 @@ struct KernelTable {
   int64_t panel_width;  // columns per packed panel
   int64_t tile_rows;    // rows per GEMM tile
   GemmFn gemm;
+  CellStepFn lstm_step, gru_step, gru_reset, gru_update;
   ActivateFn activate;
   SumSquaresFn sum_squares;
   ScaleFn scale;

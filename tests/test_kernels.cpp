@@ -31,10 +31,14 @@ uint32_t bits(float f) {
 double act_ref(double v, int32_t act, double clip) {
   if (clip > 0) v = v > clip ? clip : (v < -clip ? -clip : v);
   switch (act) {
-    case simdrnn::kernels::kTanh: return std::tanh(v);
-    case simdrnn::kernels::kRelu: return v < 0 ? 0 : v;
-    case simdrnn::kernels::kSigmoid: return 1.0 / (1.0 + std::exp(-v));
-    default: return v;
+    case simdrnn::kernels::kTanh:
+      return std::tanh(v);
+    case simdrnn::kernels::kRelu:
+      return v < 0 ? 0 : v;
+    case simdrnn::kernels::kSigmoid:
+      return 1.0 / (1.0 + std::exp(-v));
+    default:
+      return v;
   }
 }
 
@@ -179,7 +183,8 @@ TEST_P(KernelTest, GemmSingleRowSplitAcrossPanels) {
 
 TEST_P(KernelTest, GemmZeroReductionIsActivationOfC) {
   uint32_t seed = 3000;
-  for (int64_t n : kSizes) check_gemm(table(), {3, 0, n, true, true, simdrnn::kernels::kSigmoid, 0.0f}, seed++);
+  for (int64_t n : kSizes)
+    check_gemm(table(), {3, 0, n, true, true, simdrnn::kernels::kSigmoid, 0.0f}, seed++);
 }
 
 // A column sub-range [n_begin, n_end) writes exactly those columns, with the
@@ -234,7 +239,8 @@ TEST_P(KernelTest, OptimiserKernels) {
     std::memcpy(v.data(), v0.data(), n * 4);
     kt.adam(p.data(), g.data(), m.data(), v.data(), n, 0.01f, 0.9f, 0.999f, 1e-8f, 0.01f, 0.1f, 0.001f);
     for (int64_t i = 0; i < n; ++i) {
-      const double gi = g[i] + 0.01 * p0[i], mi = 0.9 * m0[i] + 0.1 * gi, vi = 0.999 * v0[i] + 0.001 * gi * gi;
+      const double gi = g[i] + 0.01 * p0[i], mi = 0.9 * m0[i] + 0.1 * gi,
+                   vi = 0.999 * v0[i] + 0.001 * gi * gi;
       const double pi = p0[i] - 0.01 * (mi / 0.1) / (std::sqrt(vi / 0.001) + 1e-8);
       EXPECT_NEAR(m[i], mi, 1e-6) << kt.name;
       EXPECT_NEAR(v[i], vi, 1e-6) << kt.name;
@@ -295,10 +301,141 @@ TEST_P(KernelTest, ElementwiseKernelsIgnoreChunkBoundaries) {
   }
 }
 
+// ---- gated-cell steps (kernels.h, CellStep) against double formulas ----------
+
+enum class CellKernel { kLstm, kGru, kGruReset, kGruUpdate };
+
+double sig_ref(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+double clamp_ref(double v, double clip) { return clip > 0 ? std::min(clip, std::max(-clip, v)) : v; }
+
+// One call over rows [0, m) and units [u_begin, u_end) of an H-unit cell;
+// h and c rows are exactly H wide in guard-paged buffers, so any write past
+// u_end of the last row faults and earlier ones are caught by the sentinel.
+void check_cell(const KernelTable& kt, CellKernel kernel, int64_t m, int64_t H, int64_t u_begin,
+                int64_t u_end, bool peephole, float clip, bool save, uint32_t seed) {
+  const int64_t pw = kt.panel_width, hp = (H + pw - 1) / pw * pw;
+  const int64_t G = kernel == CellKernel::kLstm ? 4 : 3;
+  const int64_t ldg = G * hp + 5;  // a row stride that is not a multiple of the vector width
+  const auto gates0 = simdrnn_test::random_vector(m * ldg, seed, -3.0f, 3.0f);
+  auto rec_v = simdrnn_test::random_vector(m * ldg, seed + 1, -3.0f, 3.0f);
+  // gru_update reads z (an activation, in (0, 1)) from the gates.
+  auto gates_in = gates0;
+  const auto prev = simdrnn_test::random_vector(m * H, seed + 2, -2.0f, 2.0f);
+  auto peep = simdrnn_test::random_vector(3 * hp, seed + 3, -1.0f, 1.0f);
+  auto col = [&](int64_t g, int64_t u) { return (u / pw * G + g) * pw + u % pw; };
+  if (kernel == CellKernel::kGruUpdate)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t u = 0; u < H; ++u)
+        gates_in[r * ldg + col(1, u)] = static_cast<float>(sig_ref(gates0[r * ldg + col(1, u)]));
+  GuardedFloats gates(m * ldg), rec(m * ldg), prev_g(m * H), h(m * H), c(m * H), pp(3 * hp);
+  std::memcpy(gates.data(), gates_in.data(), gates_in.size() * 4);
+  std::memcpy(rec.data(), rec_v.data(), rec_v.size() * 4);
+  std::memcpy(prev_g.data(), prev.data(), prev.size() * 4);
+  std::memcpy(pp.data(), peep.data(), peep.size() * 4);
+  for (int64_t i = 0; i < m * H; ++i) h[i] = 777.0f, c[i] = 777.0f;
+  simdrnn::kernels::CellStep p{};
+  p.m = m, p.u_begin = u_begin, p.u_end = u_end;
+  p.gates = gates.data(), p.ld_gates = ldg, p.rec = rec.data(), p.ld_rec = ldg;
+  p.c_prev = prev_g.data(), p.ld_c_prev = H, p.c = c.data(), p.ld_c = H;
+  p.h_prev = prev_g.data(), p.ld_h_prev = H, p.h = h.data(), p.ld_h = H;
+  p.peephole = peephole ? pp.data() : nullptr, p.hp = hp, p.clip = clip, p.save_gates = save;
+  switch (kernel) {
+    case CellKernel::kLstm:
+      kt.lstm_step(p);
+      break;
+    case CellKernel::kGru:
+      kt.gru_step(p);
+      break;
+    case CellKernel::kGruReset:
+      kt.gru_reset(p);
+      break;
+    case CellKernel::kGruUpdate:
+      kt.gru_update(p);
+      break;
+  }
+  EXPECT_TRUE(gates.canaries_intact() && rec.canaries_intact() && h.canaries_intact() && c.canaries_intact());
+  int failures = 0;
+  auto expect = [&](float got, double want, const char* what, int64_t r, int64_t u) {
+    // Activations are within 4 ulp; a few roundings of the combination.
+    const double tol = 2e-6 * (std::fabs(want) + 1.0);
+    if (!(std::fabs(got - want) <= tol) && ++failures < 5)
+      ADD_FAILURE() << kt.name << " " << what << " r=" << r << " u=" << u << " got " << got << " want "
+                    << want;
+  };
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t u = 0; u < H; ++u) {
+      const bool inside = u >= u_begin && u < u_end;
+      auto pre = [&](int64_t g) {
+        return static_cast<double>(gates0[r * ldg + col(g, u)]) + rec_v[r * ldg + col(g, u)];
+      };
+      const double x = prev[r * H + u];
+      double hv = 777.0, cv = 777.0, act[4] = {};
+      if (kernel == CellKernel::kLstm) {
+        const double i = sig_ref(clamp_ref(pre(0) + (peephole ? peep[u] * x : 0.0), clip));
+        const double f = sig_ref(clamp_ref(pre(1) + (peephole ? peep[hp + u] * x : 0.0), clip));
+        const double g = std::tanh(clamp_ref(pre(2), clip));
+        cv = f * x + i * g;
+        const double o = sig_ref(clamp_ref(pre(3) + (peephole ? peep[2 * hp + u] * cv : 0.0), clip));
+        hv = o * std::tanh(cv);
+        act[0] = i, act[1] = f, act[2] = g, act[3] = o;
+      } else if (kernel == CellKernel::kGru) {
+        const double rg = sig_ref(clamp_ref(pre(0), clip)), z = sig_ref(clamp_ref(pre(1), clip));
+        const double n =
+            std::tanh(clamp_ref(gates0[r * ldg + col(2, u)] + rg * rec_v[r * ldg + col(2, u)], clip));
+        hv = (1 - z) * n + z * x;
+        act[0] = rg, act[1] = z, act[2] = n;
+      } else if (kernel == CellKernel::kGruReset) {
+        const double rg = sig_ref(clamp_ref(pre(0), clip)), z = sig_ref(clamp_ref(pre(1), clip));
+        hv = rg * x;
+        act[0] = rg, act[1] = z, act[2] = gates_in[r * ldg + col(2, u)];
+      } else {
+        const double z = gates_in[r * ldg + col(1, u)];
+        const double n = std::tanh(clamp_ref(pre(2), clip));
+        hv = (1 - z) * n + z * x;
+        act[0] = gates_in[r * ldg + col(0, u)], act[1] = z, act[2] = n;
+      }
+      if (!inside) {
+        if ((h[r * H + u] != 777.0f || c[r * H + u] != 777.0f) && ++failures < 5)
+          ADD_FAILURE() << kt.name << " wrote outside the unit range at r=" << r << " u=" << u;
+        continue;
+      }
+      expect(h[r * H + u], hv, "h", r, u);
+      if (kernel == CellKernel::kLstm) expect(c[r * H + u], cv, "c", r, u);
+      const bool writes_gates = save || kernel == CellKernel::kGruReset;
+      for (int64_t g = 0; g < G; ++g) {
+        const float got = gates[r * ldg + col(g, u)];
+        if (writes_gates && !(kernel == CellKernel::kGruReset && g == 2) &&
+            !(kernel == CellKernel::kGruUpdate && g < 2))
+          expect(got, act[g], "gate", r, u);
+        else if (got != gates_in[r * ldg + col(g, u)] && ++failures < 5)
+          ADD_FAILURE() << kt.name << " changed gate " << g << " at r=" << r << " u=" << u;
+      }
+    }
+  EXPECT_EQ(failures, 0) << "H " << H << " units [" << u_begin << ", " << u_end << ")";
+}
+
+TEST_P(KernelTest, CellStepsAllTails) {
+  const KernelTable& kt = table();
+  uint32_t seed = 900;
+  for (CellKernel kernel :
+       {CellKernel::kLstm, CellKernel::kGru, CellKernel::kGruReset, CellKernel::kGruUpdate})
+    for (int64_t H : kSizes)
+      for (int64_t m : {int64_t{1}, int64_t{3}}) {
+        SCOPED_TRACE("kernel " + std::to_string(static_cast<int>(kernel)) + " H " + std::to_string(H));
+        const bool lstm = kernel == CellKernel::kLstm;
+        check_cell(kt, kernel, m, H, 0, H, lstm, 0.0f, true, seed++);
+        check_cell(kt, kernel, m, H, 0, H, false, 1.5f, false, seed++);
+        // A thread's share: whole panels from a panel boundary, ending before H.
+        if (H > kt.panel_width) check_cell(kt, kernel, m, H, kt.panel_width, H, lstm, 0.0f, true, seed++);
+        if (H > 1) check_cell(kt, kernel, m, H, 0, std::min(H - 1, kt.panel_width), lstm, 2.5f, true, seed++);
+      }
+}
+
 // Every kernel of simd/kernel_list.inc has a test above: adding a kernel to
 // the list without adding its name here (next to its test) fails to compile.
-constexpr bool kTested_gemm = true, kTested_activate = true, kTested_sum_squares = true, kTested_scale = true,
-               kTested_sgd = true, kTested_adam = true;
+constexpr bool kTested_gemm = true, kTested_lstm_step = true, kTested_gru_step = true,
+               kTested_gru_reset = true, kTested_gru_update = true, kTested_activate = true,
+               kTested_sum_squares = true, kTested_scale = true, kTested_sgd = true, kTested_adam = true;
 #define SIMDRNN_KERNEL(name) static_assert(kTested_##name, "kernel " #name " has no test");
 #include "simd/kernel_list.inc"
 #undef SIMDRNN_KERNEL
