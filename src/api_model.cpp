@@ -145,7 +145,7 @@ simdrnn_status simdrnn_model_create(const simdrnn_weights* weights, simdrnn_mode
     std::unique_ptr<Model> built = build_model(*w, active_isa());
     if (verbose_enabled()) {
       int64_t packed = built->w_hy.bytes;
-      for (const Cell& cell : built->cells) packed += cell.w_ih.bytes + cell.w_hh.bytes;
+      for (const Cell& cell : built->cells) packed += cell.w_ih.bytes + cell.w_hh.bytes + cell.w_hr.bytes;
       verbose_line(
           "model_create,isa=%s,shape=i%lldh%lldl%lldd%lldo%lld,packed_bytes=%lld,total_us=%.1f",
           built->kernels->name, static_cast<long long>(c.input_size), static_cast<long long>(c.hidden_size),

@@ -53,8 +53,6 @@ simdrnn_status validate_config(const simdrnn_config* c, const char* arg) {
                 "%s->weight_precision: expected SIMDRNN_PRECISION_F32 (0), SIMDRNN_PRECISION_BF16 (1) or "
                 "SIMDRNN_PRECISION_INT8 (2), got %d",
                 arg, precision);
-  if (cell != SIMDRNN_CELL_RNN)
-    return fail(SIMDRNN_UNSUPPORTED, "%s->cell: LSTM and GRU cells are not available in this build yet", arg);
   if (precision != SIMDRNN_PRECISION_F32)
     return fail(SIMDRNN_UNSUPPORTED, "%s->weight_precision: only SIMDRNN_PRECISION_F32 is available yet",
                 arg);

@@ -88,9 +88,21 @@ PackedMatrix pack_b(const float* w, int64_t rows, int64_t cols, int64_t panel_wi
 // Packs B = src itself, src being [k, n] row-major with row stride ld.
 PackedMatrix pack_b_kn(const float* src, int64_t k, int64_t n, int64_t ld, int64_t panel_width);
 
+// A gated cell's blocked gate layout (simd/kernels.h, CellStep): the column
+// of gate g of unit u, for G gates and panels of panel_width.
+int64_t gate_column(int64_t g, int64_t u, int64_t gates, int64_t panel_width);
+// Packs W [gates * units, cols] (gates stacked, PyTorch order) as B with the
+// blocked gate columns: gates * round_up(units, panel_width) columns, the
+// padding units zero.
+PackedMatrix pack_b_gated(const float* w, int64_t gates, int64_t units, int64_t cols, int64_t panel_width);
+
 struct Cell {  // one layer and direction
+  // RNN: plain columns. Gated cells: blocked gate columns (pack_b_gated).
   PackedMatrix w_ih, w_hh;
-  AlignedFloats bias;  // b_ih + b_hh padded to whole panels, or null
+  AlignedFloats bias;            // the input projection's bias (b_ih + b_hh but GRU's b_hn), padded; or null
+  AlignedFloats recurrent_bias;  // GRU: b_hn at the n columns of the recurrent GEMM; or null
+  PackedMatrix w_hr;             // LSTM projection: B = W_hr^T, P columns
+  AlignedFloats peephole;        // LSTM: i, f, o, each padded to whole panels; or null
   // Backward (built by prepare_training): B = W_ih [H, in] and B = W_hh.
   PackedMatrix w_ih_bwd, w_hh_bwd;
   // Offsets in the flat parameter vector (-1: the model has no such tensor).
@@ -147,11 +159,18 @@ void prepare_training(Model& model);
 uint64_t next_model_id();
 
 // ---- execution ------------------------------------------------------------------------
-// Forward workspace for T, N and whether y is supplied: a stand-in for y
-// when it is not, and one intermediate layer output when L >= 2. Returns the
-// bytes (-1 when a size overflows); with a base, also the pointers.
+// The forward workspace: a stand-in for y when the call has none, one
+// intermediate layer output when L >= 2, and for gated cells the gate
+// pre-activations of every step (blocked layout), one step's recurrent
+// products, and c (LSTM), o * tanh(c) (projection) and r * h (GRU with
+// linear_before_reset = 0) of every step.
+struct ForwardBuffers {
+  float *y_stand_in, *intermediate, *gates, *rec, *c, *r, *rh;
+};
+// Returns the workspace bytes for T, N and whether y is supplied (-1 when a
+// size overflows); with a base, also the pointers.
 int64_t forward_workspace_layout(const Model& model, int64_t seq_len, int64_t batch, bool have_y, void* base,
-                                 float** y_stand_in, float** intermediate);
+                                 ForwardBuffers* out);
 
 // What forward_training records beside the saved states, so that backward
 // can reject a reserve that does not belong to its call.

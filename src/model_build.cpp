@@ -4,6 +4,7 @@
 #include <mutex>
 #include <string>
 
+#include "src/cell.hpp"
 #include "src/internal.hpp"
 
 namespace simdrnn {
@@ -37,19 +38,62 @@ void pack_backward(Model& m) {
 }
 }  // namespace
 
+namespace {
+// The cell's inference packs, for gated cells in the blocked gate layout.
+void pack_gated_cell(const Model& m, int64_t in, Cell& cell) {
+  const simdrnn_config& c = m.config;
+  const CellDesc& desc = cell_desc(c.cell);
+  const int64_t pw = m.kernels->panel_width, H = c.hidden_size, G = desc.gate_count;
+  const int64_t hp = round_up(H, pw);
+  cell.w_ih = pack_b_gated(m.at(cell.off_w_ih), G, H, in, pw);
+  cell.w_hh = pack_b_gated(m.at(cell.off_w_hh), G, H, hidden_out(c), pw);
+  const float* b_ih = m.at(cell.off_b_ih);
+  const float* b_hh = m.at(cell.off_b_hh);
+  cell.bias = nullptr;
+  cell.recurrent_bias = nullptr;
+  if (b_ih || b_hh) {
+    cell.bias = aligned_floats(G * hp);
+    if (desc.recurrent_bias_gate >= 0) cell.recurrent_bias = aligned_floats(G * hp);
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t u = 0; u < H; ++u) {
+        const int64_t j = gate_column(g, u, G, pw);
+        const float bi = b_ih ? b_ih[g * H + u] : 0.0f, bh = b_hh ? b_hh[g * H + u] : 0.0f;
+        if (g == desc.recurrent_bias_gate) {
+          cell.bias[j] = bi;
+          cell.recurrent_bias[j] = bh;
+        } else {
+          cell.bias[j] = bi + bh;
+        }
+      }
+  }
+  if (c.proj_size > 0) cell.w_hr = pack_b(m.at(cell.off_w_hr), c.proj_size, H, pw);
+  cell.peephole = nullptr;
+  if (const float* p = m.at(cell.off_peephole)) {
+    cell.peephole = aligned_floats(3 * hp);
+    for (int64_t k = 0; k < 3; ++k)
+      for (int64_t u = 0; u < H; ++u) cell.peephole[k * hp + u] = p[k * H + u];
+  }
+}
+}  // namespace
+
 void pack_model(Model& m) {
   const simdrnn_config& c = m.config;
   const int64_t pw = m.kernels->panel_width, H = c.hidden_size, D = m.directions;
+  const bool gated = cell_desc(c.cell).gate_count > 1;
   for (int64_t l = 0; l < c.num_layers; ++l)
     for (int64_t d = 0; d < D; ++d) {
-      const int64_t in = l == 0 ? c.input_size : D * H;
+      const int64_t in = layer_input(c, l);
       Cell& cell = m.cells[l * D + d];
+      if (gated) {
+        pack_gated_cell(m, in, cell);
+        continue;
+      }
       cell.w_ih = pack_b(m.at(cell.off_w_ih), H, in, pw);
       cell.w_hh = pack_b(m.at(cell.off_w_hh), H, H, pw);
       cell.bias = padded_bias(m.at(cell.off_b_ih), m.at(cell.off_b_hh), H, pw);
     }
   if (c.output_size > 0) {
-    m.w_hy = pack_b(m.at(m.off_w_hy), c.output_size, D * H, pw);
+    m.w_hy = pack_b(m.at(m.off_w_hy), c.output_size, D * hidden_out(c), pw);
     m.b_hy = padded_bias(m.at(m.off_b_hy), nullptr, c.output_size, pw);
   }
   if (m.training_ready.load()) pack_backward(m);

@@ -54,4 +54,27 @@ PackedMatrix pack_b_kn(const float* src, int64_t k, int64_t n, int64_t ld, int64
   return pack_strided(src, k, n, ld, 1, panel_width);
 }
 
+int64_t gate_column(int64_t g, int64_t u, int64_t gates, int64_t panel_width) {
+  return (u / panel_width * gates + g) * panel_width + u % panel_width;
+}
+
+PackedMatrix pack_b_gated(const float* w, int64_t gates, int64_t units, int64_t cols, int64_t panel_width) {
+  const int64_t hp = round_up(units, panel_width), n = gates * hp;
+  PackedMatrix m;
+  m.rows = n;
+  m.cols = cols;
+  m.data = aligned_floats(n * cols);
+  m.bytes = n * cols * int64_t{sizeof(float)};
+  float* dst = m.data.get();
+  // Column j of B is row g * units + u of W (gate g of unit u), or zeros.
+  for (int64_t g = 0; g < gates; ++g)
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t j = gate_column(g, u, gates, panel_width);
+      float* panel = dst + (j / panel_width) * cols * panel_width + j % panel_width;
+      const float* row = w + (g * units + u) * cols;
+      for (int64_t kk = 0; kk < cols; ++kk) panel[kk * panel_width] = row[kk];
+    }
+  return m;
+}
+
 }  // namespace simdrnn

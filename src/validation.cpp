@@ -43,8 +43,8 @@ simdrnn_status check_shape_args(const Model& m, const simdrnn_forward_args* a, S
   const simdrnn_config& c = m.config;
   const int64_t rows = checked_product({a->seq_len, a->batch});
   s->x = checked_product({rows, c.input_size});
-  s->y = checked_product({rows, m.directions, c.hidden_size});
-  s->h = checked_product({c.num_layers, m.directions, a->batch, c.hidden_size});
+  s->y = checked_product({rows, m.directions, hidden_out(c)});
+  s->h = checked_product({c.num_layers, m.directions, a->batch, hidden_out(c)});
   s->c = c.cell == SIMDRNN_CELL_LSTM ? checked_product({c.num_layers, m.directions, a->batch, c.hidden_size})
                                      : 0;
   s->out = checked_product({rows, c.output_size});
@@ -56,8 +56,7 @@ simdrnn_status check_shape_args(const Model& m, const simdrnn_forward_args* a, S
           "input_size %lld, hidden_size %lld): expected every tensor below 2^58 elements",
           static_cast<long long>(a->seq_len), static_cast<long long>(a->batch),
           static_cast<long long>(c.input_size), static_cast<long long>(c.hidden_size));
-  s->workspace =
-      forward_workspace_layout(m, a->seq_len, a->batch, a->y != nullptr, nullptr, nullptr, nullptr);
+  s->workspace = forward_workspace_layout(m, a->seq_len, a->batch, a->y != nullptr, nullptr, nullptr);
   s->reserve = training_reserve_layout(m, a->seq_len, a->batch, nullptr, nullptr);
   s->backward_workspace = backward_workspace_bytes(m, a->seq_len, a->batch);
   const std::pair<const char*, int64_t> sizes[] = {{"workspace", s->workspace},
@@ -102,6 +101,9 @@ simdrnn_status check_threads(int32_t n, const char* arg) {
 }
 
 simdrnn_status check_training_model(const Model& m) {
+  if (m.config.cell != SIMDRNN_CELL_RNN)
+    return fail(SIMDRNN_UNSUPPORTED, "model: training an %s model is not available yet (RNN cells only)",
+                m.config.cell == SIMDRNN_CELL_LSTM ? "LSTM" : "GRU");
   if (m.config.num_layers > kMaxTrainingLayers)
     return fail(SIMDRNN_UNSUPPORTED, "model: training supports num_layers <= %lld, got %lld",
                 static_cast<long long>(kMaxTrainingLayers), static_cast<long long>(m.config.num_layers));

@@ -10,7 +10,7 @@ set_tests_properties(env_max_isa_avx2 PROPERTIES PASS_REGULAR_EXPRESSION "isa[^\
 set_tests_properties(env_max_isa_avx512 PROPERTIES PASS_REGULAR_EXPRESSION "isa[^\n]*(avx512|avx2|scalar)")
 add_test(NAME env_verbose COMMAND example_quickstart_cpp)
 set_tests_properties(env_verbose PROPERTIES ENVIRONMENT "SIMDRNN_VERBOSE=1;SIMDRNN_NUM_THREADS=1"
-  PASS_REGULAR_EXPRESSION "simdrnn_verbose,forward,isa=[a-z0-9]+,threads=1,shape=t5n2i8h16l1d1o0,layout=tnc,lens=0,A_us=[0-9.]+,B_us=[0-9.]+,C_us=[0-9.]+,total_us=[0-9.]+" LABELS env)
+  PASS_REGULAR_EXPRESSION "simdrnn_verbose,forward,isa=[a-z0-9]+,threads=1,cell=rnn,shape=t5n2i8h16l1d1o0,layout=tnc,lens=0,A_us=[0-9.]+,B_us=[0-9.]+,C_us=[0-9.]+,total_us=[0-9.]+" LABELS env)
 # Names are case-insensitive; a value that is not understood is reported
 # once on stderr and caps nothing.
 add_test(NAME env_max_isa_uppercase COMMAND example_quickstart_cpp)
