@@ -138,6 +138,7 @@ KernelTable make_table(const char* name, int32_t isa) {
                      GemmImpl::kPanel,
                      GemmImpl::kTileRows,
                      &GemmImpl::gemm,
+                     &GemmImpl::tune,
                      &CellImpl::lstm_step,
                      &CellImpl::gru_step,
                      &CellImpl::gru_reset,

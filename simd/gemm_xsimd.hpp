@@ -111,6 +111,12 @@ struct Gemm {
   static constexpr int64_t W = static_cast<int64_t>(V::size);
   static constexpr int64_t kPanel = NV * W;
   static constexpr int64_t kTileRows = MR_MAX;
+  // Tiles that share one L1-resident slice of a B panel when k-blocking.
+  static constexpr int64_t kGroupTiles = 8;
+  // Chosen once per process before any GEMM runs (src/dispatch.cpp): the
+  // same for every call, so the blocking never depends on the thread count.
+  static inline GemmTuning tuning{};
+  static void tune(const GemmTuning& t) { tuning = t; }
 
   // Loads `n` (< W) floats; the other lanes are zero. Never reads past src + n.
   static V load_partial(const float* src, int64_t n) {
@@ -162,15 +168,22 @@ struct Gemm {
     return epilogue_v<Arch>(val, p.activation, p.clip);
   }
 
+  // One MR x (NVT*W) tile over the reduction range [k0, k1): its sums start
+  // from 0 at k0 == 0, else from `partial` (MR x kPanel floats, where the
+  // previous range left them); a range that ends before k stores them back
+  // there, the last one finishes the tile. The sums of one element run over
+  // kk = 0, 1, ... in order whatever the ranges: k-blocking changes no bit.
   template <int MR, int NVT, bool AT>
-  static void tile(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols) {
+  static void tile(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols, int64_t k0, int64_t k1,
+                   float* partial) {
     V acc[MR][NVT];
     for (int r = 0; r < MR; ++r)
-      for (int v = 0; v < NVT; ++v) acc[r][v] = V(0.0f);
+      for (int v = 0; v < NVT; ++v)
+        acc[r][v] = k0 == 0 ? V(0.0f) : V::load_aligned(partial + r * kPanel + v * W);
     const int64_t k = p.k;
     const float* a = k > 0 ? p.a + (AT ? row0 : row0 * p.lda) : nullptr;
     const float* b = k > 0 ? p.b + (col0 / kPanel) * k * kPanel : nullptr;
-    int64_t kk = 0;
+    int64_t kk = k0;
     if (MR == 1 && p.split_k && p.m == 1) {
       // A single row has only NVT dependent FMA chains, each k long: latency
       // bound when B sits in L1. Even and odd k go to separate accumulators
@@ -186,13 +199,18 @@ struct Gemm {
       }
       for (int v = 0; v < NVT; ++v) acc[0][v] += odd[v];
     }
-    for (; kk < k; ++kk) {
+    for (; kk < k1; ++kk) {
       V bv[NVT];
       for (int v = 0; v < NVT; ++v) bv[v] = V::load_unaligned(b + kk * kPanel + v * W);
       for (int r = 0; r < MR; ++r) {
         const V av(AT ? a[kk * p.lda + r] : a[r * p.lda + kk]);
         for (int v = 0; v < NVT; ++v) acc[r][v] = fmadd<Arch>(av, bv[v], acc[r][v]);
       }
+    }
+    if (k1 < k) {
+      for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < NVT; ++v) acc[r][v].store_aligned(partial + r * kPanel + v * W);
+      return;
     }
     if (!p.accumulate && !p.bias && p.activation == kNone && p.clip <= 0.0f && ncols == NVT * W) {
       // Plain product (weight gradients): short k makes the epilogue count.
@@ -217,19 +235,21 @@ struct Gemm {
   }
 
   template <int MR, int NVMAX, bool AT>
-  static void tile_nv(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols, int nv) {
+  static void tile_nv(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols, int nv, int64_t k0,
+                      int64_t k1, float* partial) {
     if constexpr (NVMAX > 1) {
-      if (nv < NVMAX) return tile_nv<MR, NVMAX - 1, AT>(p, row0, col0, ncols, nv);
+      if (nv < NVMAX) return tile_nv<MR, NVMAX - 1, AT>(p, row0, col0, ncols, nv, k0, k1, partial);
     }
-    tile<MR, NVMAX, AT>(p, row0, col0, ncols);
+    tile<MR, NVMAX, AT>(p, row0, col0, ncols, k0, k1, partial);
   }
 
   template <int MRMAX, bool AT>
-  static void tile_mr(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols, int mr, int nv) {
+  static void tile_mr(const GemmParams& p, int64_t row0, int64_t col0, int64_t ncols, int mr, int nv,
+                      int64_t k0, int64_t k1, float* partial) {
     if constexpr (MRMAX > 1) {
-      if (mr < MRMAX) return tile_mr<MRMAX - 1, AT>(p, row0, col0, ncols, mr, nv);
+      if (mr < MRMAX) return tile_mr<MRMAX - 1, AT>(p, row0, col0, ncols, mr, nv, k0, k1, partial);
     }
-    tile_nv<MRMAX, NV, AT>(p, row0, col0, ncols, nv);
+    tile_nv<MRMAX, NV, AT>(p, row0, col0, ncols, nv, k0, k1, partial);
   }
 
   // Rows are taken in blocks whose A rows (k floats each) fill about 384 KiB,
@@ -304,10 +324,12 @@ struct Gemm {
       }
       for (; col0 < p.n_end; col0 += kPanel) {
         const int64_t ncols = std::min<int64_t>(kPanel, p.n_end - col0);
-        tile_mr<MR, AT>(p, 0, col0, ncols, 1, static_cast<int>((ncols + W - 1) / W));
+        tile_mr<MR, AT>(p, 0, col0, ncols, 1, static_cast<int>((ncols + W - 1) / W), 0, p.k, nullptr);
       }
       return;
     }
+    const int64_t kb = tuning.k_block > 0 ? tuning.k_block : p.k;
+    alignas(64) float partial[kGroupTiles * MR * kPanel];
     const int64_t fit =
         std::max<int64_t>(MR, (int64_t{384} << 10) / (4 * std::max<int64_t>(p.k, 1)) / MR * MR);
     const int64_t blocks = (p.m + fit - 1) / fit;
@@ -320,10 +342,30 @@ struct Gemm {
         // ceil(rows / MR) tiles whose heights differ by at most one: a last
         // tile of one or two rows would read a whole B panel for few FMAs.
         const int64_t rows = rend - rb, tiles = (rows + MR - 1) / MR;
-        for (int64_t t = 0, row0 = rb; t < tiles; ++t) {
-          const int mr = static_cast<int>(rows / tiles + (t < rows % tiles ? 1 : 0));
-          tile_mr<MR, AT>(p, row0, col0, ncols, mr, nv);
-          row0 += mr;
+        auto tile_height = [&](int64_t t) {
+          return static_cast<int>(rows / tiles + (t < rows % tiles ? 1 : 0));
+        };
+        if (kb >= p.k) {
+          for (int64_t t = 0, row0 = rb; t < tiles; ++t) {
+            tile_mr<MR, AT>(p, row0, col0, ncols, tile_height(t), nv, 0, p.k, nullptr);
+            row0 += tile_height(t);
+          }
+          continue;
+        }
+        // k-blocked: a group of tiles walks the reduction kb rows of B at a
+        // time, so that slice of the panel is read from L1 by every tile of
+        // the group instead of streaming from L2 for each tile.
+        for (int64_t g = 0, row_g = rb; g < tiles; g += kGroupTiles) {
+          const int64_t g_end = std::min(tiles, g + kGroupTiles);
+          for (int64_t k0 = 0; k0 < p.k; k0 += kb) {
+            const int64_t k1 = std::min(p.k, k0 + kb);
+            for (int64_t t = g, row0 = row_g; t < g_end; ++t) {
+              tile_mr<MR, AT>(p, row0, col0, ncols, tile_height(t), nv, k0, k1,
+                              partial + (t - g) * MR * kPanel);
+              row0 += tile_height(t);
+            }
+          }
+          for (int64_t t = g; t < g_end; ++t) row_g += tile_height(t);
         }
       }
     }

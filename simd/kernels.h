@@ -31,27 +31,27 @@ enum Activation : int32_t {
 // starts 64-byte aligned; kernels make no alignment assumption. pack_b() in
 // src/packing.cpp produces this layout.
 struct GemmParams {
-  int64_t m;          // rows of A and C, >= 1
-  int64_t k;          // reduction length, >= 0 (0: the product is zero, A unread)
-  const float* a;     // A: row r is a[r * lda + 0 .. k-1]
-  int64_t lda;        // >= k, or 0: every row of A is the same k floats
-  const float* b;     // packed B (see above); all panels of the matrix
-  int64_t n_begin;    // first column computed; a multiple of panel_width
-  int64_t n_end;      // one past the last column computed; n_begin < n_end
-  float* c;           // C: element (r, j) at c[r * ldc + j]
-  int64_t ldc;        // row stride of C
-  const float* bias;  // NULL, or bias[j] for j < round_up(n_end, panel_width)
-  int32_t accumulate; // 1: C = act(clip(C + A*B + bias)); 0: C = act(clip(A*B + bias))
-  int32_t activation; // Activation
-  float clip;         // > 0: clamp to [-clip, clip] before act (NaN stays NaN)
+  int64_t m;           // rows of A and C, >= 1
+  int64_t k;           // reduction length, >= 0 (0: the product is zero, A unread)
+  const float* a;      // A: row r is a[r * lda + 0 .. k-1]
+  int64_t lda;         // >= k, or 0: every row of A is the same k floats
+  const float* b;      // packed B (see above); all panels of the matrix
+  int64_t n_begin;     // first column computed; a multiple of panel_width
+  int64_t n_end;       // one past the last column computed; n_begin < n_end
+  float* c;            // C: element (r, j) at c[r * ldc + j]
+  int64_t ldc;         // row stride of C
+  const float* bias;   // NULL, or bias[j] for j < round_up(n_end, panel_width)
+  int32_t accumulate;  // 1: C = act(clip(C + A*B + bias)); 0: C = act(clip(A*B + bias))
+  int32_t activation;  // Activation
+  float clip;          // > 0: clamp to [-clip, clip] before act (NaN stays NaN)
   // --- training extensions (zero-initialise GemmParams to leave them off) ---
   int32_t a_transposed;  // 1: A(r, kk) = a[kk * lda + r] (A stored k-major)
   const float* aux;      // *Grad: saved output h, element (r, j) at aux[r * ldaux + j]
   int64_t ldaux;
-  uint8_t* mask;         // clip mask, element (r, j) at mask[r * ldmask + j]:
-  int64_t ldmask;        //   forward with clip > 0 writes 1 where |pre| <= clip, else 0;
-  int32_t mask_write;    //   *Grad multiplies by it when mask != NULL (mask_write 0)
-  int32_t split_k;       // 1: a single-row call (m == 1) may split the k sum (above)
+  uint8_t* mask;       // clip mask, element (r, j) at mask[r * ldmask + j]:
+  int64_t ldmask;      //   forward with clip > 0 writes 1 where |pre| <= clip, else 0;
+  int32_t mask_write;  //   *Grad multiplies by it when mask != NULL (mask_write 0)
+  int32_t split_k;     // 1: a single-row call (m == 1) may split the k sum (above)
 };
 
 // gemm(p): for r < m and n_begin <= j < n_end computes the GemmParams formula.
@@ -65,6 +65,15 @@ struct GemmParams {
 // recurrence step). The result never depends on n_begin or n_end, nor (without
 // split_k) on m, so any partition of rows or columns is bit-identical.
 using GemmFn = void (*)(const GemmParams& p);
+
+// How the GEMM blocks its loops on this CPU, chosen once per process from
+// what the CPU reports (src/dispatch.cpp) before the first GEMM runs. Never
+// changes results: k_block splits each element's reduction into ranges that
+// continue the same running sum.
+struct GemmTuning {
+  int64_t k_block;  // reduction rows of a B panel kept in L1 for a group of tiles; 0: no k-blocking
+};
+using TuneFn = void (*)(const GemmTuning& tuning);
 
 // ---- gated cells: the element-wise step after the recurrent GEMM -------------
 // ("post-GEMM", docs/design.md "Cells"). A gated cell's G gates of unit u
@@ -141,6 +150,7 @@ struct KernelTable {
   int64_t panel_width;  // columns per packed panel
   int64_t tile_rows;    // rows per GEMM tile
   GemmFn gemm;
+  TuneFn tune;  // sets the GEMM's blocking (not a kernel: not in kernel_list.inc)
   CellStepFn lstm_step, gru_step, gru_reset, gru_update;
   ActivateFn activate;
   SumSquaresFn sum_squares;

@@ -301,6 +301,39 @@ TEST_P(KernelTest, ElementwiseKernelsIgnoreChunkBoundaries) {
   }
 }
 
+// k-blocking (GemmTuning) walks each element's reduction in ranges that
+// continue one running sum: any k_block gives the bits of none, for plain,
+// accumulating and transposed-A GEMMs, tall and short, every tail.
+TEST_P(KernelTest, GemmKBlockingChangesNoBit) {
+  const KernelTable& kt = table();
+  for (const GemmCase gc : {GemmCase{67, 300, 131, true, true, simdrnn::kernels::kTanh, 0.0f},
+                            GemmCase{13, 129, 64, false, false, simdrnn::kernels::kNone, 0.0f},
+                            GemmCase{100, 1000, 17, false, true, simdrnn::kernels::kNone, 0.0f}})
+    for (int32_t transposed : {0, 1}) {
+      const int64_t pw = kt.panel_width;
+      const auto w = simdrnn_test::random_vector(gc.n * gc.k, 1);
+      const auto a = simdrnn_test::random_vector(gc.m * gc.k, 2),
+                 c0 = simdrnn_test::random_vector(gc.m * gc.n, 3);
+      const auto bias = simdrnn_test::random_vector((gc.n + pw - 1) / pw * pw, 4);
+      const simdrnn::PackedMatrix packed = simdrnn::pack_b(w.data(), gc.n, gc.k, pw);
+      std::vector<std::vector<float>> results;
+      for (int64_t kb : {int64_t{0}, int64_t{1}, int64_t{37}, int64_t{128}}) {
+        kt.tune(simdrnn::kernels::GemmTuning{kb});
+        std::vector<float> c = c0;
+        GemmParams p{};
+        p.m = gc.m, p.k = gc.k, p.a = a.data(), p.lda = transposed ? gc.m : gc.k, p.a_transposed = transposed;
+        p.b = packed.data.get(), p.n_begin = 0, p.n_end = gc.n, p.c = c.data(), p.ldc = gc.n;
+        p.bias = gc.bias ? bias.data() : nullptr, p.accumulate = gc.accumulate, p.activation = gc.act;
+        kt.gemm(p);
+        results.push_back(c);
+      }
+      kt.tune(simdrnn::kernels::GemmTuning{0});
+      for (size_t r = 1; r < results.size(); ++r)
+        EXPECT_EQ(0, std::memcmp(results[0].data(), results[r].data(), results[0].size() * 4))
+            << kt.name << " m" << gc.m << " k" << gc.k << " n" << gc.n << " transposed " << transposed;
+    }
+}
+
 // ---- gated-cell steps (kernels.h, CellStep) against double formulas ----------
 
 enum class CellKernel { kLstm, kGru, kGruReset, kGruUpdate };

@@ -151,6 +151,9 @@ void gru_update(const CellStep& p) {
   });
 }
 
+// The scalar GEMM has no blocking to tune.
+void tune(const GemmTuning&) {}
+
 void activate(int32_t activation, float clip, float* data, int64_t n) {
   for (int64_t i = 0; i < n; ++i) data[i] = epilogue(data[i], activation, clip);
 }
@@ -195,6 +198,7 @@ const KernelTable& scalar_table() {
                                  scalar::kPanel,
                                  1,
                                  &scalar::gemm,
+                                 &scalar::tune,
                                  &scalar::lstm_step,
                                  &scalar::gru_step,
                                  &scalar::gru_reset,
