@@ -142,6 +142,9 @@ make_tarball() {  # $1: the tarball to write
     tail -n 30 "$tmp.log" >&2
     return 1
   }
+  # Caches only (debootstrap's .debs, the package lists): apt-get update and
+  # the archive cache bring them back. Halves the tarball.
+  rm -f "$tmp"/root/var/cache/apt/archives/*.deb "$tmp"/root/var/lib/apt/lists/*_Packages
   tar -C "$tmp/root" --numeric-owner -czf "$1.part" .
   mv "$1.part" "$1"
   rm -rf --one-file-system "$tmp" "$tmp.log"
