@@ -270,7 +270,8 @@ stage "unpack root" unpack_root
 stage "mounts" mount_root
 stage "clean clone" clone
 for cmd in "$@"; do
-  stage "$cmd" in_root "$cmd"
+  # Named by its first line: a multi-line check starts with a comment.
+  stage "$(sed -n '/[^[:space:]]/ { s/^[[:space:]]*//; p; q }' <<<"$cmd" | cut -c1-80)" in_root "$cmd"
 done
 if [ "$no_cache" != 1 ]; then
   # Drop .deb files the mirror no longer has, so the archive cache stays small.
