@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """Performance report from a simdrnn-bench Google Benchmark JSON file.
 
-    python3 benchmarks/report.py RESULTS.json [--out DIR]
+    python3 benchmarks/report.py RESULTS.json [--out DIR] [--run-seconds S]
         writes perf-reports/<YYYY-MM-DD>-<cpu>-<commit>[-quick]/ (or DIR):
         report.md, PNG charts and the raw JSON (results.json); prints the path.
+        --run-seconds: how long simdrnn-bench ran (run.sh measures it), kept in
+        results.json's context as run_seconds and stated in the report.
     python3 benchmarks/report.py --readme [REPORT_DIR]
         rewrites README.md between <!-- perf-table:begin --> and
-        <!-- perf-table:end --> from REPORT_DIR (default: the newest report
-        under perf-reports/, by the date its JSON records).
+        <!-- perf-table:end --> from REPORT_DIR (default: the newest full-run
+        report under perf-reports/, by the date its JSON records). A quick
+        run's report is refused: its numbers do not stand for the table.
 
 Every number comes from the JSON: the benchmarks' medians (or their single
 run), their counters, and the context simdrnn-bench records (machine, build,
@@ -251,6 +254,14 @@ def describe_run(ctx, results):
     return ("quick run, " if mode == "quick" else "") + how
 
 
+def run_duration(ctx):
+    """'simdrnn-bench ran 7.2 min' from the context run.sh records, or ''."""
+    seconds = ctx_float(ctx, "run_seconds")
+    if not math.isfinite(seconds):
+        return ""
+    return "simdrnn-bench ran %s" % ("%.0f s" % seconds if seconds < 120 else "%.1f min" % (seconds / 60))
+
+
 def index(results):
     """{(suite, base_shape, threads, impl): Result} and the ordered shapes and threads per suite."""
     by = {}
@@ -382,7 +393,7 @@ MODEL_TEXT = """\
 the roofline and 0.5 means it took twice as long. The lower bound of one call on
 k cores, with per-core constants P (fp32 peak, the best ISA) and B(level) (read
 bandwidth of L1, L2, L3, DRAM), all measured on this machine at the start of the
-run (DESIGN.md §6):
+run (docs/design.md §8):
 
 - **phase A** (input projection of all T·N rows, every layer and direction) and
   **phase C** (output layer): max(FLOPs / (P·k), V / (B(level)·k)), V the bytes
@@ -462,7 +473,8 @@ def machine_section(ctx, results):
             ctx.get("compiler", "?"), ctx.get("build_type", "?"), ctx.get("library_build_type", "?"))],
         ["commit", "`%s`" % commit_of(ctx)],
         ["date", ctx.get("date", "?")],
-        ["run", "%s; `simdrnn-bench %s`" % (describe_run(ctx, results), ctx.get("bench_args", ""))],
+        ["run", "%s; `simdrnn-bench %s`%s" % (describe_run(ctx, results), ctx.get("bench_args", ""),
+                                               "; " + run_duration(ctx) if run_duration(ctx) else "")],
         ["environment", env],
         ["load average at start", ", ".join("%.2f" % v for v in ctx.get("load_avg", [])) or "?"],
         ["other processes during the timed loops", other_cpu_summary(results)],
@@ -704,12 +716,12 @@ def readme_table(report_dir):
                              fmt_frac(s.frac if s else None), fmt_frac(o.frac if o else None)])
     rel = os.path.relpath(report_dir, ROOT)
     lines = [
-        "%s (%s logical CPUs), simdrnn ISA %s, %s, oneDNN %s; commit `%s`, %s; %s. Wall-clock µs per "
+        "%s (%s logical CPUs), simdrnn ISA %s, %s, oneDNN %s; commit `%s`, %s; %s%s. Wall-clock µs per "
         "call; speedup = oneDNN / simdrnn; frac of bound = roofline lower bound / time. Full report, "
         "charts and the other suites: [`%s/report.md`](%s/report.md)." % (
             ctx.get("cpu_model", "?"), ctx.get("online_cpus", "?"), ctx.get("simdrnn_isa", "?"),
             ctx.get("compiler", "?"), ctx.get("onednn_version", "?"), commit_of(ctx), (ctx.get("date") or "?")[:10],
-            describe_run(ctx, results), rel, rel),
+            describe_run(ctx, results), " (%s)" % run_duration(ctx) if run_duration(ctx) else "", rel, rel),
         "",
         table(["suite", "shape", "threads", "simdrnn µs", "oneDNN µs", "speedup", "simdrnn frac of bound",
                "oneDNN frac of bound"], rows),
@@ -733,6 +745,8 @@ def newest_report():
                 ctx = json.load(f).get("context", {})
         except (OSError, ValueError):
             continue
+        if ctx.get("bench_mode") == "quick":
+            continue
         d = run_date(ctx)
         key = (d.timestamp() if d else 0.0, os.path.getmtime(path))
         if best_key is None or key > best_key:
@@ -741,6 +755,9 @@ def newest_report():
 
 
 def update_readme(report_dir):
+    with open(os.path.join(report_dir, RAW_NAME)) as f:
+        if json.load(f).get("context", {}).get("bench_mode") == "quick":
+            sys.exit("report.py: %s is a quick run; only a full run's numbers go into README.md" % report_dir)
     with open(README) as f:
         text = f.read()
     b, e = text.find(BEGIN), text.find(END)
@@ -766,6 +783,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("json", nargs="?", help="simdrnn-bench JSON (--benchmark_out_format=json)")
     parser.add_argument("--out", help="report directory (default perf-reports/<date>-<cpu>-<commit>[-quick])")
+    parser.add_argument("--run-seconds", type=float, metavar="S",
+                        help="how long simdrnn-bench ran; recorded in results.json and the report")
     parser.add_argument("--readme", nargs="?", const="", metavar="REPORT_DIR",
                         help="rewrite README.md's performance table from REPORT_DIR (default: the newest report)")
     args = parser.parse_args()
@@ -787,8 +806,17 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     for old in glob.glob(os.path.join(out_dir, "*.png")) + glob.glob(os.path.join(out_dir, "report.md")):
         os.remove(old)  # a rerun into the same directory leaves no stale chart
-    if os.path.abspath(args.json) != os.path.join(out_dir, RAW_NAME):
-        shutil.copyfile(args.json, os.path.join(out_dir, RAW_NAME))
+    raw = os.path.join(out_dir, RAW_NAME)
+    if args.run_seconds is not None:  # the one key not from simdrnn-bench: it ends after the JSON's context
+        with open(args.json) as f:
+            data = json.load(f)
+        data.setdefault("context", {})["run_seconds"] = "%.0f" % args.run_seconds
+        ctx = data["context"]
+        with open(raw, "w") as f:
+            json.dump(data, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+    elif os.path.abspath(args.json) != raw:
+        shutil.copyfile(args.json, raw)
     made = charts(out_dir, ctx, results)
     write_report(out_dir, ctx, results, made)
     if args.readme is not None:

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The main job: builds simdrnn-bench (Release), runs the default suites with
 # oneDNN beside simdrnn, and writes perf-reports/<date>-<cpu>-<commit>/
-# (report.md, PNG charts, the raw JSON), then README's performance table.
+# (report.md, PNG charts, the raw JSON); a full run then regenerates README's
+# performance table. The report records how long simdrnn-bench ran.
 #
 #   bash benchmarks/run.sh            full run: median of 5 repetitions
-#   bash benchmarks/run.sh --quick    a one-minute look: fewer shapes, 3 short repetitions
+#   bash benchmarks/run.sh --quick    a quick look: fewer shapes, 3 short repetitions,
+#                                     report in perf-reports/<...>-quick/; README left alone
 #   bash benchmarks/run.sh [--quick] --threads=1,2,4,8   more thread counts (up to the cores)
 #
 # Other arguments go to simdrnn-bench (e.g. --benchmark_filter='latency/.*');
 # with any of them (other than --threads) the README table is left alone,
-# since the run may be partial.
+# since the run may be partial. Only a full run writes the table: quick
+# numbers (fewer, shorter repetitions) must not stand in for it.
 # OMP_PROC_BIND=close and OMP_PLACES=cores are set unless already set.
 # SIMDRNN_BENCH_BUILD_DIR picks the build directory (default build-bench).
 set -euo pipefail
@@ -54,20 +57,23 @@ if [ "$quick" = 1 ]; then
   what="quick set, 3 repetitions of >= 0.05 s each"
 else
   bench_args=(--benchmark_repetitions=5 --benchmark_report_aggregates_only=true --benchmark_min_time=0.3)
-  what="default suites, medians of 5 repetitions of >= 0.3 s each (about 7 minutes on 2 cores)"
+  what="default suites, medians of 5 repetitions of >= 0.3 s each"
 fi
 json="$build/simdrnn-bench-$(date -u +%Y%m%dT%H%M%SZ).json"
 step 3 "simdrnn-bench: $what"
 start=$(date +%s)
 "$build/benchmarks/simdrnn-bench" "${bench_args[@]}" ${extra[@]+"${extra[@]}"} \
   --benchmark_out="$json" --benchmark_out_format=json
-echo "simdrnn-bench: done in $(( $(date +%s) - start )) s; raw JSON $json"
+seconds=$(( $(date +%s) - start ))
+echo "simdrnn-bench: done in $seconds s; raw JSON $json"
 
 step 4 "report"
-report_dir=$("$python" benchmarks/report.py "$json" | tail -n 1)
+report_dir=$("$python" benchmarks/report.py "$json" --run-seconds "$seconds" | tail -n 1)
 echo "report: $report_dir/report.md"
-if [ "$partial" = 0 ]; then
-  "$python" benchmarks/report.py --readme "$report_dir"
-else
+if [ "$partial" = 1 ]; then
   echo "README.md left as it is (a run with extra arguments: ${extra[*]})"
+elif [ "$quick" = 1 ]; then
+  echo "README.md left as it is (only a full run regenerates its table)"
+else
+  "$python" benchmarks/report.py --readme "$report_dir"
 fi

@@ -31,6 +31,11 @@
 //   --quick            a smaller set of shapes (latency and stream whole, one or
 //                      two shapes of the other suites) and a
 //                      default --benchmark_min_time of 0.05 s
+//   --no-roofline      no roofline measurement and no core round-trip probes,
+//                      so a profiler (callgrind) sees the timed calls, not the
+//                      harness; rows then carry no bound_us, frac_of_bound,
+//                      whh_level or core_trip_us
+//   --help             these flags, then Google Benchmark's
 // Everything else is Google Benchmark's: --benchmark_filter (a regex over the
 // names), --benchmark_min_time, --benchmark_repetitions=5
 // --benchmark_report_aggregates_only=true (medians), --benchmark_out=x.json
@@ -170,6 +175,8 @@ const Suite kSuites[] = {
 
 // Measured once in main() before any benchmark is registered.
 Roofline g_roofline;
+// False with --no-roofline: no roofline, no core round-trip probes, no counters from them.
+bool g_probes = true;
 
 std::string shape_name(const Shape& s, int64_t T) {
   std::string name = "t" + std::to_string(T) + "n" + std::to_string(s.N) + "i" + std::to_string(s.I) + "h" +
@@ -286,7 +293,7 @@ template <class Call>
 void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, Call&& call,
                bool training = false) {
   call();  // warm-up: caches, page faults, OpenMP thread pool
-  const double trip_before = threads >= 2 ? core_round_trip_us() : 0.0;
+  const double trip_before = g_probes && threads >= 2 ? core_round_trip_us() : 0.0;
   const double busy_before = system_busy_seconds(), own_before = own_cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {
@@ -311,11 +318,13 @@ void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, 
   }
   state.counters["GFLOP/s"] = flops / per_call * 1e-9;
   state.counters["us_per_step"] = per_call / static_cast<double>(T) * 1e6;
-  state.counters["bound_us"] = bound.seconds * 1e6;
-  state.counters["frac_of_bound"] = bound.seconds / per_call;
-  state.counters["whh_level"] = bound.whh_level + 1;
+  if (g_probes) {
+    state.counters["bound_us"] = bound.seconds * 1e6;
+    state.counters["frac_of_bound"] = bound.seconds / per_call;
+    state.counters["whh_level"] = bound.whh_level + 1;
+  }
   state.counters["peak_rss_MiB"] = peak_rss_mib();
-  if (threads >= 2)  // the worse of before and after: a row measured with far cores is marked
+  if (g_probes && threads >= 2)  // the worse of before and after: a row measured with far cores is marked
     state.counters["core_trip_us"] = std::max(trip_before, core_round_trip_us());
   // Cores other processes (and other guests, via steal) kept busy while this
   // ran: a result measured beside them is not this machine's best.
@@ -617,7 +626,7 @@ void add_run_context(const std::vector<int>& thread_counts, bool quick, const st
   benchmark::AddCustomContext("bench_threads", join(thread_counts));
   benchmark::AddCustomContext("bench_args", args);
   benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
-  if (omp_get_num_procs() >= 2) {
+  if (g_probes && omp_get_num_procs() >= 2) {
     char trip[32];
     std::snprintf(trip, sizeof trip, "%.3f", core_round_trip_us());
     benchmark::AddCustomContext("core_round_trip_us_at_start", trip);
@@ -650,6 +659,21 @@ bool has_flag(const std::vector<std::string>& args, const std::string& flag) {
   });
 }
 
+void print_own_flags() {
+  std::printf(
+      "simdrnn-bench: simdrnn beside oneDNN's RNN primitive and an sgemm-per-step loop, rated\n"
+      "against this machine's roofline (benchmarks/run.sh runs it and writes the report).\n"
+      "Own flags:\n"
+      "  --threads=1,2,4,8  thread counts (default 1,2; env SIMDRNN_BENCH_THREADS); counts\n"
+      "                     above this machine's cores are dropped\n"
+      "  --quick            fewer shapes, and --benchmark_min_time=0.05 unless given\n"
+      "  --kernels          only the kernel microbenchmarks, kernel/<isa>/<kernel>_<shape>\n"
+      "  --no-roofline      skip the roofline measurement and the core round-trip probes (for\n"
+      "                     profilers such as callgrind); rows then carry no bound counters\n"
+      "Names: <suite>/<impl>/t<T>n<N>i<I>h<H>[l<L>][bi][o<O>]/threads:<k>; suites latency,\n"
+      "batch, throughput, layers, stream, training. Google Benchmark's flags follow.\n\n");
+}
+
 }  // namespace
 
 void register_kernel_benchmarks();  // kernel_bench.cpp
@@ -667,6 +691,8 @@ int main(int argc, char** argv) {
       quick = true;
     } else if (a == "--kernels") {
       kernels_only = true;
+    } else if (a == "--no-roofline") {
+      g_probes = false;
     } else if (a.compare(0, 10, "--threads=") == 0) {
       threads_text = a.substr(10);
     } else {
@@ -690,6 +716,8 @@ int main(int argc, char** argv) {
   }
   if (thread_counts.empty()) thread_counts.push_back(1);
   if (quick && !has_flag(args, "--benchmark_min_time")) args.push_back("--benchmark_min_time=0.05");
+  // Google Benchmark prints its own flags and exits inside Initialize.
+  if (has_flag(args, "--help")) print_own_flags();
 
   if (kernels_only) {  // kernel microbenchmarks alone (benchmarks/kernel_bench.cpp)
     register_kernel_benchmarks();
@@ -705,7 +733,8 @@ int main(int argc, char** argv) {
 
   const bool only_listing = has_flag(args, "--benchmark_list_tests") || has_flag(args, "--help");
   // Before anything starts threads: the measurement forks.
-  if (!only_listing) g_roofline = simdrnn_bench::measure_roofline();
+  if (!only_listing && g_probes) g_roofline = simdrnn_bench::measure_roofline();
+  if (!g_probes) g_roofline.error = "skipped (--no-roofline)";
 
   const std::vector<std::string> names = register_benchmarks(thread_counts, quick);
   std::vector<char*> bench_argv = {argv[0]};
@@ -723,7 +752,9 @@ int main(int argc, char** argv) {
   const bool console = !has_flag(args, "--benchmark_format") || has_flag(args, "--benchmark_format=console");
   if (!only_listing && console) {
     const std::vector<std::string> chosen = selected(names, benchmark::GetBenchmarkFilter());
-    std::fputs(simdrnn_bench::describe(g_roofline).c_str(), stdout);
+    std::fputs(g_probes ? simdrnn_bench::describe(g_roofline).c_str()
+                        : "roofline: skipped (--no-roofline); rows carry no bound counters\n",
+               stdout);
     std::printf("simdrnn-bench: %zu benchmarks, threads %s%s\n", chosen.size(), join(thread_counts).c_str(),
                 quick ? " (quick set)" : "");
     std::fflush(stdout);

@@ -1,12 +1,18 @@
-# Install rules, CMake package config and pkg-config file for simdrnn.
+# Install rules, CMake package config and pkg-config files for simdrnn.
 # Included from the top-level CMakeLists.txt after the `simdrnn` target exists.
 #
 # Consumers:
-#   find_package(simdrnn CONFIG REQUIRED)
-#   target_link_libraries(app PRIVATE simdrnn::simdrnn)
+#   find_package(simdrnn CONFIG REQUIRED)        links what the build made the
+#   target_link_libraries(app PRIVATE simdrnn::simdrnn)   target: libsimdrnn.a by
+#                                                default, the .so with BUILD_SHARED_LIBS=ON
 # or
-#   cc app.c $(pkg-config --cflags --libs simdrnn)            (shared build)
-#   cc app.c $(pkg-config --static --cflags --libs simdrnn)   (static build)
+#   cc app.c $(pkg-config --cflags --libs simdrnn)         libsimdrnn.so, with an
+#                                                          rpath to the prefix's libdir
+#   cc app.c $(pkg-config --cflags --libs simdrnn-static)  libsimdrnn.a and what it
+#                                                          needs (static builds only)
+# Two modules, because both files sit in one libdir and the linker prefers the
+# .so for -lsimdrnn: `pkg-config --static` only adds Libs.private, it cannot
+# switch a module from the .so to the archive.
 include(CMakePackageConfigHelpers)
 
 set(SIMDRNN_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/simdrnn"
@@ -75,23 +81,33 @@ foreach(_dir LIBDIR INCLUDEDIR)
     set(SIMDRNN_PC_${_dir} "\${prefix}/${CMAKE_INSTALL_${_dir}}")
   endif()
 endforeach()
-set(SIMDRNN_PC_LIBS_PRIVATE "")
+# simdrnn-static links the archive by its path (not -lsimdrnn, which would find
+# the .so first), then its runtime: pthreads (the worker pool), then the C++
+# runtime (GCC: stdc++, m). They go in Libs, not Libs.private:
+# the module is static-only, and `pkg-config --libs` without --static must
+# link too.
 if(SIMDRNN_STATIC)
-  # The threads library (the worker pool), then the C++ runtime (GCC: stdc++;m).
-  set(_simdrnn_private -pthread)
+  set(_simdrnn_static_libs -pthread)  # the worker pool
   foreach(_lib IN LISTS SIMDRNN_CXX_RUNTIME_LIBS)
-    if(_lib MATCHES "^-")
-      list(APPEND _simdrnn_private "${_lib}")
+    if(_lib MATCHES "^-" OR IS_ABSOLUTE "${_lib}")
+      list(APPEND _simdrnn_static_libs "${_lib}")
     else()
-      list(APPEND _simdrnn_private "-l${_lib}")
+      list(APPEND _simdrnn_static_libs "-l${_lib}")
     endif()
   endforeach()
-  list(REMOVE_DUPLICATES _simdrnn_private)
-  list(JOIN _simdrnn_private " " SIMDRNN_PC_LIBS_PRIVATE)
+  list(REMOVE_DUPLICATES _simdrnn_static_libs)
+  list(JOIN _simdrnn_static_libs " " SIMDRNN_PC_STATIC_LIBS)
+  set(SIMDRNN_PC_ARCHIVE "${CMAKE_STATIC_LIBRARY_PREFIX}simdrnn${CMAKE_STATIC_LIBRARY_SUFFIX}")
+  configure_file(${CMAKE_CURRENT_LIST_DIR}/simdrnn-static.pc.in ${PROJECT_BINARY_DIR}/simdrnn-static.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/simdrnn-static.pc DESTINATION ${SIMDRNN_INSTALL_PKGCONFIGDIR})
 endif()
+# Every build installs libsimdrnn.so (a static build adds it for FFI users).
 configure_file(${CMAKE_CURRENT_LIST_DIR}/simdrnn.pc.in ${PROJECT_BINARY_DIR}/simdrnn.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/simdrnn.pc DESTINATION ${SIMDRNN_INSTALL_PKGCONFIGDIR})
 
 unset(_simdrnn_type)
 unset(_simdrnn_pc_up)
-unset(_simdrnn_private)
+unset(_simdrnn_static_libs)
+unset(_lib)
+unset(_path)
+unset(_dir)

@@ -23,7 +23,7 @@
 // validation split), samples text from the trained model through the
 // streaming API, writes the loss curve to a CSV and plots it to a PNG with
 // examples/plot_loss.py (skipped, with a note, when python3 or matplotlib is
-// missing).
+// missing), in --out-dir: by default the build directory, never the checkout.
 //
 // Exit status: full mode fails (1) unless the final validation loss is at
 // least --target (25%) below the baseline; --quick (a few seconds, a small
@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -50,6 +51,12 @@
 #ifndef CHAR_LM_PLOT_SCRIPT
 #define CHAR_LM_PLOT_SCRIPT "examples/plot_loss.py"
 #endif
+// Where the CSV and PNG go unless --out-dir, --csv or --png say otherwise: the
+// build directory (tests/examples.cmake sets it), so a run from the checkout
+// does not litter it.
+#ifndef CHAR_LM_OUT_DIR
+#define CHAR_LM_OUT_DIR "."
+#endif
 
 namespace {
 
@@ -64,7 +71,7 @@ struct Options {
   int32_t threads = 2;
   uint64_t seed = 1234;
   double max_seconds = 165.0;  // training stops early past this (the run must fit in 3 minutes)
-  std::string csv = "char_lm_loss.csv", png = "char_lm_loss.png", plot_script = CHAR_LM_PLOT_SCRIPT;
+  std::string out_dir = CHAR_LM_OUT_DIR, csv, png, plot_script = CHAR_LM_PLOT_SCRIPT;  // csv, png: "" = default
   std::string prime = "The ";
   bool plot = true;
   std::vector<std::string> files;
@@ -93,11 +100,12 @@ void usage(const char* argv0) {
       "  --sample-len K     characters to generate (default 300)\n"
       "  --temperature X    sampling temperature (default 0.8)\n"
       "  --prime TEXT       text fed to the model before sampling (default \"The \")\n"
-      "  --csv PATH         loss CSV (default char_lm_loss.csv)\n"
-      "  --png PATH         loss-curve PNG (default char_lm_loss.png)\n"
+      "  --out-dir DIR      where the loss CSV and PNG go (default %s, created if missing)\n"
+      "  --csv PATH         loss CSV (default DIR/char_lm_loss.csv; quick: char_lm_quick_loss.csv)\n"
+      "  --png PATH         loss-curve PNG (default DIR/char_lm_loss.png; quick: char_lm_quick_loss.png)\n"
       "  --plot-script P    the plotting script (default %s)\n"
       "  --no-plot          write the CSV only\n",
-      argv0, CHAR_LM_PLOT_SCRIPT);
+      argv0, CHAR_LM_OUT_DIR, CHAR_LM_PLOT_SCRIPT);
 }
 
 bool parse_args(int argc, char** argv, Options* o) {
@@ -107,7 +115,6 @@ bool parse_args(int argc, char** argv, Options* o) {
       o->quick = true;
       o->hidden = 64, o->seq = 32, o->batch = 16, o->steps = 120, o->eval_every = 40, o->log_every = 5;
       o->lr = 1e-2f, o->lr_final = 3e-3f, o->sample_len = 120, o->max_seconds = 60;
-      o->csv = "char_lm_quick_loss.csv", o->png = "char_lm_quick_loss.png";
     }
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -139,6 +146,7 @@ bool parse_args(int argc, char** argv, Options* o) {
     else if (a == "--sample-len") o->sample_len = std::atoll(value("a count"));
     else if (a == "--temperature") o->temperature = std::strtof(value("a temperature"), nullptr);
     else if (a == "--prime") o->prime = value("text");
+    else if (a == "--out-dir") o->out_dir = value("a directory");
     else if (a == "--csv") o->csv = value("a path");
     else if (a == "--png") o->png = value("a path");
     else if (a == "--plot-script") o->plot_script = value("a path");
@@ -154,6 +162,13 @@ bool parse_args(int argc, char** argv, Options* o) {
       o->threads < 1 || o->sample_len < 0 || !(o->temperature > 0) || !(o->lr > 0) || !(o->clip > 0)) {
     std::fprintf(stderr, "options out of range (see --help)\n");
     return false;
+  }
+  if (o->csv.empty() || o->png.empty()) {  // a default path: it lives in out_dir
+    const std::string stem = o->out_dir + (o->quick ? "/char_lm_quick_loss" : "/char_lm_loss");
+    if (o->csv.empty()) o->csv = stem + ".csv";
+    if (o->png.empty()) o->png = stem + ".png";
+    if (mkdir(o->out_dir.c_str(), 0777) != 0 && errno != EEXIST)
+      std::fprintf(stderr, "note: cannot create %s: %s\n", o->out_dir.c_str(), std::strerror(errno));
   }
   return true;
 }

@@ -75,11 +75,16 @@ TEST(NoAllocation, ForwardAndStreamStep) {
       for (int32_t threads : {1, 2}) {
         a.num_threads = threads;
         ASSERT_EQ(SIMDRNN_OK, simdrnn_forward(f.model, &a)) << simdrnn_last_error();  // warm-up
-        if (stream) ASSERT_EQ(SIMDRNN_OK, simdrnn_stream_step(stream, 2, x.data(), y.data(), out.data(), threads));
+        // Braces: ASSERT_EQ expands to an if/else, which -Wdangling-else flags.
+        if (stream) {
+          ASSERT_EQ(SIMDRNN_OK, simdrnn_stream_step(stream, 2, x.data(), y.data(), out.data(), threads));
+        }
         const long before = g_allocations.load();
         for (int rep = 0; rep < 3; ++rep) {
           ASSERT_EQ(SIMDRNN_OK, simdrnn_forward(f.model, &a));
-          if (stream) ASSERT_EQ(SIMDRNN_OK, simdrnn_stream_step(stream, 2, x.data(), y.data(), out.data(), threads));
+          if (stream) {
+            ASSERT_EQ(SIMDRNN_OK, simdrnn_stream_step(stream, 2, x.data(), y.data(), out.data(), threads));
+          }
         }
         EXPECT_EQ(before, g_allocations.load()) << simdrnn_isa_name(isa) << " layers " << layers << " threads "
                                                 << threads;

@@ -2,7 +2,11 @@
 #   1. cmake --install the build tree into a scratch prefix,
 #   2. configure, build and run tests/consumer against it (C++ and C, plus a
 #      C-only project) through find_package(simdrnn CONFIG) + CMAKE_PREFIX_PATH,
-#   3. compile and run main.c with flags from `pkg-config simdrnn` (if pkg-config exists).
+#   3. compile and run main.c and main.cpp with nothing but the flags pkg-config
+#      prints, as a user would (no rpath or -L of ours, LD_LIBRARY_PATH unset):
+#      module simdrnn (the .so, with and without --static) and, for a static
+#      build, simdrnn-static (the archive, with and without --static); checks
+#      which library each program needs at run time (if pkg-config exists).
 # Variables (-D): BUILD_DIR, CONFIG, WORK_DIR, CONSUMER_DIR, GENERATOR, C_COMPILER,
 # CXX_COMPILER, STATIC (ON/OFF), VERSION, EXTRA_FLAGS (e.g. sanitizer flags), PKG_CONFIG,
 # and optionally REBUILD_SHARED_FROM (a source dir, see step 0) and JOBS.
@@ -117,40 +121,60 @@ if(NOT PKG_CONFIG)
 endif()
 get_filename_component(pc_dir "${pc_file}" DIRECTORY)
 set(pkg "${CMAKE_COMMAND}" -E env "PKG_CONFIG_PATH=${pc_dir}" "${PKG_CONFIG}")
-run_checked("pkg-config --modversion" ${pkg} --modversion simdrnn)
-string(STRIP "${last_output}" pc_version)
-if(NOT pc_version STREQUAL VERSION)
-  message(FATAL_ERROR "pkg-config says version '${pc_version}', expected '${VERSION}'")
-endif()
-set(static_flag)
+set(modules simdrnn)
 if(STATIC)
-  set(static_flag --static) # the archive's dependencies are in Libs.private
+  list(APPEND modules simdrnn-static)
+elseif(EXISTS "${pc_dir}/simdrnn-static.pc")
+  message(FATAL_ERROR "simdrnn-static.pc installed by a shared build (it has no archive)")
 endif()
-run_checked("pkg-config --cflags --libs" ${pkg} ${static_flag} --cflags --libs simdrnn)
-string(STRIP "${last_output}" pc_flags)
-message(STATUS "  pkg-config flags: ${pc_flags}")
-if(NOT pc_flags MATCHES "-lsimdrnn" OR NOT pc_flags MATCHES "-I")
-  message(FATAL_ERROR "unexpected pkg-config flags: ${pc_flags}")
-endif()
-run_checked("pkg-config --variable=libdir" ${pkg} --variable=libdir simdrnn)
-string(STRIP "${last_output}" pc_libdir)
-separate_arguments(pc_flag_list UNIX_COMMAND "${pc_flags}")
+find_program(READELF NAMES readelf)
 separate_arguments(extra_list UNIX_COMMAND "${EXTRA_FLAGS}")
-set(pc_exe "${WORK_DIR}/consumer_c99_pkgconfig")
-run_checked("compile main.c with pkg-config flags"
-  "${C_COMPILER}" -std=c99 -Wall -Wextra -Wpedantic -Werror ${extra_list}
-  "${CONSUMER_DIR}/main.c" -o "${pc_exe}" ${pc_flag_list} -lm "-Wl,-rpath,${pc_libdir}")
-run_checked("run consumer_c99_pkgconfig" "${pc_exe}")
-message(STATUS "  ${last_output}")
-if(STATIC)
-  # A static build may ship libsimdrnn.so beside the archive, and -lsimdrnn then
-  # picks the .so: force the archive to check that Libs.private is complete.
-  list(TRANSFORM pc_flag_list REPLACE "^-lsimdrnn$" "-l:libsimdrnn.a")
-  set(pc_exe "${WORK_DIR}/consumer_c99_pkgconfig_static")
-  run_checked("compile main.c against libsimdrnn.a with pkg-config --static flags"
-    "${C_COMPILER}" -std=c99 -Wall -Wextra -Wpedantic -Werror ${extra_list}
-    "${CONSUMER_DIR}/main.c" -o "${pc_exe}" ${pc_flag_list} -lm)
-  run_checked("run consumer_c99_pkgconfig_static" "${pc_exe}")
-  message(STATUS "  ${last_output}")
-endif()
+
+foreach(module IN LISTS modules)
+  run_checked("pkg-config --modversion ${module}" ${pkg} --modversion ${module})
+  if(NOT last_output STREQUAL VERSION)
+    message(FATAL_ERROR "pkg-config says ${module} is version '${last_output}', expected '${VERSION}'")
+  endif()
+  foreach(static_flag "" --static)
+    run_checked("pkg-config ${static_flag} --cflags --libs ${module}"
+      ${pkg} ${static_flag} --cflags --libs ${module})
+    set(pc_flags "${last_output}")
+    message(STATUS "  flags: ${pc_flags}")
+    separate_arguments(pc_flag_list UNIX_COMMAND "${pc_flags}")
+    string(REPLACE "-" "_" tag "${module}${static_flag}")
+    foreach(lang c cxx)
+      if(lang STREQUAL "c")
+        set(compiler "${C_COMPILER}")
+        set(source "${CONSUMER_DIR}/main.c")
+        set(std -std=c99)
+        set(libm -lm) # main.c calls tanh() and fabs()
+      else()
+        if(NOT CXX_COMPILER)
+          continue()
+        endif()
+        set(compiler "${CXX_COMPILER}")
+        set(source "${CONSUMER_DIR}/main.cpp")
+        set(std -std=c++17)
+        set(libm)
+      endif()
+      set(exe "${WORK_DIR}/pkgconfig_${lang}_${tag}")
+      run_checked("${lang} consumer with `pkg-config ${static_flag} --cflags --libs ${module}`"
+        "${compiler}" ${std} -Wall -Wextra -Wpedantic -Werror ${extra_list} "${source}" -o "${exe}"
+        ${pc_flag_list} ${libm})
+      # The module decides what the program needs at run time: simdrnn the
+      # shared library (found through the rpath), simdrnn-static nothing of ours.
+      if(READELF)
+        run_checked("readelf -d ${exe}" "${READELF}" -d "${exe}")
+        string(FIND "${last_output}" "libsimdrnn.so" needs_so)
+        if(module STREQUAL "simdrnn" AND needs_so EQUAL -1)
+          message(FATAL_ERROR "${exe} was linked with `pkg-config --libs simdrnn` but does not need libsimdrnn.so")
+        elseif(module STREQUAL "simdrnn-static" AND NOT needs_so EQUAL -1)
+          message(FATAL_ERROR "${exe} was linked with simdrnn-static but needs libsimdrnn.so:\n${last_output}")
+        endif()
+      endif()
+      run_checked("run ${exe}" "${CMAKE_COMMAND}" -E env --unset=LD_LIBRARY_PATH "${exe}")
+      message(STATUS "  ${last_output}")
+    endforeach()
+  endforeach()
+endforeach()
 message(STATUS "[install_consumer] all checks passed")
