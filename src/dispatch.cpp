@@ -4,7 +4,10 @@
 #include <cpuid.h>
 #include <strings.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -66,12 +69,48 @@ simdrnn_isa active_isa() {
 
 void set_max_isa(simdrnn_isa isa) { g_cap.store(isa, std::memory_order_relaxed); }
 
-const kernels::KernelTable& kernel_table(simdrnn_isa isa) {
+namespace {
+
+const kernels::KernelTable& raw_table(simdrnn_isa isa) {
 #define SIMDRNN_ISA(name, value, table) \
   if (isa == value) return kernels::table();
 #include "simd/isa_list.inc"
 #undef SIMDRNN_ISA
   return kernels::scalar_table();
+}
+
+// The GEMM's blocking for this CPU (kernels.h, GemmTuning): the one place
+// that looks at what the CPU reports. k_block keeps a slice of a B panel
+// (k_block rows of panel_width floats) in half of L1d, the other half for
+// the A rows and the tile's stores; SIMDRNN_GEMM_K_BLOCK overrides it (0:
+// off) for experiments.
+kernels::GemmTuning choose_tuning(const kernels::KernelTable& kt) {
+  kernels::GemmTuning t{0};
+  const char* v = std::getenv("SIMDRNN_GEMM_K_BLOCK");
+  if (v && *v) {
+    char* end = nullptr;
+    const long parsed = std::strtol(v, &end, 10);
+    if (end && *end == '\0' && parsed >= 0 && parsed <= (1 << 20)) {
+      t.k_block = parsed;
+      return t;
+    }
+    std::fprintf(stderr, "simdrnn: ignoring SIMDRNN_GEMM_K_BLOCK=%s (expected 0..1048576)\n", v);
+  }
+  const long l1d = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+  if (l1d > 0) t.k_block = l1d / 2 / (kt.panel_width * static_cast<long>(sizeof(float)));
+  return t;
+}
+
+}  // namespace
+
+kernels::GemmTuning gemm_tuning(simdrnn_isa isa) { return choose_tuning(raw_table(isa)); }
+
+const kernels::KernelTable& kernel_table(simdrnn_isa isa) {
+  const kernels::KernelTable& kt = raw_table(isa);
+  static std::once_flag tuned[SIMDRNN_ISA_AVX512 + 1];
+  const int i = static_cast<int>(isa) >= 0 && isa <= SIMDRNN_ISA_AVX512 ? static_cast<int>(isa) : 0;
+  std::call_once(tuned[i], [&] { kt.tune(choose_tuning(kt)); });
+  return kt;
 }
 
 }  // namespace simdrnn

@@ -65,7 +65,10 @@ AlignedFloats aligned_floats(int64_t count);
 simdrnn_isa detected_isa();
 simdrnn_isa active_isa();
 void set_max_isa(simdrnn_isa isa);
+// The table of an ISA this CPU runs, its GEMM tuned for this CPU (once).
 const kernels::KernelTable& kernel_table(simdrnn_isa isa);
+// The GEMM blocking kernel_table chose for an ISA (verbose lines, reports).
+kernels::GemmTuning gemm_tuning(simdrnn_isa isa);
 
 // ---- environment ------------------------------------------------------------------
 bool verbose_enabled();  // SIMDRNN_VERBOSE=1
