@@ -16,18 +16,40 @@ I64 = np.dtype(np.int64)
 
 _from_buffer = ctypes.c_char.from_buffer
 _addressof = ctypes.addressof
+_from_address = ctypes.c_void_p.from_address
 
 
-def address(a):
-    """The address of a C-contiguous ndarray's first element.
-
-    ctypes.c_char.from_buffer is about three times faster than a.ctypes.data, but it
-    needs a writable buffer of at least one byte; anything else takes the slow path.
-    """
+def _address_portable(a):
+    """The address of an ndarray's first element through the buffer protocol: about three
+    times faster than a.ctypes.data, but it needs a writable buffer of at least one byte."""
     try:
         return _addressof(_from_buffer(a))
     except (TypeError, ValueError):
         return a.ctypes.data
+
+
+def _data_field_offset():
+    """Where an ndarray object holds its data pointer (numpy's PyArrayObject: the pointer
+    right after the object header, 16 bytes on 64-bit CPython), checked on a few arrays;
+    None when this Python does not lay objects out that way (then the portable path)."""
+    probes = [np.empty(3, F32), np.zeros((2, 3), np.uint8)[1:], np.arange(4.0)[::-1], np.empty(0, F32)]
+    try:
+        if all(_from_address(id(p) + 16).value == p.ctypes.data for p in probes):
+            return 16
+    except (ValueError, OverflowError, TypeError):
+        pass
+    return None
+
+
+if _data_field_offset() == 16:
+    def address(a):
+        """The address of ndarray a's first element (a must be an ndarray: callers check).
+
+        Read from the array object itself, twice as fast as the buffer protocol and six
+        times a.ctypes.data: one call passes up to eight arrays."""
+        return _from_address(id(a) + 16).value or 0
+else:
+    address = _address_portable
 
 
 def as_ndarray(a, name):

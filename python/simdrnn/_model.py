@@ -8,6 +8,7 @@ a plan in use by another thread is not shared (that call builds a private one).
 """
 import dataclasses
 import re
+import struct
 import threading
 import weakref
 from collections import namedtuple
@@ -20,6 +21,8 @@ from ._arrays import F32, address, floats, lengths_array, weights_array
 from ._capi import Activation, Cell, Error, Layout, Precision, Status, invalid
 
 _GATES = {Cell.RNN: 1, Cell.LSTM: 4, Cell.GRU: 3}
+# Every per-call field of simdrnn_forward_args, x through c_n, in one write.
+_pack_args, _PACK_ARGS_AT = _capi.field_packer(_capi.simdrnn_forward_args, "x", "c_n")
 _MAX_PLANS = 16  # distinct call shapes kept per model; the oldest is dropped beyond
 
 
@@ -129,7 +132,7 @@ def weight_shape(config, name):
 class _Plan:
     """Everything a call of one shape needs except the arrays themselves."""
 
-    __slots__ = ("key", "args", "lock", "workspace", "x_shape", "y_shape", "h_shape", "c_shape", "out_shape",
+    __slots__ = ("key", "args", "lock", "workspace", "workspace_address", "workspace_size", "x_shape", "y_shape", "h_shape", "c_shape", "out_shape",
                  "reserve_size", "bwd_lock", "bwd_workspace")
 
 
@@ -204,6 +207,7 @@ class Model:
         self.config = Config.from_c(read_back)
         self._lstm = self.config.cell == Cell.LSTM
         self._has_out = self.config.output_size > 0
+        self._input_size = self.config.input_size
         self._plans = {}
         self._plans_lock = threading.Lock()
         self._num_params = None
@@ -300,35 +304,45 @@ class Model:
                             f"simdrnn_forward_sizes: the library sizes {field} at {getattr(sizes, field)} floats, "
                             f"the package at {shape}: the package and {self._lib.path} do not match")
         p.workspace = np.empty(max(sizes.workspace, 1), np.uint8)
-        args.workspace, args.workspace_size = address(p.workspace), sizes.workspace
+        p.workspace_address, p.workspace_size = address(p.workspace), sizes.workspace
+        args.workspace, args.workspace_size = p.workspace_address, p.workspace_size
         p.reserve_size = None
         p.bwd_workspace = None
         return p
 
     # ---- inference -----------------------------------------------------------------------
     def _x(self, x):
-        if type(x) is not np.ndarray or x.dtype is not F32 or x.ndim != 3:
-            x = floats(x, "x")
-            if x.ndim != 3:
-                raise invalid(f"x: expected 3 dimensions ({'N, T' if self.batch_first else 'T, N'}, I), "
-                              f"got shape {x.shape}")
-        if x.shape[2] != self.config.input_size or not x.flags.c_contiguous:
-            floats(x, "x", x.shape[:2] + (self.config.input_size,))
-        return x
+        """x checked (and a torch tensor viewed as an ndarray), for the slow path of calls."""
+        x = floats(x, "x")
+        if x.ndim != 3:
+            raise invalid(f"x: expected 3 dimensions ({'N, T' if self.batch_first else 'T, N'}, I), "
+                          f"got shape {x.shape}")
+        return floats(x, "x", x.shape[:2] + (self.config.input_size,))
 
     def __call__(self, x, h0=None, c0=None, lengths=None, num_threads=0):
         """Runs the whole sequence: x [T, N, I] ([N, T, I] when batch_first); h0 [L*D, N, H_out]
         and (LSTM) c0 [L*D, N, H], None meaning zeros; lengths [N] in 1..T (PyTorch packed
         meaning), None meaning all T. Returns as described in the class docstring (new arrays)."""
-        x = self._x(x)
-        plan = self._plan(x.shape[0], x.shape[1], self._layout, True)
+        if (type(x) is not np.ndarray or x.dtype is not F32 or x.ndim != 3 or x.shape[2] != self._input_size
+                or not x.flags.c_contiguous):
+            x = self._x(x)
+        shape = x.shape
+        plan = self._plans.get((shape[0], shape[1], self._layout, True))
+        if plan is None:
+            plan = self._plan(shape[0], shape[1], self._layout, True)
         y = np.empty(plan.y_shape, F32)
         h_n = np.empty(plan.h_shape, F32)
-        c_n = np.empty(plan.c_shape, F32) if self._lstm else None
-        out = np.empty(plan.out_shape, F32) if self._has_out else None
-        self._run(plan, x, h0, c0, lengths, y, h_n, c_n, out, num_threads)
-        state = (h_n, c_n) if self._lstm else h_n
-        return (y, state, out) if self._has_out else (y, state)
+        if self._lstm:
+            c_n = np.empty(plan.c_shape, F32)
+            state = (h_n, c_n)
+        else:
+            c_n, state = None, h_n
+        if self._has_out:
+            out = np.empty(plan.out_shape, F32)
+            self._run(plan, x, h0, c0, lengths, y, h_n, c_n, out, num_threads)
+            return y, state, out
+        self._run(plan, x, h0, c0, lengths, y, h_n, c_n, None, num_threads)
+        return y, state
 
     def forward(self, x, *, h0=None, c0=None, lengths=None, y=None, h_n=None, c_n=None, out=None,
                 num_threads=0):
@@ -339,7 +353,9 @@ class Model:
         output layer); at least one of y, h_n, out. h_n may be the h0 array itself (and c_n
         c0): the state is then updated in place. Returns None.
         """
-        x = self._x(x)
+        if (type(x) is not np.ndarray or x.dtype is not F32 or x.ndim != 3 or x.shape[2] != self._input_size
+                or not x.flags.c_contiguous):
+            x = self._x(x)
         plan = self._plan(x.shape[0], x.shape[1], self._layout, y is not None)
         if y is not None:
             y = floats(y, "y", plan.y_shape, writable=True)
@@ -356,40 +372,31 @@ class Model:
         self._run(plan, x, h0, c0, lengths, y, h_n, c_n, out, num_threads)
 
     def _run(self, plan, x, h0, c0, lengths, y, h_n, c_n, out, num_threads, reserve=None):
-        """Checks the inputs, then one simdrnn_forward (or forward_training into `reserve`,
-        returning the args struct it used)."""
+        """Checks the inputs, then one simdrnn_forward (or, with `reserve`, one
+        simdrnn_forward_training into it, returning the args struct it used and the inputs
+        backward reads again). x and the outputs are checked ndarrays already."""
         if h0 is not None:
             h0 = floats(h0, "h0", plan.h_shape)
-            h0_address = address(h0)
-        else:
-            h0_address = None
         if c0 is not None:
             if not self._lstm:
                 raise invalid("c0: expected None (only an LSTM has a cell state)")
             c0 = floats(c0, "c0", plan.c_shape)
-            c0_address = address(c0)
-        else:
-            c0_address = None
         if lengths is not None:
             lengths = lengths_array(lengths, "lengths", plan.args.batch)
-            lengths_address = address(lengths)
-        else:
-            lengths_address = None
         lock = plan.lock
         locked = lock.acquire(False)
         if not locked:  # another thread runs this shape: use a private workspace
             plan = self._new_plan(plan.key)
         try:
             a = plan.args if reserve is None else _capi.simdrnn_forward_args.from_buffer_copy(plan.args)
-            a.x = address(x)
-            a.h0 = h0_address
-            a.seq_lens = lengths_address
-            a.y = None if y is None else address(y)
-            a.h_n = None if h_n is None else address(h_n)
-            a.c0 = c0_address
-            a.c_n = None if c_n is None else address(c_n)
-            a.out = None if out is None else address(out)
-            a.num_threads = num_threads
+            try:
+                _pack_args(a, _PACK_ARGS_AT, address(x), 0 if h0 is None else address(h0),
+                           0 if lengths is None else address(lengths), 0 if y is None else address(y),
+                           0 if h_n is None else address(h_n), 0 if out is None else address(out),
+                           plan.workspace_address, plan.workspace_size, num_threads,
+                           0 if c0 is None else address(c0), 0 if c_n is None else address(c_n))
+            except struct.error:
+                raise invalid(f"num_threads: expected an int in 0..4096, got {num_threads!r}") from None
             if reserve is None:
                 status = self._c_forward(self._handle, a)
             else:
