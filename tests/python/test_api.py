@@ -271,27 +271,7 @@ def test_backward_matches_torch_autograd(bidirectional, lengths):
     dout = rng.standard_normal(out.shape, dtype=np.float32)
     dh_n = rng.standard_normal(h_n.shape, dtype=np.float32)
     g = model.backward(tape, dy=dy, dout=dout, dh_n=dh_n)
-
-    xt = torch.from_numpy(x).requires_grad_()
-    h0t = torch.from_numpy(h0).requires_grad_()
-    if lens is None:
-        yt, hnt = rnn(xt, h0t)
-    else:
-        packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.as_tensor(lens), enforce_sorted=False)
-        yt, hnt = rnn(packed, h0t)
-        yt, _ = torch.nn.utils.rnn.pad_packed_sequence(yt, total_length=T)
-    outt = head(yt)
-    if lens is not None:
-        outt = outt * (torch.arange(T)[:, None] < torch.as_tensor(lens)[None, :])[..., None]
-    ref.assert_close(out, outt.detach().numpy(), "out")
-    loss = (yt * torch.from_numpy(dy)).sum() + (outt * torch.from_numpy(dout)).sum() + (hnt * torch.from_numpy(dh_n)).sum()
-    loss.backward()
-    ref.assert_close(g.x, xt.grad.numpy(), "dx")
-    ref.assert_close(g.h0, h0t.grad.numpy(), "dh0")
-    assert g.c0 is None
-    for name, p in list(rnn.named_parameters()) + [("weight_hy", head.weight), ("bias_hy", head.bias)]:
-        offset, count = model.param_offset(name)
-        ref.assert_close(g.params[offset:offset + count].reshape(p.shape), p.grad.numpy(), f"d{name}")
+    ref.assert_gradients(model, g, ref.gradients(rnn, head, x, h0, None, lens, dy, dout, dh_n, None))
 
     again = model.backward(tape, dy=dy, dout=dout, dh_n=dh_n, grads=g.params.copy(), accumulate=True,
                            inputs=False)

@@ -75,3 +75,60 @@ def inputs(module, T, N, lengths, with_state, seed):
         if isinstance(module, torch.nn.LSTM):
             c0 = (0.5 * rng.standard_normal((LD, N, H))).astype(np.float32)
     return x, h0, c0, (np.array(lengths, np.int64) if lengths is not None else None)
+
+
+def gradients(module, head, x, h0, c0, lengths, dy, dout, dh_n, dc_n):
+    """torch autograd of sum(y*dy) + sum(out*dout) + sum(h_n*dh_n) + sum(c_n*dc_n) (each
+    term only when its d-array is given), with out 0 at padding steps as simdrnn has it.
+    Returns (dx, dh0, dc0 or None, {parameter name: gradient}) as numpy; the head's
+    parameters are named weight_hy and bias_hy."""
+    lstm = isinstance(module, torch.nn.LSTM)
+    batch_first = module.batch_first
+    T = x.shape[1] if batch_first else x.shape[0]
+    module.zero_grad()
+    if head is not None:
+        head.zero_grad()
+    xt = torch.from_numpy(x.copy()).requires_grad_()
+    h0t = torch.from_numpy(h0.copy()).requires_grad_()
+    c0t = torch.from_numpy(c0.copy()).requires_grad_() if lstm else None
+    hx = (h0t, c0t) if lstm else h0t
+    if lengths is None:
+        y, state = module(xt, hx)
+    else:
+        packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.as_tensor(lengths), batch_first=batch_first,
+                                                         enforce_sorted=False)
+        y, state = module(packed, hx)
+        y, _ = torch.nn.utils.rnn.pad_packed_sequence(y, batch_first=batch_first, total_length=T)
+    h_n, c_n = state if lstm else (state, None)
+    loss = (y * torch.from_numpy(dy)).sum() + (h_n * torch.from_numpy(dh_n)).sum()
+    if dc_n is not None:
+        loss = loss + (c_n * torch.from_numpy(dc_n)).sum()
+    if head is not None:
+        out = head(y)
+        if lengths is not None:
+            valid = torch.arange(T)[:, None] < torch.as_tensor(lengths)[None, :]
+            out = out * (valid.T if batch_first else valid)[..., None]
+        loss = loss + (out * torch.from_numpy(dout)).sum()
+    loss.backward()
+    named = dict(module.named_parameters())
+    if head is not None:
+        named["weight_hy"] = head.weight
+        if head.bias is not None:
+            named["bias_hy"] = head.bias
+    grads = {name: p.grad.numpy() for name, p in named.items()}
+    return xt.grad.numpy(), h0t.grad.numpy(), None if c0t is None else c0t.grad.numpy(), grads
+
+
+def assert_gradients(model, g, expected):
+    """simdrnn's Grads against gradients()'s results, every parameter found by name."""
+    dx, dh0, dc0, params = expected
+    assert_close(g.x, dx, "dx")
+    assert_close(g.h0, dh0, "dh0")
+    if dc0 is not None:
+        assert_close(g.c0, dc0, "dc0")
+    else:
+        assert g.c0 is None
+    for name, grad in params.items():
+        offset, count = model.param_offset(name)
+        assert count == grad.size, f"{name}: {count} parameters in simdrnn, {grad.size} in torch"
+        assert_close(g.params[offset:offset + count].reshape(grad.shape), grad, f"d{name}")
