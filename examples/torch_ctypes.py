@@ -77,7 +77,8 @@ def main():
                               ("h0, no lengths", dict(h0=h0)),
                               ("zero h0, no lengths", dict())]:
             y, h_n, out = model(x, **kwargs)  # with an output layer: (y, h_n, out)
-            errors = [float(np.max(np.abs(a - b))) for a, b in zip((y, h_n, out), torch_forward(rnn, head, x, **kwargs))]
+            expected = torch_forward(rnn, head, x, **kwargs)
+            errors = [float(np.max(np.abs(a - b))) for a, b in zip((y, h_n, out), expected)]
             print(f"  {label:20s} y err {errors[0]:.3e}  h_n err {errors[1]:.3e}  out err {errors[2]:.3e}")
             worst = max(worst, *errors)
             ok &= all(e < TOLERANCE for e in errors)  # also catches NaN

@@ -132,8 +132,8 @@ def weight_shape(config, name):
 class _Plan:
     """Everything a call of one shape needs except the arrays themselves."""
 
-    __slots__ = ("key", "args", "lock", "workspace", "workspace_address", "workspace_size", "x_shape", "y_shape", "h_shape", "c_shape", "out_shape",
-                 "reserve_size", "bwd_lock", "bwd_workspace")
+    __slots__ = ("key", "args", "lock", "workspace", "workspace_address", "workspace_size", "x_shape", "y_shape",
+                 "h_shape", "c_shape", "out_shape", "reserve_size", "bwd_lock", "bwd_workspace")
 
 
 Grads = namedtuple("Grads", "params x h0 c0")
@@ -155,7 +155,7 @@ class Tape:
 
 
 class Model:
-    """An immutable, prepacked simdrnn_model built from PyTorch-named weights.
+    """A prepacked simdrnn_model built from PyTorch-named weights.
 
     Model(config, weights, batch_first=False): weights maps tensor names of simdrnn.h
     (those of torch.nn.RNN / LSTM / GRU state_dict(), plus weight_hy / bias_hy for the
@@ -170,8 +170,9 @@ class Model:
     y [T, N, D*H_out] (or [N, T, ...] batch-first), h_n [L*D, N, H_out], c_n [L*D, N, H],
     out [T, N, O]; with lengths, y and out are 0 at each sequence's padding steps.
 
-    Any number of threads may call one model at once. The model is closed when it is
-    garbage-collected, or explicitly with close() / a with-block.
+    Any number of threads may call one model at once, except set_params, the one call
+    that changes it. The model is closed when it is garbage-collected, or explicitly
+    with close() / a with-block.
     """
 
     def __init__(self, config, weights, *, batch_first=False):
