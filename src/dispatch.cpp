@@ -4,8 +4,6 @@
 #include <cpuid.h>
 #include <strings.h>
 
-#include <unistd.h>
-
 #include <atomic>
 #include <mutex>
 #include <cstdio>
@@ -80,10 +78,8 @@ const kernels::KernelTable& raw_table(simdrnn_isa isa) {
 }
 
 // The GEMM's blocking for this CPU (kernels.h, GemmTuning): the one place
-// that looks at what the CPU reports. k_block keeps a slice of a B panel
-// (k_block rows of panel_width floats) in half of L1d, the other half for
-// the A rows and the tile's stores; SIMDRNN_GEMM_K_BLOCK overrides it (0:
-// off) for experiments.
+// that decides it. SIMDRNN_GEMM_K_BLOCK sets k_block (0: off) for
+// experiments.
 kernels::GemmTuning choose_tuning(const kernels::KernelTable& kt) {
   kernels::GemmTuning t{0};
   const char* v = std::getenv("SIMDRNN_GEMM_K_BLOCK");
@@ -96,8 +92,7 @@ kernels::GemmTuning choose_tuning(const kernels::KernelTable& kt) {
     }
     std::fprintf(stderr, "simdrnn: ignoring SIMDRNN_GEMM_K_BLOCK=%s (expected 0..1048576)\n", v);
   }
-  const long l1d = sysconf(_SC_LEVEL1_DCACHE_SIZE);
-  if (l1d > 0) t.k_block = l1d / 2 / (kt.panel_width * static_cast<long>(sizeof(float)));
+  (void)kt;  // k-blocking stays off until measurement shows a CPU that gains from it
   return t;
 }
 
