@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -603,6 +604,82 @@ TEST(GatedToleranceTest, GruMutationsFail) {
       mutations.push_back({"b_hn dropped", with(in.config, w)});
     }
     expect_mutations_fail(c, in, mutations);
+  }
+}
+
+}  // namespace
+}  // namespace simdrnn_test
+
+// ---- ONNX import ------------------------------------------------------------------------------
+
+namespace simdrnn_test {
+namespace {
+
+// simdrnn_weights_set_onnx takes ONNX's gate orders (LSTM i, o, f, c; GRU z, r, h; peepholes i, o,
+// f) and must build the same model as the PyTorch tensors set by name: the outputs of the two
+// models are bit-identical. The ONNX tensors are assembled here from the PyTorch ones with this
+// file's own gate tables.
+TEST(GatedOnnxImport, SameModelAsByName) {
+  for (const CellVariant& variant : gated_variants()) {
+    if (variant.projection) continue;  // ONNX's LSTM has no projection
+    SCOPED_TRACE(variant.name);
+    Case c;
+    c.variant = &variant;
+    c.input = 5;
+    c.hidden = 9;
+    c.batch = 3;
+    c.layers = 2;
+    c.bidirectional = true;
+    c.h0 = c.c0 = true;
+    c.output = 0;
+    c = c.normalized();
+    const Inputs in = make_inputs(c);
+    const simdrnn_config& config = in.config;
+    const bool lstm = c.lstm();
+    const int64_t G = gate_count(config), H = c.hidden, D = 2;
+    // PyTorch gate of each ONNX gate slot.
+    const std::vector<int64_t> torch_of_onnx =
+        lstm ? std::vector<int64_t>{0, 3, 1, 2} : std::vector<int64_t>{1, 0, 2};
+    const int64_t torch_peephole_of_onnx[3] = {0, 2, 1};  // ONNX P is i, o, f; ours i, f, o
+
+    simdrnn_weights* raw = nullptr;
+    ASSERT_EQ(simdrnn_weights_create(&config, &raw), SIMDRNN_OK) << simdrnn_last_error();
+    std::unique_ptr<simdrnn_weights, void (*)(simdrnn_weights*)> weights(
+        raw, [](simdrnn_weights* w) { simdrnn_weights_destroy(w); });
+    for (int64_t l = 0; l < c.layers; ++l) {
+      const int64_t in_size = layer_input_size(config, l);
+      std::vector<float> W, R, B, P;
+      for (int64_t d = 0; d < D; ++d) {
+        const RefCell& cell = in.weights.cells[static_cast<size_t>(l * D + d)];
+        auto append_gates = [&](std::vector<float>& dst, const std::vector<float>& src, int64_t width) {
+          for (int64_t g = 0; g < G; ++g) {
+            const auto from = src.begin() + torch_of_onnx[static_cast<size_t>(g)] * H * width;
+            dst.insert(dst.end(), from, from + H * width);
+          }
+        };
+        append_gates(W, cell.w_ih, in_size);
+        append_gates(R, cell.w_hh, H);
+        append_gates(B, cell.b_ih, 1);
+        append_gates(B, cell.b_hh, 1);
+        for (int64_t k = 0; lstm && variant.peephole && k < 3; ++k) {
+          const auto from = cell.peephole.begin() + torch_peephole_of_onnx[k] * H;
+          P.insert(P.end(), from, from + H);
+        }
+      }
+      ASSERT_EQ(simdrnn_weights_set_onnx(weights.get(), l, W.data(), R.data(), B.data(),
+                                         P.empty() ? nullptr : P.data()),
+                SIMDRNN_OK)
+          << simdrnn_last_error();
+    }
+    simdrnn_model* onnx_raw = nullptr;
+    ASSERT_EQ(simdrnn_model_create(weights.get(), &onnx_raw), SIMDRNN_OK) << simdrnn_last_error();
+    ModelPtr onnx_model(onnx_raw);
+    std::string error;
+    ModelPtr named_model(create_model(config, in.weights, &error));
+    ASSERT_NE(named_model, nullptr) << error;
+    const Outputs named = run_forward(named_model.get(), c, in, 1);
+    expect_close(named, c, in);
+    expect_bit_identical(run_forward(onnx_model.get(), c, in, 1), named, "ONNX import vs names");
   }
 }
 

@@ -354,7 +354,7 @@ TEST(GatedHandComputed, LstmProjection) {
   std::vector<double> ys;
   for (double xt : {0.5, -1.0}) {
     double m[2];
-    for (int j = 0; j < 2; ++j) {
+    for (size_t j = 0; j < 2; ++j) {
       const double i = sig(wi[0 + j] * xt + wh[0 + j] * h);
       const double f = sig(wi[2 + j] * xt + wh[2 + j] * h);
       const double g = std::tanh(wi[4 + j] * xt + wh[4 + j] * h);
@@ -410,13 +410,13 @@ TEST(GatedHandComputed, GruBothCandidates) {
       std::vector<double> ys;
       for (double xt : {1.0, -0.5, 0.25}) {
         double rg[2], zg[2], n[2];
-        for (int j = 0; j < 2; ++j) {
+        for (size_t j = 0; j < 2; ++j) {
           rg[j] = sig(clamp(wi[j] * xt + bi[j] + wh[j * 2] * h[0] + wh[j * 2 + 1] * h[1] + bh[j], clip));
           zg[j] = sig(clamp(
               wi[2 + j] * xt + bi[2 + j] + wh[(2 + j) * 2] * h[0] + wh[(2 + j) * 2 + 1] * h[1] + bh[2 + j],
               clip));
         }
-        for (int j = 0; j < 2; ++j) {
+        for (size_t j = 0; j < 2; ++j) {
           const float* row = &wh[(4 + j) * 2];  // W_hn's row j
           const double pre =
               lbr ? wi[4 + j] * xt + bi[4 + j] + rg[j] * (row[0] * h[0] + row[1] * h[1] + bh[4 + j])
@@ -424,7 +424,7 @@ TEST(GatedHandComputed, GruBothCandidates) {
                         bh[4 + j];
           n[j] = std::tanh(clamp(pre, clip));
         }
-        for (int j = 0; j < 2; ++j) h[j] = (1.0 - zg[j]) * n[j] + zg[j] * h[j];
+        for (size_t j = 0; j < 2; ++j) h[j] = (1.0 - zg[j]) * n[j] + zg[j] * h[j];
         ys.push_back(h[0]);
         ys.push_back(h[1]);
       }
