@@ -158,6 +158,15 @@ TEST(GatedConfigErrors, ActivationOtherThanTanh) {
     }
 }
 
+// simdrnn.h: the default GRU is PyTorch's (linear before reset), no projection, an Elman cell.
+TEST(GatedConfigErrors, DefaultsArePyTorchs) {
+  const simdrnn_config c = simdrnn_config_default();
+  EXPECT_EQ(c.cell, SIMDRNN_CELL_RNN);
+  EXPECT_EQ(c.proj_size, 0);
+  EXPECT_EQ(c.gru_linear_before_reset, 1);
+  EXPECT_EQ(c.activation, SIMDRNN_TANH);
+}
+
 TEST(GatedConfigErrors, ValidGatedConfigsAreAccepted) {
   simdrnn_config gru0 = make_config(SIMDRNN_CELL_GRU, 3, 8, 2, 1, 0, 4);
   gru0.gru_linear_before_reset = 0;
