@@ -1,5 +1,6 @@
-// oneDNN baselines: the vanilla RNN primitive and the sgemm-per-step loop.
-// See onednn_rnn.hpp for what each computes and how it is set up.
+// oneDNN baselines: the vanilla RNN primitive, the LSTM / GRU primitives and
+// the sgemm-per-step loop. See onednn_rnn.hpp for what each computes and how
+// it is set up.
 #include "support/onednn_rnn.hpp"
 
 #include <omp.h>
@@ -26,9 +27,18 @@ void require(bool condition, const std::string& message) {
 
 int64_t config_directions(const simdrnn_config& config) { return config.bidirectional ? 2 : 1; }
 
-// Input width of `layer`: I for the first, D*H above.
+// Width of h and y per direction: proj_size for a projected LSTM, else H.
+int64_t config_hidden_out(const simdrnn_config& config) {
+  return config.proj_size > 0 ? config.proj_size : config.hidden_size;
+}
+
+int64_t config_gates(const simdrnn_config& config) {
+  return config.cell == SIMDRNN_CELL_LSTM ? 4 : config.cell == SIMDRNN_CELL_GRU ? 3 : 1;
+}
+
+// Input width of `layer`: I for the first, D*H_out above.
 int64_t layer_input(const simdrnn_config& config, int64_t layer) {
-  return layer == 0 ? config.input_size : config_directions(config) * config.hidden_size;
+  return layer == 0 ? config.input_size : config_directions(config) * config_hidden_out(config);
 }
 
 void check_shapes(const simdrnn_config& config, int64_t seq_len, int64_t batch,
@@ -40,22 +50,32 @@ void check_shapes(const simdrnn_config& config, int64_t seq_len, int64_t batch,
   require(threads >= 1, "threads must be >= 1");
   require((direction == BaselineDirection::kBidirectionalConcat) == (config.bidirectional != 0),
           "direction must be bidirectional_concat exactly when config.bidirectional");
-  const int64_t H = config.hidden_size;
+  require(
+      config.proj_size == 0 || (config.cell == SIMDRNN_CELL_LSTM && config.proj_size < config.hidden_size),
+      "proj_size must be 0, or below hidden_size for an LSTM");
+  const int64_t H = config.hidden_size, G = config_gates(config), H_out = config_hidden_out(config);
   const int64_t D = config_directions(config);
   require(static_cast<int64_t>(weights.cells.size()) == config.num_layers * D,
           "weights.cells must hold num_layers * D cells");
   for (int64_t l = 0; l < config.num_layers; ++l) {
     for (int64_t d = 0; d < D; ++d) {
       const BaselineCell& cell = weights.cells[static_cast<size_t>(l * D + d)];
-      require(static_cast<int64_t>(cell.w_ih.size()) == H * layer_input(config, l),
+      require(static_cast<int64_t>(cell.w_ih.size()) == G * H * layer_input(config, l),
               "w_ih of a cell has the wrong size");
-      require(static_cast<int64_t>(cell.w_hh.size()) == H * H, "w_hh has the wrong size");
-      require(cell.b_ih.empty() || static_cast<int64_t>(cell.b_ih.size()) == H, "b_ih has the wrong size");
-      require(cell.b_hh.empty() || static_cast<int64_t>(cell.b_hh.size()) == H, "b_hh has the wrong size");
+      require(static_cast<int64_t>(cell.w_hh.size()) == G * H * H_out, "w_hh has the wrong size");
+      require(cell.b_ih.empty() || static_cast<int64_t>(cell.b_ih.size()) == G * H,
+              "b_ih has the wrong size");
+      require(cell.b_hh.empty() || static_cast<int64_t>(cell.b_hh.size()) == G * H,
+              "b_hh has the wrong size");
+      require(static_cast<int64_t>(cell.w_hr.size()) == config.proj_size * H,
+              "w_hr must be [proj_size, H] with a projection and empty without");
+      require(cell.peephole.empty() ||
+                  (config.cell == SIMDRNN_CELL_LSTM && static_cast<int64_t>(cell.peephole.size()) == 3 * H),
+              "peephole must be empty, or [3H] for an LSTM");
     }
   }
   if (config.output_size > 0) {
-    require(static_cast<int64_t>(weights.w_hy.size()) == config.output_size * D * H,
+    require(static_cast<int64_t>(weights.w_hy.size()) == config.output_size * D * H_out,
             "w_hy has the wrong size");
     require(weights.b_y.empty() || static_cast<int64_t>(weights.b_y.size()) == config.output_size,
             "b_y has the wrong size");
@@ -121,8 +141,9 @@ int64_t num_directions(BaselineDirection direction) {
   return direction == BaselineDirection::kBidirectionalConcat ? 2 : 1;
 }
 
-BaselineWeights make_baseline_weights(const simdrnn_config& config, uint32_t seed, float scale) {
-  const int64_t H = config.hidden_size;
+BaselineWeights make_baseline_weights(const simdrnn_config& config, uint32_t seed, float scale,
+                                      bool with_peephole) {
+  const int64_t H = config.hidden_size, G = config_gates(config), H_out = config_hidden_out(config);
   const int64_t D = config_directions(config);
   if (scale <= 0.0f) scale = 1.0f / std::sqrt(static_cast<float>(H));
   std::mt19937 gen(seed);
@@ -136,15 +157,19 @@ BaselineWeights make_baseline_weights(const simdrnn_config& config, uint32_t see
   for (int64_t l = 0; l < config.num_layers; ++l) {
     for (int64_t d = 0; d < D; ++d) {
       BaselineCell cell;
-      cell.w_ih = fill(static_cast<size_t>(H * layer_input(config, l)));
-      cell.w_hh = fill(static_cast<size_t>(H * H));
-      cell.b_ih = fill(static_cast<size_t>(H));
-      cell.b_hh = fill(static_cast<size_t>(H));
+      cell.w_ih = fill(static_cast<size_t>(G * H * layer_input(config, l)));
+      cell.w_hh = fill(static_cast<size_t>(G * H * H_out));
+      cell.b_ih = fill(static_cast<size_t>(G * H));
+      cell.b_hh = fill(static_cast<size_t>(G * H));
+      // Drawn after the Elman tensors so that Elman weights of a seed never change.
+      if (config.cell == SIMDRNN_CELL_LSTM && config.proj_size > 0)
+        cell.w_hr = fill(static_cast<size_t>(config.proj_size * H));
+      if (config.cell == SIMDRNN_CELL_LSTM && with_peephole) cell.peephole = fill(static_cast<size_t>(3 * H));
       weights.cells.push_back(std::move(cell));
     }
   }
   if (config.output_size > 0) {
-    weights.w_hy = fill(static_cast<size_t>(config.output_size * D * H));
+    weights.w_hy = fill(static_cast<size_t>(config.output_size * D * H_out));
     weights.b_y = fill(static_cast<size_t>(config.output_size));
   }
   return weights;
@@ -161,6 +186,8 @@ simdrnn::Model make_simdrnn_model(const simdrnn_config& config, const BaselineWe
       w.set("weight_hh" + suffix, cell.w_hh);
       if (!cell.b_ih.empty()) w.set("bias_ih" + suffix, cell.b_ih);
       if (!cell.b_hh.empty()) w.set("bias_hh" + suffix, cell.b_hh);
+      if (!cell.w_hr.empty()) w.set("weight_hr" + suffix, cell.w_hr);
+      if (!cell.peephole.empty()) w.set("weight_peephole" + suffix, cell.peephole);
     }
   }
   if (config.output_size > 0) {
@@ -172,12 +199,16 @@ simdrnn::Model make_simdrnn_model(const simdrnn_config& config, const BaselineWe
 
 double forward_flops(const simdrnn_config& config, int64_t seq_len, int64_t batch) {
   const double H = static_cast<double>(config.hidden_size);
+  const double G = static_cast<double>(config_gates(config));
+  const double H_out = static_cast<double>(config_hidden_out(config));
   const double D = static_cast<double>(config_directions(config));
   const double rows = static_cast<double>(seq_len) * static_cast<double>(batch);
   double flops = 0.0;
-  for (int64_t l = 0; l < config.num_layers; ++l)
-    flops += D * 2.0 * rows * (static_cast<double>(layer_input(config, l)) * H + H * H);
-  if (config.output_size > 0) flops += 2.0 * rows * D * H * static_cast<double>(config.output_size);
+  for (int64_t l = 0; l < config.num_layers; ++l) {
+    flops += D * 2.0 * rows * G * H * (static_cast<double>(layer_input(config, l)) + H_out);
+    if (config.proj_size > 0) flops += D * 2.0 * rows * H * H_out;
+  }
+  if (config.output_size > 0) flops += 2.0 * rows * D * H_out * static_cast<double>(config.output_size);
   return flops;
 }
 
@@ -289,6 +320,7 @@ void OnednnRnn::setup(const simdrnn_config& config, int64_t seq_len, int64_t bat
                       const BaselineWeights& weights, int threads, BaselineDirection direction,
                       const OnednnOptions& options) {
   check_shapes(config, seq_len, batch, weights, threads, direction);
+  require(config.cell == SIMDRNN_CELL_RNN, "Elman cells only (OnednnGatedRnn runs LSTM and GRU)");
   impl_.reset();
   auto impl = std::make_unique<Impl>();
   impl->config = config;
@@ -364,6 +396,288 @@ std::string OnednnRnn::impl_info() const {
   return info;
 }
 
+// ---- OnednnGatedRnn ----------------------------------------------------------
+
+namespace {
+
+// oneDNN's gate g is PyTorch's gate torch_gate[g]: LSTM i, f, c~, o = i, f, g, o; GRU u, r, o = z, r, n.
+constexpr int kLstmTorchGate[4] = {0, 1, 2, 3};
+constexpr int kGruTorchGate[3] = {1, 0, 2};
+
+}  // namespace
+
+struct OnednnGatedRnn::Impl {
+  // One primitive covering layers [first_layer, first_layer + layers).
+  struct Stage {
+    int64_t first_layer = 0;
+    int64_t layers = 1;
+    dnnl::primitive primitive;
+    // User buffers, handles set per run.
+    dnnl::memory src_layer, src_iter, src_iter_c, dst_layer, dst_iter, dst_iter_c;
+    // Owned.
+    dnnl::memory weights_layer, weights_iter, weights_peephole, weights_projection, bias, scratchpad,
+        workspace;
+    std::unordered_map<int, dnnl::memory> args;
+    std::string impl_info;
+  };
+
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  simdrnn_config config{};
+  int64_t T = 0, N = 0, D = 1, H = 0, H_out = 0, L = 0, O = 0;
+  bool lstm = false, lbr = false, peephole = false;
+  int threads = 1;
+  std::vector<Stage> stages;
+  std::vector<float> zero_h0, zero_c0, h_n_scratch, c_n_scratch, y_scratch, between[2];
+  std::vector<float> w_hy, b_y;
+
+  void add_stage(int64_t first_layer, int64_t layers, const BaselineWeights& weights,
+                 BaselineDirection direction, const OnednnOptions& options);
+};
+
+void OnednnGatedRnn::Impl::add_stage(int64_t first_layer, int64_t layers, const BaselineWeights& weights,
+                                     BaselineDirection direction, const OnednnOptions& options) {
+  const int64_t slc = layer_input(config, first_layer);
+  const int64_t G = config_gates(config);
+  const int64_t bias_gates = lbr ? 4 : G;  // lbr_gru keeps b_hn apart as a 4th bias gate
+  const int64_t P = config.proj_size;
+  const int* torch_gate = lstm ? kLstmTorchGate : kGruTorchGate;
+
+  const dnnl::memory::desc src_layer_md({T, N, slc}, dt::f32, tag::tnc);
+  const dnnl::memory::desc iter_md({layers, D, N, H_out}, dt::f32, tag::ldnc);
+  const dnnl::memory::desc iter_c_md =
+      lstm ? dnnl::memory::desc({layers, D, N, H}, dt::f32, tag::ldnc) : dnnl::memory::desc();
+  const dnnl::memory::desc weights_layer_any({layers, D, slc, G, H}, dt::f32, tag::any);
+  const dnnl::memory::desc weights_iter_any({layers, D, H_out, G, H}, dt::f32, tag::any);
+  const dnnl::memory::desc peephole_md =
+      peephole ? dnnl::memory::desc({layers, D, 3, H}, dt::f32, tag::ldgo) : dnnl::memory::desc();
+  const dnnl::memory::desc projection_any =
+      P > 0 ? dnnl::memory::desc({layers, D, H, P}, dt::f32, tag::any) : dnnl::memory::desc();
+  const dnnl::memory::desc bias_md({layers, D, bias_gates, H}, dt::f32, tag::ldgo);
+  const dnnl::memory::desc dst_layer_md({T, N, D * H_out}, dt::f32, tag::tnc);
+
+  const dnnl::prop_kind prop =
+      options.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+  const dnnl::rnn_direction dir = onednn_direction(direction);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+
+  Stage stage;
+  stage.first_layer = first_layer;
+  stage.layers = layers;
+  dnnl::primitive_desc pd;
+  if (lstm) {
+    const dnnl::lstm_forward::desc desc(prop, dir, src_layer_md, iter_md, iter_c_md, weights_layer_any,
+                                        weights_iter_any, peephole_md, projection_any, bias_md, dst_layer_md,
+                                        iter_md, iter_c_md);
+    const dnnl::lstm_forward::primitive_desc lstm_pd(desc, attr, engine);
+    stage.primitive = dnnl::lstm_forward(lstm_pd);
+    pd = lstm_pd;
+  } else if (lbr) {
+    const dnnl::lbr_gru_forward::desc desc(prop, dir, src_layer_md, iter_md, weights_layer_any,
+                                           weights_iter_any, bias_md, dst_layer_md, iter_md);
+    const dnnl::lbr_gru_forward::primitive_desc gru_pd(desc, attr, engine);
+    stage.primitive = dnnl::lbr_gru_forward(gru_pd);
+    pd = gru_pd;
+  } else {
+    const dnnl::gru_forward::desc desc(prop, dir, src_layer_md, iter_md, weights_layer_any, weights_iter_any,
+                                       bias_md, dst_layer_md, iter_md);
+    const dnnl::gru_forward::primitive_desc gru_pd(desc, attr, engine);
+    stage.primitive = dnnl::gru_forward(gru_pd);
+    pd = gru_pd;
+  }
+  stage.impl_info = pd.impl_info_str();
+  auto md = [&](int arg) { return pd.query_md(dnnl::query::exec_arg_md, arg); };
+
+  // User-layout copies: ldigo weights, ldgo bias and peepholes, ldio projection.
+  std::vector<float> wl(static_cast<size_t>(layers * D * slc * G * H));
+  std::vector<float> wi(static_cast<size_t>(layers * D * H_out * G * H));
+  std::vector<float> bias(static_cast<size_t>(layers * D * bias_gates * H), 0.0f);
+  std::vector<float> peep(peephole ? static_cast<size_t>(layers * D * 3 * H) : 0u, 0.0f);
+  std::vector<float> proj(static_cast<size_t>(layers * D * H * P));
+  for (int64_t l = 0; l < layers; ++l) {
+    for (int64_t d = 0; d < D; ++d) {
+      const int64_t ld = l * D + d;
+      const BaselineCell& cell = weights.cells[static_cast<size_t>((first_layer + l) * D + d)];
+      auto b_at = [&](const std::vector<float>& b, int64_t row) {
+        return b.empty() ? 0.0f : b[static_cast<size_t>(row)];
+      };
+      for (int64_t g = 0; g < G; ++g) {
+        const int64_t tg = torch_gate[g];
+        for (int64_t h = 0; h < H; ++h) {
+          const int64_t row = tg * H + h;  // row of the PyTorch [G*H, in] matrices
+          for (int64_t i = 0; i < slc; ++i)
+            wl[static_cast<size_t>(((ld * slc + i) * G + g) * H + h)] =
+                cell.w_ih[static_cast<size_t>(row * slc + i)];
+          for (int64_t i = 0; i < H_out; ++i)
+            wi[static_cast<size_t>(((ld * H_out + i) * G + g) * H + h)] =
+                cell.w_hh[static_cast<size_t>(row * H_out + i)];
+          // lbr_gru's o gate takes b_in alone; b_hn goes to the 4th gate u' below.
+          const bool hidden_bias_apart = lbr && tg == 2;
+          bias[static_cast<size_t>((ld * bias_gates + g) * H + h)] =
+              b_at(cell.b_ih, row) + (hidden_bias_apart ? 0.0f : b_at(cell.b_hh, row));
+        }
+      }
+      if (lbr)
+        for (int64_t h = 0; h < H; ++h)
+          bias[static_cast<size_t>((ld * bias_gates + 3) * H + h)] = b_at(cell.b_hh, 2 * H + h);
+      if (peephole && !cell.peephole.empty())
+        std::copy(cell.peephole.begin(), cell.peephole.end(), peep.begin() + ld * 3 * H);
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t h = 0; h < H; ++h)
+          proj[static_cast<size_t>((ld * H + h) * P + p)] = cell.w_hr[static_cast<size_t>(p * H + h)];
+    }
+  }
+  // Each user buffer reordered into the primitive's own format.
+  auto owned = [&](int arg, const dnnl::memory::desc& user_md, std::vector<float>& data) {
+    dnnl::memory user(user_md, engine, data.data());
+    dnnl::memory mine(md(arg), engine);
+    dnnl::reorder(user, mine).execute(stream, user, mine);
+    return mine;
+  };
+  stage.weights_layer =
+      owned(DNNL_ARG_WEIGHTS_LAYER, dnnl::memory::desc({layers, D, slc, G, H}, dt::f32, tag::ldigo), wl);
+  stage.weights_iter =
+      owned(DNNL_ARG_WEIGHTS_ITER, dnnl::memory::desc({layers, D, H_out, G, H}, dt::f32, tag::ldigo), wi);
+  stage.bias = owned(DNNL_ARG_BIAS, bias_md, bias);
+  if (peephole) stage.weights_peephole = owned(DNNL_ARG_WEIGHTS_PEEPHOLE, peephole_md, peep);
+  if (P > 0)
+    stage.weights_projection =
+        owned(DNNL_ARG_WEIGHTS_PROJECTION, dnnl::memory::desc({layers, D, H, P}, dt::f32, tag::ldio), proj);
+  stream.wait();
+
+  stage.src_layer = dnnl::memory(md(DNNL_ARG_SRC_LAYER), engine, DNNL_MEMORY_NONE);
+  stage.src_iter = dnnl::memory(md(DNNL_ARG_SRC_ITER), engine, DNNL_MEMORY_NONE);
+  stage.dst_layer = dnnl::memory(md(DNNL_ARG_DST_LAYER), engine, DNNL_MEMORY_NONE);
+  stage.dst_iter = dnnl::memory(md(DNNL_ARG_DST_ITER), engine, DNNL_MEMORY_NONE);
+  stage.scratchpad = dnnl::memory(pd.scratchpad_desc(), engine);
+  stage.args = {{DNNL_ARG_SRC_LAYER, stage.src_layer},
+                {DNNL_ARG_SRC_ITER, stage.src_iter},
+                {DNNL_ARG_WEIGHTS_LAYER, stage.weights_layer},
+                {DNNL_ARG_WEIGHTS_ITER, stage.weights_iter},
+                {DNNL_ARG_BIAS, stage.bias},
+                {DNNL_ARG_DST_LAYER, stage.dst_layer},
+                {DNNL_ARG_DST_ITER, stage.dst_iter},
+                {DNNL_ARG_SCRATCHPAD, stage.scratchpad}};
+  if (lstm) {
+    stage.src_iter_c = dnnl::memory(md(DNNL_ARG_SRC_ITER_C), engine, DNNL_MEMORY_NONE);
+    stage.dst_iter_c = dnnl::memory(md(DNNL_ARG_DST_ITER_C), engine, DNNL_MEMORY_NONE);
+    stage.args.emplace(DNNL_ARG_SRC_ITER_C, stage.src_iter_c);
+    stage.args.emplace(DNNL_ARG_DST_ITER_C, stage.dst_iter_c);
+  }
+  if (peephole) stage.args.emplace(DNNL_ARG_WEIGHTS_PEEPHOLE, stage.weights_peephole);
+  if (P > 0) stage.args.emplace(DNNL_ARG_WEIGHTS_PROJECTION, stage.weights_projection);
+  if (options.training) {
+    stage.workspace = dnnl::memory(md(DNNL_ARG_WORKSPACE), engine);
+    stage.args.emplace(DNNL_ARG_WORKSPACE, stage.workspace);
+  }
+  stages.push_back(std::move(stage));
+}
+
+OnednnGatedRnn::OnednnGatedRnn() = default;
+OnednnGatedRnn::~OnednnGatedRnn() = default;
+
+void OnednnGatedRnn::setup(const simdrnn_config& config, int64_t seq_len, int64_t batch,
+                           const BaselineWeights& weights, int threads, BaselineDirection direction,
+                           const OnednnOptions& options) {
+  check_shapes(config, seq_len, batch, weights, threads, direction);
+  require(config.cell == SIMDRNN_CELL_LSTM || config.cell == SIMDRNN_CELL_GRU,
+          "OnednnGatedRnn runs LSTM and GRU cells only (OnednnRnn runs Elman cells)");
+  require(config.gru_linear_before_reset == 0 || config.gru_linear_before_reset == 1,
+          "gru_linear_before_reset must be 0 or 1");
+  impl_.reset();
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->T = seq_len;
+  impl->N = batch;
+  impl->D = num_directions(direction);
+  impl->H = config.hidden_size;
+  impl->H_out = config_hidden_out(config);
+  impl->L = config.num_layers;
+  impl->O = config.output_size;
+  impl->lstm = config.cell == SIMDRNN_CELL_LSTM;
+  impl->lbr = config.cell == SIMDRNN_CELL_GRU && config.gru_linear_before_reset == 1;
+  for (const BaselineCell& cell : weights.cells) impl->peephole = impl->peephole || !cell.peephole.empty();
+  impl->threads = threads;
+  const int64_t state_size = impl->L * impl->D * impl->N * impl->H_out;
+  const int64_t cell_state_size = impl->lstm ? impl->L * impl->D * impl->N * impl->H : 0;
+  const int64_t layer_size = impl->T * impl->N * impl->D * impl->H_out;
+  impl->zero_h0.assign(static_cast<size_t>(state_size), 0.0f);
+  impl->h_n_scratch.assign(static_cast<size_t>(state_size), 0.0f);
+  impl->zero_c0.assign(static_cast<size_t>(cell_state_size), 0.0f);
+  impl->c_n_scratch.assign(static_cast<size_t>(cell_state_size), 0.0f);
+  impl->y_scratch.assign(static_cast<size_t>(layer_size), 0.0f);
+  if (impl->L > 1) {
+    impl->between[0].assign(static_cast<size_t>(layer_size), 0.0f);
+    if (impl->L > 2) impl->between[1].assign(static_cast<size_t>(layer_size), 0.0f);
+  }
+  if (impl->O > 0) {
+    impl->w_hy = weights.w_hy;
+    impl->b_y = weights.b_y;
+  }
+
+  omp_set_num_threads(threads);  // oneDNN sizes scratchpads for the thread count at creation
+  // oneDNN feeds layer l+1 with layer l's output only when all layers have the same input width
+  // (I == H_out) and, for bidirectional stacks, per direction: otherwise chain one per layer.
+  const bool single = impl->L == 1 || (direction != BaselineDirection::kBidirectionalConcat &&
+                                       config.input_size == impl->H_out && !options.force_per_layer);
+  if (single) {
+    impl->add_stage(0, impl->L, weights, direction, options);
+  } else {
+    for (int64_t l = 0; l < impl->L; ++l) impl->add_stage(l, 1, weights, direction, options);
+  }
+  impl_ = std::move(impl);
+}
+
+void OnednnGatedRnn::run(const float* x, const float* h0, const float* c0, float* y, float* h_n, float* c_n,
+                         float* out) {
+  require(impl_ != nullptr, "run() before setup()");
+  Impl& m = *impl_;
+  require(x != nullptr, "x is required");
+  require((out != nullptr) == (m.O > 0), "out is required exactly when output_size > 0");
+  require(m.lstm || (c0 == nullptr && c_n == nullptr), "c0 and c_n are LSTM only");
+  omp_set_num_threads(m.threads);
+  const float* h0_data = h0 != nullptr ? h0 : m.zero_h0.data();
+  const float* c0_data = c0 != nullptr ? c0 : m.zero_c0.data();
+  float* h_n_data = h_n != nullptr ? h_n : m.h_n_scratch.data();
+  float* c_n_data = c_n != nullptr ? c_n : m.c_n_scratch.data();
+  float* y_data = y != nullptr ? y : m.y_scratch.data();
+  const int64_t state_per_layer = m.D * m.N * m.H_out;
+  const int64_t cell_state_per_layer = m.D * m.N * m.H;
+  const size_t count = m.stages.size();
+  for (size_t s = 0; s < count; ++s) {
+    Impl::Stage& stage = m.stages[s];
+    const float* src = s == 0 ? x : m.between[(s - 1) % 2].data();
+    float* dst = s + 1 == count ? y_data : m.between[s % 2].data();
+    stage.src_layer.set_data_handle(const_cast<float*>(src));
+    stage.dst_layer.set_data_handle(dst);
+    stage.src_iter.set_data_handle(const_cast<float*>(h0_data + stage.first_layer * state_per_layer));
+    stage.dst_iter.set_data_handle(h_n_data + stage.first_layer * state_per_layer);
+    if (m.lstm) {
+      stage.src_iter_c.set_data_handle(
+          const_cast<float*>(c0_data + stage.first_layer * cell_state_per_layer));
+      stage.dst_iter_c.set_data_handle(c_n_data + stage.first_layer * cell_state_per_layer);
+    }
+    stage.primitive.execute(m.stream, stage.args);
+  }
+  m.stream.wait();
+  if (m.O > 0)
+    output_layer(m.T * m.N, m.D * m.H_out, m.O, y_data, m.w_hy.data(), m.b_y.empty() ? nullptr : m.b_y.data(),
+                 out);
+}
+
+bool OnednnGatedRnn::single_primitive() const { return impl_ != nullptr && impl_->stages.size() == 1; }
+
+std::string OnednnGatedRnn::impl_info() const {
+  std::string info;
+  if (impl_ == nullptr) return info;
+  for (const Impl::Stage& stage : impl_->stages) {
+    if (!info.empty()) info += ",";
+    info += stage.impl_info;
+  }
+  return info;
+}
+
 // ---- GemmLoopRnn -------------------------------------------------------------
 
 struct GemmLoopRnn::Impl {
@@ -383,6 +697,7 @@ GemmLoopRnn::~GemmLoopRnn() = default;
 void GemmLoopRnn::setup(const simdrnn_config& config, int64_t seq_len, int64_t batch,
                         const BaselineWeights& weights, int threads, BaselineDirection direction) {
   check_shapes(config, seq_len, batch, weights, threads, direction);
+  require(config.cell == SIMDRNN_CELL_RNN, "Elman cells only (OnednnGatedRnn runs LSTM and GRU)");
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->direction = direction;
@@ -626,6 +941,7 @@ void OnednnRnnTraining::setup(const simdrnn_config& config, int64_t seq_len, int
                               const BaselineWeights& weights, int threads, BaselineDirection direction,
                               bool force_per_layer) {
   check_shapes(config, seq_len, batch, weights, threads, direction);
+  require(config.cell == SIMDRNN_CELL_RNN, "Elman cells only (OnednnGatedRnn runs LSTM and GRU)");
   require(config.output_size == 0, "OnednnRnnTraining has no output layer (output_size must be 0)");
   impl_.reset();
   auto impl = std::make_unique<Impl>();

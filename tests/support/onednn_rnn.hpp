@@ -1,8 +1,9 @@
 // Baselines that simdrnn is tested and benchmarked against: oneDNN's
-// vanilla_rnn_forward primitive, and a "GEMM per step" loop over dnnl_sgemm
-// (what PyTorch and ONNX Runtime do on CPU). Both take weights in simdrnn's
-// (PyTorch) layout. Needs oneDNN and OpenMP only, no GoogleTest, so the
-// benchmark compiles this file into itself.
+// vanilla_rnn_forward primitive, its lstm_forward / lbr_gru_forward /
+// gru_forward primitives, and a "GEMM per step" loop over dnnl_sgemm (what
+// PyTorch and ONNX Runtime do on CPU). All take weights in simdrnn's (PyTorch)
+// layout. Needs oneDNN and OpenMP only, no GoogleTest, so the benchmark
+// compiles this file into itself.
 #pragma once
 
 #include <cstdint>
@@ -15,18 +16,23 @@
 
 namespace simdrnn_test {
 
-// Weights of one (layer, direction) in PyTorch layout, row-major.
+// Weights of one (layer, direction) in PyTorch layout, row-major, G gates
+// stacked in PyTorch's order (1 for the Elman RNN; LSTM i, f, g, o; GRU r, z,
+// n); H_out = proj_size when set, else H.
 struct BaselineCell {
-  std::vector<float> w_ih;  // [H, in], in = I for layer 0, D*H above
-  std::vector<float> w_hh;  // [H, H]
-  std::vector<float> b_ih;  // [H], or empty for zero
-  std::vector<float> b_hh;  // [H], or empty for zero
+  std::vector<float> w_ih;  // [G*H, in], in = I for layer 0, D*H_out above
+  std::vector<float> w_hh;  // [G*H, H_out]
+  std::vector<float> b_ih;  // [G*H], or empty for zero
+  std::vector<float> b_hh;  // [G*H], or empty for zero
+  // Defaulted so that brace-initialised Elman cells need not name them.
+  std::vector<float> w_hr = {};      // LSTM with proj_size P: [P, H]; else empty
+  std::vector<float> peephole = {};  // LSTM: [3H], gates i, f, o; or empty for none
 };
 
 // All weights of a model; cells[layer * D + direction] (direction 1 = reverse).
 struct BaselineWeights {
   std::vector<BaselineCell> cells;
-  std::vector<float> w_hy;  // [O, D*H] when output_size > 0
+  std::vector<float> w_hy;  // [O, D*H_out] when output_size > 0
   std::vector<float> b_y;   // [O], or empty for zero
 };
 
@@ -46,14 +52,18 @@ BaselineDirection default_direction(const simdrnn_config& config);
 int64_t num_directions(BaselineDirection direction);  // D: 1 or 2
 
 // Uniform weights in [-scale, scale] (scale <= 0: PyTorch's 1/sqrt(H)) from a
-// seeded generator, biases included.
-BaselineWeights make_baseline_weights(const simdrnn_config& config, uint32_t seed, float scale = 0.0f);
+// seeded generator, biases included, for config.cell (with W_hr when
+// proj_size > 0, and LSTM peepholes when with_peephole). Elman weights of a
+// seed are the same as before gated cells existed.
+BaselineWeights make_baseline_weights(const simdrnn_config& config, uint32_t seed, float scale = 0.0f,
+                                      bool with_peephole = false);
 
 // A simdrnn model (for the active ISA) holding `weights`.
 simdrnn::Model make_simdrnn_model(const simdrnn_config& config, const BaselineWeights& weights);
 
-// Useful FLOPs of one forward call: 2*T*N*(in*H + H*H) per layer and
-// direction, plus 2*T*N*D*H*O for the output layer.
+// Useful FLOPs of one forward call: 2*T*N*G*H*(in + H_out) per layer and
+// direction (plus 2*T*N*H*P for a projection), plus 2*T*N*D*H_out*O for the
+// output layer.
 double forward_flops(const simdrnn_config& config, int64_t seq_len, int64_t batch);
 
 // oneDNN's vanilla RNN primitive on time-major data (tnc / ldnc). Weights are
@@ -68,8 +78,9 @@ double forward_flops(const simdrnn_config& config, int64_t seq_len, int64_t batc
 // (concatenating just the final output), so bidirectional stacks, and stacks
 // with I != H, chain one primitive per layer instead.
 //
-// clip is not supported (throws). The output layer (O > 0) runs as one
-// dnnl_sgemm over all T*N rows after the recurrence.
+// clip is not supported (throws), nor are LSTM and GRU cells (OnednnGatedRnn
+// runs those). The output layer (O > 0) runs as one dnnl_sgemm over all T*N
+// rows after the recurrence.
 class OnednnRnn {
  public:
   OnednnRnn();
@@ -101,10 +112,61 @@ class OnednnRnn {
   std::unique_ptr<Impl> impl_;
 };
 
+// oneDNN's gated RNN primitives on time-major data (tnc / ldnc), picked by
+// config.cell:
+//   LSTM                              lstm_forward (dnnl_lstm_forward_desc_init_v3), with
+//                                     peepholes when any cell has them (zeros for the others)
+//                                     and a projection when proj_size > 0
+//   GRU, gru_linear_before_reset = 1  lbr_gru_forward (PyTorch's GRU)
+//   GRU, gru_linear_before_reset = 0  gru_forward (ONNX's default GRU)
+// Gate orders: oneDNN's LSTM gates i, f, c~, o are PyTorch's i, f, g, o. oneDNN's
+// GRU gates are u, r, o with h = u h + (1 - u) o, so u is PyTorch's z (first),
+// r second, o is n. Conversion, once in setup():
+//   weights_layer / weights_iter  ldigo [l][d][in][gate][H] = w_ih / w_hh[(gate'*H + h)*in + i]
+//                                 (gate' the PyTorch gate of oneDNN's gate)
+//   bias                          ldgo: b_ih + b_hh per gate, except lbr_gru: o holds b_in
+//                                 alone and a 4th gate u' holds b_hn (it sits inside r*(..))
+//   weights_peephole              ldgo [l][d][3][H], gates i, f, o, as ours
+//   weights_projection            ldio [l][d][H][P] = w_hr[p][h]
+// then reordered into each primitive's preferred (`any`) formats. Layers are
+// chained as in OnednnRnn: one multi-layer primitive only when unidirectional
+// and I == H_out. clip is not supported (throws: oneDNN has none); the output
+// layer runs as one dnnl_sgemm. setup() allocates everything, run() nothing.
+class OnednnGatedRnn {
+ public:
+  OnednnGatedRnn();
+  ~OnednnGatedRnn();
+  OnednnGatedRnn(const OnednnGatedRnn&) = delete;
+  OnednnGatedRnn& operator=(const OnednnGatedRnn&) = delete;
+
+  // As OnednnRnn::setup; config.cell must be SIMDRNN_CELL_LSTM or SIMDRNN_CELL_GRU.
+  void setup(const simdrnn_config& config, int64_t seq_len, int64_t batch, const BaselineWeights& weights,
+             int threads, BaselineDirection direction, const OnednnOptions& options = OnednnOptions());
+  void setup(const simdrnn_config& config, int64_t seq_len, int64_t batch, const BaselineWeights& weights,
+             int threads) {
+    setup(config, seq_len, batch, weights, threads, default_direction(config));
+  }
+
+  // x [T, N, I]; h0 [L*D, N, H_out] and c0 [L*D, N, H] (LSTM only) or null
+  // (zeros); y [T, N, D*H_out], h_n [L*D, N, H_out] and c_n [L*D, N, H]
+  // (LSTM only) or null; out [T, N, O] (required iff O > 0). No output may
+  // alias an input. Sets omp_set_num_threads(threads) first. Allocates nothing.
+  void run(const float* x, const float* h0, const float* c0, float* y, float* h_n, float* c_n,
+           float* out = nullptr);
+
+  bool single_primitive() const;  // true: one multi-layer primitive
+  std::string impl_info() const;  // oneDNN's implementation name(s)
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // The loop PyTorch and ONNX Runtime run on CPU: per layer and direction one
 // dnnl_sgemm for the input projection over all T*N rows (written straight
 // into the layer's output), then per step one dnnl_sgemm adding
 // h_{t-1} W_hh^T, then bias + activation. Weights stay in PyTorch layout.
+// Elman cells only (throws for LSTM and GRU).
 class GemmLoopRnn {
  public:
   GemmLoopRnn();

@@ -1,5 +1,5 @@
-// Plain double-precision reference forward pass of the Elman RNN and the tolerance checks the
-// forward tests use; only simple loops here, nothing from the library's kernels.
+// Plain double-precision reference forward pass of the Elman RNN, LSTM and GRU and the tolerance
+// checks the forward tests use; only simple loops here, nothing from the library's kernels.
 #include "support/reference.hpp"
 
 #include <algorithm>
@@ -31,14 +31,245 @@ int64_t offset(simdrnn_layout layout, int64_t t, int64_t n, int64_t T, int64_t N
   return layout == SIMDRNN_TIME_MAJOR ? (t * N + n) * C : (n * T + t) * C;
 }
 
+// ---- LSTM and GRU ------------------------------------------------------------------------------
+// Every value carries its magnitude (RefResult explains it): the first-order scale of the float
+// rounding error a library computing the same formula accumulates, in units of u * k.
+
+struct Tracked {
+  double value = 0.0;
+  double mag = 0.0;
+};
+
+double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+
+// act(clip(pre)): the clamp is 1-Lipschitz, so the slope at the clamped point bounds the carried
+// error to first order; 2 |value| covers the library's own activation error (4 ulp).
+Tracked activate_tracked(double clip, bool is_tanh, const Tracked& pre) {
+  double v = pre.value;
+  if (clip > 0.0) v = std::min(std::max(v, -clip), clip);
+  const double a = is_tanh ? std::tanh(v) : sigmoid(v);
+  const double slope = is_tanh ? 1.0 - a * a : a * (1.0 - a);
+  return {a, slope * pre.mag + 2.0 * std::fabs(a)};
+}
+
+Tracked plus(const Tracked& a, const Tracked& b) { return {a.value + b.value, a.mag + b.mag}; }
+
+// a * b, rounded once.
+Tracked times(const Tracked& a, const Tracked& b) {
+  const double v = a.value * b.value;
+  return {v, std::fabs(a.value) * b.mag + std::fabs(b.value) * a.mag + std::fabs(v)};
+}
+
+// A weight (exact) times a tracked value.
+Tracked weighted(float w, const Tracked& x) {
+  const double v = static_cast<double>(w) * x.value;
+  return {v, std::fabs(v) + std::fabs(static_cast<double>(w)) * x.mag};
+}
+
+// sum_k w[k] v[k] over `count` entries.
+Tracked dot(const float* w, const Tracked* v, int64_t count) {
+  Tracked acc;
+  for (int64_t k = 0; k < count; ++k) acc = plus(acc, weighted(w[k], v[k]));
+  return acc;
+}
+
+// b[row], or zero for an absent bias.
+Tracked bias_at(const std::vector<float>& b, int64_t row) {
+  if (b.empty()) return {};
+  const double v = b[static_cast<size_t>(row)];
+  return {v, std::fabs(v)};
+}
+
+// One LSTM step of one sequence: h [H_out] and c [H] are updated in place; x has `in` entries.
+void lstm_step(const simdrnn_config& config, const RefCell& cell, const Tracked* x, int64_t in,
+               std::vector<Tracked>& h, std::vector<Tracked>& c) {
+  const int64_t H = config.hidden_size, P = config.proj_size, H_out = hidden_out(config);
+  const double clip = config.clip;
+  std::vector<Tracked> pre(static_cast<size_t>(4 * H));
+  for (int64_t row = 0; row < 4 * H; ++row)
+    pre[static_cast<size_t>(row)] =
+        plus(plus(bias_at(cell.b_ih, row), bias_at(cell.b_hh, row)),
+             plus(dot(&cell.w_ih[static_cast<size_t>(row * in)], x, in),
+                  dot(&cell.w_hh[static_cast<size_t>(row * H_out)], h.data(), H_out)));
+  const bool peephole = !cell.peephole.empty();
+  std::vector<Tracked> m(static_cast<size_t>(H));  // o * tanh(c), before any projection
+  for (int64_t j = 0; j < H; ++j) {
+    const size_t js = static_cast<size_t>(j);
+    Tracked pre_i = pre[js], pre_f = pre[static_cast<size_t>(H + j)];
+    const Tracked pre_g = pre[static_cast<size_t>(2 * H + j)];
+    Tracked pre_o = pre[static_cast<size_t>(3 * H + j)];
+    if (peephole) {  // i and f see the previous cell state
+      pre_i = plus(pre_i, weighted(cell.peephole[js], c[js]));
+      pre_f = plus(pre_f, weighted(cell.peephole[static_cast<size_t>(H + j)], c[js]));
+    }
+    const Tracked i = activate_tracked(clip, false, pre_i);
+    const Tracked f = activate_tracked(clip, false, pre_f);
+    const Tracked g = activate_tracked(clip, true, pre_g);
+    c[js] = plus(times(f, c[js]), times(i, g));
+    if (peephole)
+      pre_o = plus(pre_o, weighted(cell.peephole[static_cast<size_t>(2 * H + j)], c[js]));  // new c
+    const Tracked o = activate_tracked(clip, false, pre_o);
+    // tanh(c) is the cell's output activation, not a gate: clip does not apply to it.
+    m[js] = times(o, activate_tracked(0.0, true, c[js]));
+  }
+  if (P > 0) {
+    for (int64_t p = 0; p < P; ++p)
+      h[static_cast<size_t>(p)] = dot(&cell.w_hr[static_cast<size_t>(p * H)], m.data(), H);
+  } else {
+    h = m;
+  }
+}
+
+// One GRU step of one sequence: h [H] is updated in place.
+void gru_step(const simdrnn_config& config, const RefCell& cell, const Tracked* x, int64_t in,
+              std::vector<Tracked>& h) {
+  const int64_t H = config.hidden_size;
+  const double clip = config.clip;
+  auto input_part = [&](int64_t row) {
+    return plus(bias_at(cell.b_ih, row), dot(&cell.w_ih[static_cast<size_t>(row * in)], x, in));
+  };
+  auto recurrent_part = [&](int64_t row, const Tracked* state) {
+    return plus(bias_at(cell.b_hh, row), dot(&cell.w_hh[static_cast<size_t>(row * H)], state, H));
+  };
+  std::vector<Tracked> r(static_cast<size_t>(H)), z(static_cast<size_t>(H));
+  for (int64_t j = 0; j < H; ++j) {
+    r[static_cast<size_t>(j)] =
+        activate_tracked(clip, false, plus(input_part(j), recurrent_part(j, h.data())));
+    z[static_cast<size_t>(j)] =
+        activate_tracked(clip, false, plus(input_part(H + j), recurrent_part(H + j, h.data())));
+  }
+  std::vector<Tracked> reset_h;  // r * h, the recurrent input of n when the reset comes first
+  if (!config.gru_linear_before_reset)
+    for (int64_t k = 0; k < H; ++k)
+      reset_h.push_back(times(r[static_cast<size_t>(k)], h[static_cast<size_t>(k)]));
+  std::vector<Tracked> next(static_cast<size_t>(H));
+  for (int64_t j = 0; j < H; ++j) {
+    const size_t js = static_cast<size_t>(j);
+    const int64_t row = 2 * H + j;
+    const Tracked pre_n = config.gru_linear_before_reset
+                              ? plus(input_part(row), times(r[js], recurrent_part(row, h.data())))
+                              : plus(input_part(row), recurrent_part(row, reset_h.data()));
+    const Tracked n = activate_tracked(clip, true, pre_n);
+    const double zv = z[js].value, hv = h[js].value;
+    next[js].value = (1.0 - zv) * n.value + zv * hv;
+    next[js].mag = std::fabs(n.value - hv) * z[js].mag + std::fabs(1.0 - zv) * n.mag +
+                   std::fabs(zv) * h[js].mag + std::fabs(n.value) + std::fabs(zv * n.value) +
+                   std::fabs(zv * hv);
+  }
+  h.swap(next);
+}
+
+RefResult gated_reference_forward(const simdrnn_config& config, const RefWeights& weights, int64_t T,
+                                  int64_t N, simdrnn_layout layout, const std::vector<float>& x,
+                                  const float* h0, const int64_t* seq_lens, const float* c0) {
+  const int64_t I = config.input_size, H = config.hidden_size, L = config.num_layers;
+  const int64_t D = num_directions(config), O = config.output_size, H_out = hidden_out(config);
+  const bool lstm = config.cell == SIMDRNN_CELL_LSTM;
+  const int64_t C = D * H_out;  // width of every layer's output
+
+  std::vector<int64_t> lens(static_cast<size_t>(N), T);
+  if (seq_lens != nullptr) lens.assign(seq_lens, seq_lens + N);
+
+  RefResult result;
+  result.h_n.assign(static_cast<size_t>(L * D * N * H_out), 0.0);
+  result.h_n_mag.assign(result.h_n.size(), 0.0);
+  if (lstm) {
+    result.c_n.assign(static_cast<size_t>(L * D * N * H), 0.0);
+    result.c_n_mag.assign(result.c_n.size(), 0.0);
+  }
+
+  // The current layer's input, time-major [T, N, in]; x, h0 and c0 are exact (magnitude 0).
+  int64_t in = I;
+  std::vector<Tracked> input(static_cast<size_t>(T * N * I));
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < I; ++i)
+        input[static_cast<size_t>((t * N + n) * I + i)].value =
+            x[static_cast<size_t>(offset(layout, t, n, T, N, I) + i)];
+
+  std::vector<Tracked> output;
+  for (int64_t l = 0; l < L; ++l) {
+    result.k_hidden = std::max({result.k_hidden, in + H_out + 2, config.proj_size > 0 ? H : int64_t{0}});
+    output.assign(static_cast<size_t>(T * N * C), Tracked{});  // padding stays exactly 0
+    for (int64_t d = 0; d < D; ++d) {
+      const RefCell& cell = weights.cells[static_cast<size_t>(l * D + d)];
+      const int64_t state = l * D + d;
+      for (int64_t n = 0; n < N; ++n) {
+        std::vector<Tracked> h(static_cast<size_t>(H_out)), c(static_cast<size_t>(lstm ? H : 0));
+        if (h0 != nullptr)
+          for (int64_t j = 0; j < H_out; ++j)
+            h[static_cast<size_t>(j)].value = h0[(state * N + n) * H_out + j];
+        if (lstm && c0 != nullptr)
+          for (int64_t j = 0; j < H; ++j) c[static_cast<size_t>(j)].value = c0[(state * N + n) * H + j];
+        const int64_t len = lens[static_cast<size_t>(n)];
+        for (int64_t step = 0; step < len; ++step) {
+          const int64_t t = d == 0 ? step : len - 1 - step;
+          const Tracked* xt = &input[static_cast<size_t>((t * N + n) * in)];
+          if (lstm)
+            lstm_step(config, cell, xt, in, h, c);
+          else
+            gru_step(config, cell, xt, in, h);
+          for (int64_t j = 0; j < H_out; ++j)
+            output[static_cast<size_t>((t * N + n) * C + d * H_out + j)] = h[static_cast<size_t>(j)];
+        }
+        for (int64_t j = 0; j < H_out; ++j) {
+          const size_t o = static_cast<size_t>((state * N + n) * H_out + j);
+          result.h_n[o] = h[static_cast<size_t>(j)].value;
+          result.h_n_mag[o] = h[static_cast<size_t>(j)].mag;
+        }
+        for (int64_t j = 0; lstm && j < H; ++j) {
+          const size_t o = static_cast<size_t>((state * N + n) * H + j);
+          result.c_n[o] = c[static_cast<size_t>(j)].value;
+          result.c_n_mag[o] = c[static_cast<size_t>(j)].mag;
+        }
+      }
+    }
+    input.swap(output);
+    in = C;
+  }
+
+  // `input` now holds the last layer's y, time-major.
+  result.y.assign(static_cast<size_t>(T * N * C), 0.0);
+  result.y_mag.assign(result.y.size(), 0.0);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        const Tracked& v = input[static_cast<size_t>((t * N + n) * C + c)];
+        const size_t dst = static_cast<size_t>(offset(layout, t, n, T, N, C) + c);
+        result.y[dst] = v.value;
+        result.y_mag[dst] = v.mag;
+      }
+
+  result.k_out = std::max(result.k_hidden, C + 1);
+  if (O > 0) {
+    result.out.assign(static_cast<size_t>(T * N * O), 0.0);
+    result.out_mag.assign(result.out.size(), 0.0);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t n = 0; n < N; ++n) {
+        if (t >= lens[static_cast<size_t>(n)]) continue;  // padding: out stays exactly 0
+        const Tracked* yt = &input[static_cast<size_t>((t * N + n) * C)];
+        for (int64_t o = 0; o < O; ++o) {
+          const Tracked v =
+              plus(bias_at(weights.b_hy, o), dot(&weights.w_hy[static_cast<size_t>(o * C)], yt, C));
+          const size_t dst = static_cast<size_t>(offset(layout, t, n, T, N, O) + o);
+          result.out[dst] = v.value;
+          result.out_mag[dst] = v.mag;
+        }
+      }
+  }
+  return result;
+}
+
 }  // namespace
 
 std::string cell_suffix(int64_t layer, int64_t direction) {
   return "_l" + std::to_string(layer) + (direction == 1 ? "_reverse" : "");
 }
 
-RefWeights random_ref_weights(const simdrnn_config& config, uint32_t seed, bool with_bias) {
+RefWeights random_ref_weights(const simdrnn_config& config, uint32_t seed, bool with_bias,
+                              bool with_peephole) {
   const int64_t H = config.hidden_size, D = num_directions(config);
+  const int64_t G = gate_count(config), P = config.proj_size, H_out = hidden_out(config);
   const float bound = 1.0f / std::sqrt(static_cast<float>(H));
   RefWeights ref;
   uint32_t stream = seed * 7919u;
@@ -46,19 +277,24 @@ RefWeights random_ref_weights(const simdrnn_config& config, uint32_t seed, bool 
     const int64_t in = layer_input_size(config, l);
     for (int64_t d = 0; d < D; ++d) {
       RefCell cell;
-      cell.w_ih = random_vector(static_cast<size_t>(H * in), ++stream, -bound, bound);
-      cell.w_hh = random_vector(static_cast<size_t>(H * H), ++stream, -bound, bound);
+      cell.w_ih = random_vector(static_cast<size_t>(G * H * in), ++stream, -bound, bound);
+      cell.w_hh = random_vector(static_cast<size_t>(G * H * H_out), ++stream, -bound, bound);
       if (with_bias) {
-        cell.b_ih = random_vector(static_cast<size_t>(H), ++stream, -bound, bound);
-        cell.b_hh = random_vector(static_cast<size_t>(H), ++stream, -bound, bound);
+        cell.b_ih = random_vector(static_cast<size_t>(G * H), ++stream, -bound, bound);
+        cell.b_hh = random_vector(static_cast<size_t>(G * H), ++stream, -bound, bound);
       }
+      // Drawn after the Elman tensors so that Elman weights of a seed never change.
+      if (config.cell == SIMDRNN_CELL_LSTM && P > 0)
+        cell.w_hr = random_vector(static_cast<size_t>(P * H), ++stream, -bound, bound);
+      if (config.cell == SIMDRNN_CELL_LSTM && with_peephole)
+        cell.peephole = random_vector(static_cast<size_t>(3 * H), ++stream, -bound, bound);
       ref.cells.push_back(std::move(cell));
     }
   }
   if (config.output_size > 0) {
-    const float out_bound = 1.0f / std::sqrt(static_cast<float>(D * H));
+    const float out_bound = 1.0f / std::sqrt(static_cast<float>(D * H_out));
     ref.w_hy =
-        random_vector(static_cast<size_t>(config.output_size * D * H), ++stream, -out_bound, out_bound);
+        random_vector(static_cast<size_t>(config.output_size * D * H_out), ++stream, -out_bound, out_bound);
     if (with_bias)
       ref.b_hy = random_vector(static_cast<size_t>(config.output_size), ++stream, -out_bound, out_bound);
   }
@@ -79,7 +315,8 @@ simdrnn_status load_ref_weights(const simdrnn_config& config, const RefWeights& 
       for (const auto& [name, data] :
            {std::make_pair("weight_ih" + suffix, &cell.w_ih),
             std::make_pair("weight_hh" + suffix, &cell.w_hh), std::make_pair("bias_ih" + suffix, &cell.b_ih),
-            std::make_pair("bias_hh" + suffix, &cell.b_hh)}) {
+            std::make_pair("bias_hh" + suffix, &cell.b_hh), std::make_pair("weight_hr" + suffix, &cell.w_hr),
+            std::make_pair("weight_peephole" + suffix, &cell.peephole)}) {
         const simdrnn_status status = set(name, *data);
         if (status != SIMDRNN_OK) return status;
       }
@@ -104,7 +341,9 @@ simdrnn_model* create_model(const simdrnn_config& config, const RefWeights& ref,
 
 RefResult reference_forward(const simdrnn_config& config, const RefWeights& weights, int64_t T, int64_t N,
                             simdrnn_layout layout, const std::vector<float>& x, const float* h0,
-                            const int64_t* seq_lens) {
+                            const int64_t* seq_lens, const float* c0) {
+  if (config.cell != SIMDRNN_CELL_RNN)
+    return gated_reference_forward(config, weights, T, N, layout, x, h0, seq_lens, c0);
   const int64_t I = config.input_size, H = config.hidden_size, L = config.num_layers;
   const int64_t D = num_directions(config), O = config.output_size;
   const double clip = config.clip;

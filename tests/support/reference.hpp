@@ -1,5 +1,6 @@
-// Plain double-precision reference forward pass of the Elman RNN (PyTorch nn.RNN semantics), plus
-// random weights, loading them by PyTorch name and tolerance checks; independent of the library.
+// Plain double-precision reference forward pass of the Elman RNN, LSTM and GRU (PyTorch nn.RNN /
+// nn.LSTM / nn.GRU semantics, plus ONNX's peepholes, clip and linear_before_reset = 0), random
+// weights, loading them by PyTorch name and tolerance checks; independent of the library.
 #pragma once
 
 #include <cstdint>
@@ -10,48 +11,77 @@
 
 namespace simdrnn_test {
 
-// Weights of one layer and direction, row-major. An empty bias means "absent" (zero).
+// Weights of one layer and direction, row-major, gates stacked in PyTorch's order (G = 1 for the
+// Elman RNN, 4 for the LSTM: i, f, g, o; 3 for the GRU: r, z, n). H_out is proj_size when set,
+// else H. An empty bias or peephole vector means "absent" (zero).
 struct RefCell {
-  std::vector<float> w_ih;  // [H, in], in = I for layer 0, D*H above
-  std::vector<float> w_hh;  // [H, H]
-  std::vector<float> b_ih;  // [H] or empty
-  std::vector<float> b_hh;  // [H] or empty
+  std::vector<float> w_ih;  // [G*H, in], in = I for layer 0, D*H_out above
+  std::vector<float> w_hh;  // [G*H, H_out]
+  std::vector<float> b_ih;  // [G*H] or empty
+  std::vector<float> b_hh;  // [G*H] or empty
+  // Defaulted so that the four-field aggregate initialisers of Elman cells stay warning-free.
+  std::vector<float> w_hr = {};      // LSTM with proj_size P: [P, H] (h = W_hr (o * tanh(c))); else empty
+  std::vector<float> peephole = {};  // LSTM: [3H], gates i, f, o (ONNX semantics), or empty
 };
 
 // All weights of a model: cells[layer * D + direction], direction 0 = forward, 1 = reverse.
 struct RefWeights {
   std::vector<RefCell> cells;
-  std::vector<float> w_hy;  // [O, D*H]; empty when O == 0
+  std::vector<float> w_hy;  // [O, D*H_out]; empty when O == 0
   std::vector<float> b_hy;  // [O] or empty
 };
 
 // Reference outputs in the library's layouts, in double. Each *_mag vector has the same shape and
-// holds, per element, the sum of the absolute values of all terms that were added up to form the
-// element's pre-activation (or output-layer value): the scale that float rounding errors are
-// proportional to. k_hidden and k_out are the total accumulation lengths along the dependency
-// chain (summed over layers), used to scale the tolerance like oneDNN's benchdnn does.
+// holds, per element, a sum of absolute values of terms: the scale that float rounding errors are
+// proportional to. The tolerance is rel_per_term * k * mag + abs (see Tolerance).
+//
+// Elman RNN: mag is the sum of |terms| added up to form the element's pre-activation (or
+// output-layer value) at its own step; k_hidden and k_out are the total accumulation lengths
+// along the dependency chain (summed over layers), which covers the errors carried in from
+// earlier steps and lower layers because tanh/sigmoid/relu damp them (like oneDNN's benchdnn).
+//
+// LSTM and GRU: the cell state c = f*c + i*g carries errors across steps without an activation
+// to damp them, so carried errors are not left to k: mag is propagated to first order. Every
+// gate's pre-activation has mag = sum of its |terms| + sum |weight| * mag(input) over its
+// inputs; a gate value gets act' * mag(pre-activation) + 2|value| (the library's activations are
+// within 4 ulp); each product and sum adds the |terms| it rounds (c: |f c_prev| + |i g|; GRU h:
+// |n| + |z n| + |z h_prev|) plus |other factor| * mag(factor). k_hidden and k_out are then the
+// longest single sum (max over layers of in_l + H_out + 2 biases, or H for a projection), the
+// factor by which one float sum's rounding can exceed u * sum |terms|.
 struct RefResult {
-  std::vector<double> y, y_mag;      // [T, N, D*H] or [N, T, D*H]
-  std::vector<double> h_n, h_n_mag;  // [L*D, N, H]
+  std::vector<double> y, y_mag;      // [T, N, D*H_out] or [N, T, D*H_out]
+  std::vector<double> h_n, h_n_mag;  // [L*D, N, H_out]
+  std::vector<double> c_n, c_n_mag;  // LSTM: [L*D, N, H]; empty for other cells
   std::vector<double> out, out_mag;  // [T, N, O] or [N, T, O]; empty when O == 0
-  int64_t k_hidden = 0;              // sum over layers of (in_l + H)
-  int64_t k_out = 0;                 // k_hidden + D*H
+  int64_t k_hidden = 0;              // Elman: sum over layers of (in_l + H); gated: see above
+  int64_t k_out = 0;                 // Elman: k_hidden + D*H; gated: max(k_hidden, D*H_out + 1)
 };
 
 inline int64_t num_directions(const simdrnn_config& config) { return config.bidirectional ? 2 : 1; }
+// Width of h, y and the recurrent input: proj_size for a projected LSTM, else hidden_size.
+inline int64_t hidden_out(const simdrnn_config& config) {
+  return config.proj_size > 0 ? config.proj_size : config.hidden_size;
+}
+// G: rows of weight_ih / weight_hh are G*H.
+inline int64_t gate_count(const simdrnn_config& config) {
+  return config.cell == SIMDRNN_CELL_LSTM ? 4 : config.cell == SIMDRNN_CELL_GRU ? 3 : 1;
+}
 inline int64_t layer_input_size(const simdrnn_config& config, int64_t layer) {
-  return layer == 0 ? config.input_size : num_directions(config) * config.hidden_size;
+  return layer == 0 ? config.input_size : num_directions(config) * hidden_out(config);
 }
 
 // PyTorch name suffix of a cell: "_l{layer}" plus "_reverse" for direction 1.
 std::string cell_suffix(int64_t layer, int64_t direction);
 
-// Random weights uniform in +-1/sqrt(H) (output layer: +-1/sqrt(D*H)), as PyTorch initialises
-// nn.RNN and nn.Linear. Biases are left empty when with_bias is false. Reproducible from seed.
-RefWeights random_ref_weights(const simdrnn_config& config, uint32_t seed, bool with_bias = true);
+// Random weights uniform in +-1/sqrt(H) (output layer: +-1/sqrt(D*H_out)), as PyTorch initialises
+// nn.RNN, nn.LSTM, nn.GRU and nn.Linear; every cell tensor of config.cell, with W_hr when
+// proj_size > 0. Biases are left empty when with_bias is false; LSTM peepholes (same scale) are
+// drawn when with_peephole. Reproducible from seed; Elman weights are what they always were.
+RefWeights random_ref_weights(const simdrnn_config& config, uint32_t seed, bool with_bias = true,
+                              bool with_peephole = false);
 
 // Sets every tensor of `ref` on `weights` with simdrnn_weights_set and PyTorch names; empty biases
-// are not set. Returns the first failing status (SIMDRNN_OK when all succeeded).
+// and peepholes are not set. Returns the first failing status (SIMDRNN_OK when all succeeded).
 simdrnn_status load_ref_weights(const simdrnn_config& config, const RefWeights& ref,
                                 simdrnn_weights* weights);
 
@@ -61,16 +91,24 @@ simdrnn_model* create_model(const simdrnn_config& config, const RefWeights& ref,
                             std::string* error = nullptr);
 
 // Forward pass with plain loops accumulating in double.
-//   x: [T, N, I] or [N, T, I] per layout; h0: nullable [L*D, N, H]; seq_lens: nullable [N], 1..T.
-// Semantics: h_t = act(clip(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)); layer l > 0 reads layer
-// l-1's y (forward direction first); out_t = W_hy y_t + b_hy on the last layer. With seq_lens,
-// steps t >= len[n] are padding: y and out are exactly 0 there (simdrnn.h: "y and out are 0
-// there", so out is 0, not b_hy) and h does not change; the reverse direction starts at
-// t = len[n] - 1 from h0 and walks down to t = 0; h_n is the forward state at t = len[n] - 1 and
-// the reverse state at t = 0.
+//   x: [T, N, I] or [N, T, I] per layout; h0: nullable [L*D, N, H_out]; seq_lens: nullable [N],
+//   1..T; c0 (LSTM only, ignored otherwise): nullable [L*D, N, H].
+// Elman: h_t = act(clip(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)).
+// LSTM (gates i, f, g, o; each pre-activation clipped to [-clip, clip] when clip > 0, after the
+// peephole term): i = sig(.. + p_i c_{t-1}), f = sig(.. + p_f c_{t-1}), g = tanh(..),
+// c_t = f c_{t-1} + i g, o = sig(.. + p_o c_t), h_t = o tanh(c_t), or W_hr (o tanh(c_t)) with a
+// projection.
+// GRU (gates r, z, n): r = sig(W_ir x + b_ir + W_hr h + b_hr), z likewise,
+// n = tanh(W_in x + b_in + r (W_hn h + b_hn)) when gru_linear_before_reset, else
+// n = tanh(W_in x + b_in + W_hn (r h) + b_hn); h_t = (1 - z) n + z h_{t-1}.
+// Every cell: layer l > 0 reads layer l-1's y (forward direction first); out_t = W_hy y_t + b_hy
+// on the last layer. With seq_lens, steps t >= len[n] are padding: y and out are exactly 0 there
+// (simdrnn.h: "y and out are 0 there", so out is 0, not b_hy) and the state does not change; the
+// reverse direction starts at t = len[n] - 1 from h0 (and c0) and walks down to t = 0; h_n and c_n
+// are the forward state at t = len[n] - 1 and the reverse state at t = 0.
 RefResult reference_forward(const simdrnn_config& config, const RefWeights& weights, int64_t T, int64_t N,
                             simdrnn_layout layout, const std::vector<float>& x, const float* h0,
-                            const int64_t* seq_lens);
+                            const int64_t* seq_lens, const float* c0 = nullptr);
 
 // Tolerance |got - ref| <= rel_per_term * k * mag + abs.
 struct Tolerance {
