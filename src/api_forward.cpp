@@ -38,8 +38,8 @@ simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void*
   if (!a->x)
     SIMDRNN_FAIL("args->x: expected a non-NULL input [%s], got NULL",
                  a->layout == SIMDRNN_TIME_MAJOR ? "T, N, I" : "N, T, I");
-  if (!a->y && !a->h_n && !a->out)
-    SIMDRNN_FAIL("args->y, args->h_n, args->out: expected at least one output, got all NULL");
+  if (!a->y && !a->h_n && !a->out && !a->c_n)
+    SIMDRNN_FAIL("args->y, args->h_n, args->c_n, args->out: expected at least one output, got all NULL");
   if (c.output_size == 0 && a->out)
     SIMDRNN_FAIL("args->out: expected NULL (the model has no output layer, output_size 0), got %p",
                  static_cast<void*>(a->out));
@@ -61,6 +61,8 @@ simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void*
       region("args->seq_lens", a->seq_lens, a->batch, false),
       region("args->y", a->y, s.y, true),
       region("args->h_n", a->h_n, s.h, true, "args->h0"),
+      region("args->c0", a->c0, s.c, false),
+      region("args->c_n", a->c_n, s.c, true, "args->c0"),
       region("args->out", a->out, s.out, true),
       bytes_region("args->workspace", s.workspace ? a->workspace : nullptr, s.workspace, true)};
   if (simdrnn_status st = check_regions(regions)) return st;

@@ -1,15 +1,27 @@
-/* simdrnn C API: Elman RNN inference on x86 CPUs (scalar, AVX2+FMA, AVX-512).
+/* simdrnn C API: recurrent networks (Elman RNN, LSTM, GRU) on x86 CPUs
+ * (scalar, AVX2+FMA, AVX-512 kernels chosen at run time).
  *
  * Every function returns a simdrnn_status; on failure a readable message that
  * names the argument, what was expected and what was given is available from
  * simdrnn_last_error() (thread-local). No exception crosses this interface, and
  * no output buffer is touched when a call fails validation.
  *
- * Computation, per layer l and direction d:
- *   h_t = act(clip(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh))
+ * Computation, per layer l and direction d (PyTorch semantics; sig is the
+ * logistic sigmoid, * is element-wise):
+ *   RNN:  h_t = act(clip(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh))
+ *   LSTM: i, f, g, o = gates of W_ih x_t + b_ih + W_hh h_{t-1} + b_hh (+ peepholes:
+ *         p_i*c_{t-1} to i, p_f*c_{t-1} to f, p_o*c_t to o), each clipped, then
+ *         i, f, o = sig(.), g = tanh(.); c_t = f*c_{t-1} + i*g;
+ *         h_t = o*tanh(c_t), or W_hr (o*tanh(c_t)) with a projection
+ *   GRU:  r, z = sig(clip(W_i{r,z} x_t + b_i{r,z} + W_h{r,z} h_{t-1} + b_h{r,z}));
+ *         n = tanh(clip(W_in x_t + b_in + r*(W_hn h_{t-1} + b_hn)))   (linear_before_reset = 1)
+ *         n = tanh(clip(W_in x_t + b_in + W_hn (r*h_{t-1}) + b_hn))   (linear_before_reset = 0)
+ *         h_t = (1 - z)*n + z*h_{t-1}
  *   out_t = W_hy y_t + b_y     (optional output layer on the last layer's output)
- * NaN and Inf in inputs or weights propagate through the arithmetic; they are
- * not detected or rejected.
+ * clip (ONNX's) clamps every gate pre-activation, not the c_t inside tanh(c_t).
+ * H_out (the width of h and of each direction's output) is proj_size for a
+ * projected LSTM, else H. NaN and Inf in inputs or weights propagate through
+ * the arithmetic; they are not detected or rejected.
  */
 #ifndef SIMDRNN_SIMDRNN_H_
 #define SIMDRNN_SIMDRNN_H_
@@ -42,8 +54,8 @@ typedef enum simdrnn_activation {
 } simdrnn_activation;
 
 typedef enum simdrnn_layout {
-  SIMDRNN_TIME_MAJOR = 0, /* x [T, N, C], y [T, N, D*H] */
-  SIMDRNN_BATCH_MAJOR = 1 /* x [N, T, C], y [N, T, D*H] */
+  SIMDRNN_TIME_MAJOR = 0, /* x [T, N, C], y [T, N, D*H_out] */
+  SIMDRNN_BATCH_MAJOR = 1 /* x [N, T, C], y [N, T, D*H_out] */
 } simdrnn_layout;
 
 /* The recurrent cell of every layer. */
@@ -82,7 +94,8 @@ typedef struct simdrnn_config {
   int64_t output_size;           /* O >= 1 adds y = W_hy h + b_y; 0: none */
   simdrnn_cell cell;             /* default SIMDRNN_CELL_RNN */
   int64_t proj_size;             /* LSTM only: P > 0 projects h to P wide (PyTorch proj_size); 0: none */
-  int32_t gru_linear_before_reset; /* GRU only: 1 (default, PyTorch): n = tanh(W_in x + b_in + r*(W_hn h + b_hn));
+  int32_t gru_linear_before_reset; /* GRU only (a zeroed config gives 0, ONNX's; the default is 1):
+                                      1 (PyTorch): n = tanh(W_in x + b_in + r*(W_hn h + b_hn));
                                       0 (ONNX default): n = tanh(W_in x + b_in + W_hn (r*h) + b_hn) */
   simdrnn_precision weight_precision; /* default SIMDRNN_PRECISION_F32 */
 } simdrnn_config;
@@ -93,13 +106,13 @@ typedef struct simdrnn_forward_args {
   int64_t batch;          /* N >= 1 */
   simdrnn_layout layout;  /* layout of x, y and out */
   const float* x;         /* [T, N, I] or [N, T, I]; required */
-  const float* h0;        /* [L*D, N, H]; NULL means zeros, exactly as a zero buffer would
+  const float* h0;        /* [L*D, N, H_out]; NULL means zeros, exactly as a zero buffer would
                              (the first step still multiplies W_hh: 0 * NaN is NaN) */
   const int64_t* seq_lens;/* [N], each in 1..T (PyTorch packed meaning); NULL: all T.
                              Steps t >= seq_lens[n] are padding: y and out are 0 there,
                              the reverse direction starts at t = seq_lens[n] - 1. */
-  float* y;               /* [T, N, D*H] or [N, T, D*H]: last layer's hidden states; may be NULL */
-  float* h_n;             /* [L*D, N, H]: state at each sequence's last valid step; may be NULL;
+  float* y;               /* [T, N, D*H_out] or [N, T, D*H_out]: last layer's h; may be NULL */
+  float* h_n;             /* [L*D, N, H_out]: state at each sequence's last valid step; may be NULL;
                              may be the same pointer as h0 (then updated in place) */
   float* out;             /* [T, N, O] or [N, T, O]: output layer; must be NULL when O == 0,
                              may be NULL when O > 0 to skip the output layer */
@@ -198,7 +211,8 @@ SIMDRNN_API simdrnn_status simdrnn_forward(const simdrnn_model* model,
                                            const simdrnn_forward_args* args);
 
 /* ---- streaming ---------------------------------------------------------- */
-/* Holds h for `batch` sequences and advances up to `max_steps` per call.
+/* Holds h (and an LSTM's c) for `batch` sequences and advances up to
+ * `max_steps` per call.
  * Unidirectional models only. The state starts at zero. Stepping a sequence
  * in chunks of any size gives the full simdrnn_forward call's results bit for
  * bit, for every value but NaN: a NaN appears at the same places, but its
@@ -212,7 +226,7 @@ SIMDRNN_API simdrnn_status simdrnn_stream_destroy(simdrnn_stream* stream);
  * c0 [L, N, H]); NULL means zeros. c0 must be NULL for other cells. */
 SIMDRNN_API simdrnn_status simdrnn_stream_reset(simdrnn_stream* stream, const float* h0, const float* c0);
 /* Advances `steps` (1..max_steps) steps: x [steps, N, I] time-major; y
- * [steps, N, H] and out [steps, N, O] may each be NULL. Allocates nothing. */
+ * [steps, N, H_out] and out [steps, N, O] may each be NULL. Allocates nothing. */
 SIMDRNN_API simdrnn_status simdrnn_stream_step(simdrnn_stream* stream, int64_t steps,
                                                const float* x, float* y, float* out,
                                                int32_t num_threads);
@@ -270,11 +284,11 @@ typedef struct simdrnn_backward_args {
                                           reserve, x is not) */
   const void* reserve;                 /* filled by that forward_training call */
   size_t reserve_size;
-  const float* dy;    /* [T, N, D*H] (forward layout): dLoss/dy; NULL: zero */
+  const float* dy;    /* [T, N, D*H_out] (forward layout): dLoss/dy; NULL: zero */
   const float* dout;  /* [T, N, O]: dLoss/dout; NULL: zero (must be NULL when O == 0) */
-  const float* dh_n;  /* [L*D, N, H]: dLoss/dh_n; NULL: zero */
+  const float* dh_n;  /* [L*D, N, H_out]: dLoss/dh_n; NULL: zero */
   float* dx;          /* [T, N, I]: dLoss/dx; NULL: not computed */
-  float* dh0;         /* [L*D, N, H]: dLoss/dh0; NULL: not computed */
+  float* dh0;         /* [L*D, N, H_out]: dLoss/dh0; NULL: not computed */
   float* grads;       /* [num_params]: dLoss/dparams; NULL: not computed */
   int32_t accumulate; /* 0: overwrite dx, dh0, grads; 1: add into them */
   void* workspace;    /* simdrnn_backward_workspace_size() bytes */
@@ -292,7 +306,8 @@ SIMDRNN_API simdrnn_status simdrnn_backward_workspace_size(const simdrnn_model* 
 SIMDRNN_API simdrnn_status simdrnn_backward(const simdrnn_model* model, const simdrnn_backward_args* args);
 
 /* ---- truncated BPTT session ------------------------------------------------
- * Trains over a long sequence in chunks: holds h [L, N, H] across chunks
+ * Trains over a long sequence in chunks: holds h [L, N, H_out] (and an LSTM's
+ * c [L, N, H]) across chunks
  * (unidirectional models), plus the reserve and workspaces for chunks of up
  * to max_steps time-major steps, all allocated at creation. Each chunk's
  * forward starts from the carried state and leaves its last h there; its
@@ -310,12 +325,12 @@ SIMDRNN_API simdrnn_status simdrnn_train_session_reset(simdrnn_train_session* se
 SIMDRNN_API simdrnn_status simdrnn_train_session_state(const simdrnn_train_session* session, float* h,
                                                        float* c);
 /* forward_training over steps (1..max_steps): x [steps, N, I] (must stay
- * unchanged until this chunk's backward); y [steps, N, H] and out
+ * unchanged until this chunk's backward); y [steps, N, H_out] and out
  * [steps, N, O] may each be NULL. */
 SIMDRNN_API simdrnn_status simdrnn_train_session_forward(simdrnn_train_session* session, int64_t steps,
                                                          const float* x, float* y, float* out,
                                                          int32_t num_threads);
-/* Backward of the last forward chunk: dy [steps, N, H] and dout
+/* Backward of the last forward chunk: dy [steps, N, H_out] and dout
  * [steps, N, O] may be NULL (zero); dx [steps, N, I] and grads
  * [num_params] may be NULL (not computed); accumulate as in
  * simdrnn_backward_args. */
