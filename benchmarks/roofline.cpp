@@ -5,11 +5,13 @@
 
 #include <benchmark/benchmark.h>
 #include <emmintrin.h>
+#include <omp.h>
 #include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -17,7 +19,11 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "roofline_kernels.h"
 #include "simdrnn/simdrnn.h"
@@ -389,43 +395,92 @@ void add_context(const Roofline& r) {
   benchmark::AddCustomContext("roofline_seconds", fmt("%.2f", r.seconds));
 }
 
+double read_bandwidth_gbs(int64_t bytes_per_thread, int threads) {
+  static std::mutex mutex;
+  static std::map<std::pair<int64_t, int>, double> cache;
+  const int64_t quantum = 4 * kReadBlockFloats * int64_t{sizeof(float)};  // 4 streams of whole blocks
+  const int64_t bytes = std::max(quantum, (bytes_per_thread + quantum - 1) / quantum * quantum);
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto key = std::make_pair(bytes, threads);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  const simdrnn_isa isa = simdrnn_detected_isa();
+  auto read = [&](const float* src, int64_t count, int64_t passes, int streams) -> uint32_t {
+    if (isa >= SIMDRNN_ISA_AVX512) return read_streams_avx512(src, count, passes, streams);
+    if (isa >= SIMDRNN_ISA_AVX2) return read_streams_avx2(src, count, passes, streams);
+    return read_sse2(src, count, passes);
+  };
+  const int64_t count = bytes / int64_t{sizeof(float)};
+  const int64_t passes = std::max<int64_t>(2, (int64_t{8} << 20) / bytes);  // >= 8 MiB per thread and run
+  double best = 0.0;
+  std::atomic<int> failed{0};
+  std::vector<double> seconds(static_cast<size_t>(threads), 0.0);
+#pragma omp parallel num_threads(threads)
+  {
+    const int tid = omp_get_thread_num();
+    float* buffer = static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(bytes)));
+    if (!buffer || omp_get_num_threads() != threads) failed.store(1);
+    if (buffer) std::memset(buffer, 1, static_cast<size_t>(bytes));  // first touch: this thread's pages
+    for (int streams : {1, 2, 4})
+      for (int rep = 0; rep < 3; ++rep) {
+#pragma omp barrier
+        const Clock::time_point start = Clock::now();
+        if (buffer) g_int_sink = read(buffer, count, passes, streams);
+        seconds[static_cast<size_t>(tid)] = seconds_since(start);
+#pragma omp barrier
+#pragma omp single
+        {
+          // The team's time is its slowest member's: they share the caches.
+          const double slowest = *std::max_element(seconds.begin(), seconds.end());
+          best = std::max(best, static_cast<double>(bytes) * static_cast<double>(passes) / slowest * 1e-9);
+        }
+      }
+    std::free(buffer);
+  }
+  const double gbs = failed.load() ? 0.0 : best;
+  cache[key] = gbs;
+  return gbs;
+}
+
 Bound lower_bound(const Roofline& r, const Workload& w, int threads) {
   Bound bound;
   if (!r.valid || threads < 1) return bound;
   const double k = threads;
   const double T = static_cast<double>(w.T), N = static_cast<double>(w.N), H = static_cast<double>(w.H);
-  const double D = static_cast<double>(w.D);
+  const double D = static_cast<double>(w.D), G = static_cast<double>(w.G), P = static_cast<double>(w.P);
+  const double Hout = w.P > 0 ? P : H;
   const double peak = r.peak_gflops * 1e9 * k;  // FLOP/s of `threads` cores
-
-  // The smallest level that holds `bytes` read by `threads` cores, each its
-  // share (L3 is shared: all of it must fit), and the time to read them there.
+  // Seconds for `threads` cores to read `bytes` in total, each its share.
+  auto read_seconds = [&](double bytes) {
+    const double per_core = read_bandwidth_gbs(static_cast<int64_t>(bytes / k), threads);
+    return per_core > 0 ? bytes / (per_core * 1e9 * k) : 0.0;
+  };
   auto level_of = [&](double bytes) {
     if (bytes / k <= static_cast<double>(r.cache_bytes[0])) return static_cast<int>(kL1);
     if (bytes / k <= static_cast<double>(r.cache_bytes[1])) return static_cast<int>(kL2);
     if (bytes <= static_cast<double>(r.cache_bytes[2])) return static_cast<int>(kL3);
     return static_cast<int>(kDram);
   };
-  auto read_seconds = [&](double bytes) { return bytes / (r.bandwidth_gbs[level_of(bytes)] * 1e9 * k); };
 
-  // W_hh of one layer (both directions) split over the threads.
-  const double whh_bytes = D * H * H * sizeof(float);
-  const int level = level_of(whh_bytes);
-  const double step = std::max(read_seconds(whh_bytes), 2.0 * N * D * H * H / peak);
+  // One step reads W_hh (and W_hr) of every direction, split over the threads.
+  const double step_bytes = D * (G * H * Hout + P * H) * sizeof(float);
+  const double step_flops = 2.0 * N * D * (G * H * Hout + P * H);
+  const double step = std::max(read_seconds(step_bytes), step_flops / peak);
 
   // Phases A (every layer) and C: a GEMM takes at least its FLOPs at peak and
   // at least one read of its weights (what bounds a one-step call, T·N = 1).
   double gemm_seconds = 0;
   for (int64_t l = 0; l < w.L; ++l) {
-    const double in = l == 0 ? static_cast<double>(w.I) : D * H;
-    gemm_seconds += std::max(2.0 * T * N * in * H * D / peak, read_seconds(in * H * D * sizeof(float)));
+    const double in = l == 0 ? static_cast<double>(w.I) : D * Hout;
+    gemm_seconds += std::max(2.0 * T * N * in * G * H * D / peak, read_seconds(in * G * H * D * sizeof(float)));
   }
   if (w.O > 0) {
     const double o = static_cast<double>(w.O);
-    gemm_seconds += std::max(2.0 * T * N * D * H * o / peak, read_seconds(D * H * o * sizeof(float)));
+    gemm_seconds += std::max(2.0 * T * N * D * Hout * o / peak, read_seconds(D * Hout * o * sizeof(float)));
   }
   bound.seconds = gemm_seconds + static_cast<double>(w.L) * T * step;
-  bound.whh_level = level;
-  bound.whh_share_bytes = whh_bytes / k;
+  bound.whh_level = level_of(step_bytes);
+  bound.whh_share_bytes = step_bytes / k;
+  bound.whh_bandwidth_gbs = read_bandwidth_gbs(static_cast<int64_t>(step_bytes / k), threads);
   return bound;
 }
 

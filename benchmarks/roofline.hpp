@@ -1,6 +1,6 @@
 // The machine's roofline, measured per core at the start of a run (FMA peak
 // per ISA, read bandwidth of L1, L2, L3 and DRAM), and the lower bound it
-// puts on one forward call (DESIGN.md §6). The model is explained in the
+// puts on one forward call (docs/design.md, "The roofline bound"). The model is explained in the
 // reports (benchmarks/report.py writes it into report.md).
 #pragma once
 
@@ -40,23 +40,33 @@ std::string describe(const Roofline& roofline);
 // Records every constant with benchmark::AddCustomContext (keys roofline_*).
 void add_context(const Roofline& roofline);
 
-// A forward call (or a stream step: T = 1) of this shape.
+// A forward call (or a stream step: T = 1) of this shape: G gates (1 RNN,
+// 4 LSTM, 3 GRU), P the LSTM projection (0: none).
 struct Workload {
   int64_t T, N, I, H, L, D, O;
+  int64_t G = 1, P = 0;
 };
 
 struct Bound {
   double seconds = 0;  // 0 when the roofline is not valid
-  int whh_level = -1;  // level the per-thread share of one layer's W_hh fits in
+  int whh_level = -1;  // level the per-thread share of one layer's W_hh fits in (by capacity)
   double whh_share_bytes = 0;
+  double whh_bandwidth_gbs = 0;  // per core, measured at that share with `threads` cores reading
 };
 
-// Lower bound of one call on `threads` cores: per layer, phase A at
-// max(FLOPs / (peak x threads), its W_ih bytes / bandwidth of their level);
-// per step max(D*H*H*4 / threads bytes / bandwidth of
-// the level that share fits in (x threads), 2*N*D*H*H / (peak x threads));
-// phase C like phase A (W_hy). Both directions of a bidirectional
-// layer share the threads (they run concurrently at threads >= 2).
-Bound lower_bound(const Roofline& roofline, const Workload& w, int threads);
+// Read bandwidth per core (GB/s) when `threads` cores each read their own
+// `bytes_per_thread` bytes over and over, as the recurrence re-reads its
+// share of W_hh every step: the best of 1, 2 and 4 side-by-side streams,
+// measured the first time a (size, threads) pair is asked for and cached.
+// The probe is a pure read loop, so no kernel can read those bytes faster:
+// a time derived from it is a lower bound.
+double read_bandwidth_gbs(int64_t bytes_per_thread, int threads);
 
+// Lower bound of one call on `threads` cores (docs/design.md, "The roofline
+// bound"): per layer, phase A at max(FLOPs / (peak x threads), one read of
+// W_ih's share); per step, max(the step's FLOPs / (peak x threads), one read
+// of each thread's share of W_hh (and W_hr) at the bandwidth measured for
+// that share and thread count); phase C like phase A (W_hy). Both directions
+// of a bidirectional layer share the threads.
+Bound lower_bound(const Roofline& roofline, const Workload& w, int threads);
 }  // namespace simdrnn_bench

@@ -65,4 +65,32 @@ uint32_t read_avx2(const float* src, int64_t count, int64_t passes) {
   return static_cast<uint32_t>(_mm_cvtsi128_si32(_mm_add_epi32(q, _mm_shuffle_epi32(q, 0xb1))));
 }
 
+uint32_t read_streams_avx2(const float* src, int64_t count, int64_t passes, int streams) {
+  __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+  const int64_t part = count / streams;
+  for (int64_t pass = 0; pass < passes; ++pass) {
+    const float* base = src;
+    __asm__ volatile("" : "+r"(base) : : "memory");  // every pass reloads
+    for (int64_t i = 0; i < part; i += kReadBlockFloats)
+      for (int stream = 0; stream < streams; ++stream)
+        for (int half = 0; half < 2; ++half) {
+          const float* p = base + stream * part + i + half * 64;
+          s0 = _mm256_add_epi32(s0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 0)));
+          s1 = _mm256_add_epi32(s1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 8)));
+          s2 = _mm256_add_epi32(s2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 16)));
+          s3 = _mm256_add_epi32(s3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 24)));
+          s4 = _mm256_add_epi32(s4, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 32)));
+          s5 = _mm256_add_epi32(s5, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 40)));
+          s6 = _mm256_add_epi32(s6, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 48)));
+          s7 = _mm256_add_epi32(s7, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 56)));
+        }
+  }
+  const __m256i s = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(s0, s1), _mm256_add_epi32(s2, s3)),
+                                     _mm256_add_epi32(_mm256_add_epi32(s4, s5), _mm256_add_epi32(s6, s7)));
+  __m128i q = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0x4e));
+  q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0xb1));
+  return static_cast<uint32_t>(_mm_cvtsi128_si32(q));
+}
+
 }  // namespace simdrnn_bench

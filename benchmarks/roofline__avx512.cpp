@@ -64,4 +64,28 @@ uint32_t read_avx512(const float* src, int64_t count, int64_t passes) {
   return static_cast<uint32_t>(_mm512_reduce_add_epi32(s));
 }
 
+uint32_t read_streams_avx512(const float* src, int64_t count, int64_t passes, int streams) {
+  __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+  const int64_t part = count / streams;
+  for (int64_t pass = 0; pass < passes; ++pass) {
+    const float* base = src;
+    __asm__ volatile("" : "+r"(base) : : "memory");  // every pass reloads
+    for (int64_t i = 0; i < part; i += kReadBlockFloats)
+      for (int stream = 0; stream < streams; ++stream) {
+        const float* p = base + stream * part + i;
+        s0 = _mm512_add_epi32(s0, _mm512_load_si512(p + 0));
+        s1 = _mm512_add_epi32(s1, _mm512_load_si512(p + 16));
+        s2 = _mm512_add_epi32(s2, _mm512_load_si512(p + 32));
+        s3 = _mm512_add_epi32(s3, _mm512_load_si512(p + 48));
+        s4 = _mm512_add_epi32(s4, _mm512_load_si512(p + 64));
+        s5 = _mm512_add_epi32(s5, _mm512_load_si512(p + 80));
+        s6 = _mm512_add_epi32(s6, _mm512_load_si512(p + 96));
+        s7 = _mm512_add_epi32(s7, _mm512_load_si512(p + 112));
+      }
+  }
+  const __m512i s = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3)),
+                                     _mm512_add_epi32(_mm512_add_epi32(s4, s5), _mm512_add_epi32(s6, s7)));
+  return static_cast<uint32_t>(_mm512_reduce_add_epi32(s));
+}
+
 }  // namespace simdrnn_bench

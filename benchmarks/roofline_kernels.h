@@ -38,4 +38,11 @@ uint32_t read_avx512(const float* src, int64_t count, int64_t passes);
 uint32_t read_avx2(const float* src, int64_t count, int64_t passes);
 uint32_t read_sse2(const float* src, int64_t count, int64_t passes);
 
+// As read_*, over `streams` (1..8) equal contiguous parts of [0, count) read
+// side by side, one block of each in turn: several hardware-prefetch streams
+// in flight, as the GEMM's row-of-two-panels walk and its tiles have.
+// `count` a multiple of streams * kReadBlockFloats.
+uint32_t read_streams_avx512(const float* src, int64_t count, int64_t passes, int streams);
+uint32_t read_streams_avx2(const float* src, int64_t count, int64_t passes, int streams);
+
 }  // namespace simdrnn_bench

@@ -95,6 +95,8 @@ struct Shape {
   bool bidir;  // bidirectional, outputs concatenated
   int64_t O;   // output layer size, 0: none
   bool quick;  // part of the --quick set
+  simdrnn_cell cell = SIMDRNN_CELL_RNN;
+  int64_t P = 0;  // LSTM projection, 0: none
 };
 
 const Shape kShapes[] = {
@@ -138,6 +140,19 @@ const Shape kShapes[] = {
     {"training", 50, 16, 2048, 2048, 1, false, 0, true},
     {"training", 50, 32, 2048, 2048, 1, false, 0, false},
     {"training", 50, 64, 2048, 2048, 1, false, 0, false},
+    // Gated cells: PyTorch's LSTM and GRU (oneDNN's lstm_forward and
+    // lbr_gru_forward beside them); a streaming speech LSTM with projection.
+    {"lstm_latency", 50, 1, 256, 256, 1, false, 0, true, SIMDRNN_CELL_LSTM},
+    {"lstm_latency", 50, 1, 512, 512, 1, false, 0, true, SIMDRNN_CELL_LSTM},
+    {"lstm_latency", 50, 1, 1024, 1024, 1, false, 0, false, SIMDRNN_CELL_LSTM},
+    {"lstm_latency", 100, 1, 80, 1024, 1, false, 0, true, SIMDRNN_CELL_LSTM, 256},
+    {"gru_latency", 50, 1, 256, 256, 1, false, 0, true, SIMDRNN_CELL_GRU},
+    {"gru_latency", 50, 1, 512, 512, 1, false, 0, true, SIMDRNN_CELL_GRU},
+    {"gru_latency", 50, 1, 1024, 1024, 1, false, 0, false, SIMDRNN_CELL_GRU},
+    {"lstm_throughput", 50, 64, 512, 512, 1, false, 0, true, SIMDRNN_CELL_LSTM},
+    {"lstm_throughput", 50, 64, 1024, 1024, 1, false, 0, false, SIMDRNN_CELL_LSTM},
+    {"gru_throughput", 50, 64, 512, 512, 1, false, 0, true, SIMDRNN_CELL_GRU},
+    {"gru_throughput", 50, 64, 1024, 1024, 1, false, 0, false, SIMDRNN_CELL_GRU},
 };
 
 enum class Engine { kSimdrnn, kOnednn, kGemmloop, kSimdrnnStream, kSimdrnnTrain, kOnednnTrain };
@@ -159,6 +174,11 @@ const std::vector<Variant> kForwardVariants = {{"simdrnn", Engine::kSimdrnn, fal
                                                {"onednn", Engine::kOnednn, false},
                                                {"gemmloop", Engine::kGemmloop, false}};
 
+// Gated cells: no gemmloop (an sgemm-per-step LSTM is what PyTorch does,
+// but the Elman suites already show that loop).
+const std::vector<Variant> kGatedVariants = {{"simdrnn", Engine::kSimdrnn, false},
+                                             {"onednn", Engine::kOnednn, false}};
+
 const Suite kSuites[] = {
     {"latency", kForwardVariants},
     {"batch", kForwardVariants},
@@ -171,6 +191,10 @@ const Suite kSuites[] = {
       {"onednn_seq", Engine::kOnednn, false},
       {"gemmloop_step", Engine::kGemmloop, true}}},
     {"training", {{"simdrnn", Engine::kSimdrnnTrain, false}, {"onednn", Engine::kOnednnTrain, false}}},
+    {"lstm_latency", kGatedVariants},
+    {"gru_latency", kGatedVariants},
+    {"lstm_throughput", kGatedVariants},
+    {"gru_throughput", kGatedVariants},
 };
 
 // Measured once in main() before any benchmark is registered.
@@ -184,6 +208,7 @@ std::string shape_name(const Shape& s, int64_t T) {
   if (s.L > 1) name += "l" + std::to_string(s.L);
   if (s.bidir) name += "bi";
   if (s.O > 0) name += "o" + std::to_string(s.O);
+  if (s.P > 0) name += "p" + std::to_string(s.P);
   return name;
 }
 
@@ -196,6 +221,8 @@ simdrnn_config config_for(const Shape& s) {
   config.activation = SIMDRNN_TANH;
   config.clip = 0.0f;
   config.output_size = s.O;
+  config.cell = s.cell;
+  config.proj_size = s.P;
   return config;
 }
 
@@ -207,7 +234,8 @@ std::shared_ptr<const BaselineWeights> weights_for(const Shape& s) {
   static std::string cached_key;
   static std::shared_ptr<const BaselineWeights> cached;
   const std::string model_key = std::to_string(s.I) + "," + std::to_string(s.H) + "," + std::to_string(s.L) +
-                                "," + std::to_string(s.bidir) + "," + std::to_string(s.O);
+                                "," + std::to_string(s.bidir) + "," + std::to_string(s.O) + "," +
+                                std::to_string(s.cell) + "," + std::to_string(s.P);
   if (cached == nullptr || cached_key != model_key) {
     cached.reset();
     cached =
@@ -308,7 +336,10 @@ void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, 
   const double forward = simdrnn_test::forward_flops(config_for(s), T, s.N);
   const double flops = training ? 3.0 * forward : forward;
   simdrnn_bench::Bound bound =
-      simdrnn_bench::lower_bound(g_roofline, {T, s.N, s.I, s.H, s.L, s.bidir ? 2 : 1, s.O}, threads);
+      simdrnn_bench::lower_bound(g_roofline,
+                                 {T, s.N, s.I, s.H, s.L, s.bidir ? 2 : 1, s.O,
+                                  s.cell == SIMDRNN_CELL_LSTM ? 4 : s.cell == SIMDRNN_CELL_GRU ? 3 : 1, s.P},
+                                 threads);
   if (training && g_roofline.valid) {
     const double d = s.bidir ? 2.0 : 1.0;
     double weight_grad_flops = 0;
@@ -322,6 +353,7 @@ void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, 
     state.counters["bound_us"] = bound.seconds * 1e6;
     state.counters["frac_of_bound"] = bound.seconds / per_call;
     state.counters["whh_level"] = bound.whh_level + 1;
+    state.counters["whh_bw_gbs"] = bound.whh_bandwidth_gbs;
   }
   state.counters["peak_rss_MiB"] = peak_rss_mib();
   if (g_probes && threads >= 2)  // the worse of before and after: a row measured with far cores is marked
@@ -339,9 +371,13 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
   const int64_t D = s.bidir ? 2 : 1;
   const std::shared_ptr<const BaselineWeights> weights = weights_for(s);
   const std::vector<float> x = simdrnn_test::random_vector(static_cast<size_t>(T * s.N * s.I), 1);
-  const std::vector<float> h0 = simdrnn_test::random_vector(static_cast<size_t>(s.L * D * s.N * s.H), 2);
-  std::vector<float> y(static_cast<size_t>(T * s.N * D * s.H));
-  std::vector<float> h_n(h0.size());
+  const int64_t H_out = s.P > 0 ? s.P : s.H;
+  const std::vector<float> h0 = simdrnn_test::random_vector(static_cast<size_t>(s.L * D * s.N * H_out), 2);
+  const bool lstm = s.cell == SIMDRNN_CELL_LSTM;
+  const std::vector<float> c0 =
+      simdrnn_test::random_vector(lstm ? static_cast<size_t>(s.L * D * s.N * s.H) : 0, 4);
+  std::vector<float> y(static_cast<size_t>(T * s.N * D * H_out));
+  std::vector<float> h_n(h0.size()), c_n(c0.size());
   std::vector<float> out(static_cast<size_t>(T * s.N * s.O));
   float* out_ptr = s.O > 0 ? out.data() : nullptr;
 
@@ -356,6 +392,8 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       args.h0 = h0.data();
       args.y = y.data();
       args.h_n = h_n.data();
+      args.c0 = lstm ? c0.data() : nullptr;
+      args.c_n = lstm ? c_n.data() : nullptr;
       args.out = out_ptr;
       args.num_threads = threads;
       std::vector<unsigned char> workspace(simdrnn_test::sizes_of(model.get(), args).workspace);
@@ -378,6 +416,17 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       break;
     }
     case Engine::kOnednn: {
+      if (s.cell != SIMDRNN_CELL_RNN) {
+        simdrnn_test::OnednnGatedRnn rnn;
+        rnn.setup(config, T, s.N, *weights, threads);
+        state.SetLabel(rnn.impl_info() +
+                       (rnn.single_primitive() ? " (1 primitive)" : " (1 primitive per layer)"));
+        time_loop(state, s, T, threads, [&] {
+          rnn.run(x.data(), h0.data(), lstm ? c0.data() : nullptr, y.data(), h_n.data(),
+                  lstm ? c_n.data() : nullptr, out_ptr);
+        });
+        break;
+      }
       simdrnn_test::OnednnRnn rnn;
       rnn.setup(config, T, s.N, *weights, threads);
       state.SetLabel(rnn.impl_info() +
