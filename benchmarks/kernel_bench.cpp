@@ -104,6 +104,48 @@ void bench_gru_update(const KernelTable& kt, const std::string& isa) {
   register_cell(kt, isa, "gru_update", 3, kt.gru_update);
 }
 
+// One gated-cell backward step over H units of a batch (m rows).
+void register_cell_backward(const KernelTable& kt, const std::string& isa, const char* kernel, int64_t gates,
+                            simdrnn::kernels::CellBackwardFn fn) {
+  for (int64_t m : {int64_t{1}, int64_t{64}}) {
+    const int64_t H = 1024, hp = (H + kt.panel_width - 1) / kt.panel_width * kt.panel_width;
+    const std::string name =
+        "kernel/" + isa + "/" + kernel + "_m" + std::to_string(m) + "h" + std::to_string(H) + "/threads:1";
+    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
+      auto g = filled(m * gates * hp, 0.3f), rec = filled(m * gates * hp, -0.2f), prev = filled(m * H, 0.5f);
+      auto dh = filled(m * H, 0.1f), dc = filled(m * H, 0.0f), dprev = filled(m * H, 0.0f);
+      auto da_x = filled(m * gates * hp, 0.0f), da_h = filled(m * gates * hp, 0.0f),
+           da_n = filled(m * H, 0.0f);
+      simdrnn::kernels::CellBackward p{};
+      p.m = m, p.u_begin = 0, p.u_end = H, p.dh = dh.data(), p.ld_dh = H, p.gates = g.data(),
+      p.ld_gates = gates * hp;
+      p.rec = rec.data(), p.ld_rec = gates * hp, p.c = prev.data(), p.ld_c = H, p.c_prev = prev.data();
+      p.ld_c_prev = H, p.dc = dc.data(), p.ld_dc = H, p.h_prev = prev.data(), p.ld_h_prev = H;
+      p.dh_prev = dprev.data(), p.ld_dh_prev = H, p.da_x = da_x.data(), p.ld_da_x = gates * hp;
+      p.da_h = da_h.data(), p.ld_da_h = gates * hp, p.da_n = da_n.data(), p.ld_da_n = H, p.hp = hp;
+      for (auto _ : state) {
+        fn(p);
+        benchmark::ClobberMemory();
+      }
+      state.counters["Gelem/s"] =
+          benchmark::Counter(static_cast<double>(m * H), benchmark::Counter::kIsIterationInvariantRate,
+                             benchmark::Counter::kIs1000);
+    })->UseRealTime();
+  }
+}
+void bench_lstm_backward(const KernelTable& kt, const std::string& isa) {
+  register_cell_backward(kt, isa, "lstm_backward", 4, kt.lstm_backward);
+}
+void bench_gru_backward(const KernelTable& kt, const std::string& isa) {
+  register_cell_backward(kt, isa, "gru_backward", 3, kt.gru_backward);
+}
+void bench_gru_update_backward(const KernelTable& kt, const std::string& isa) {
+  register_cell_backward(kt, isa, "gru_update_backward", 3, kt.gru_update_backward);
+}
+void bench_gru_reset_backward(const KernelTable& kt, const std::string& isa) {
+  register_cell_backward(kt, isa, "gru_reset_backward", 3, kt.gru_reset_backward);
+}
+
 void bench_activate(const KernelTable& kt, const std::string& isa) {
   register_elementwise(isa, "activate_tanh", [&kt](int64_t n, float* x, float*, float*, float*) {
     kt.activate(simdrnn::kernels::kTanh, 0.0f, x, n);
