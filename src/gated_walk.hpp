@@ -42,6 +42,7 @@ struct GatedWalk {
   RowBuffer c;      // LSTM: c_t, H wide
   RowBuffer r;      // projection: o * tanh(c_t) before W_hr, H wide
   RowBuffer rh;     // reset_first: r * h_{t-1}, H wide
+  uint8_t* mask;    // training with clip: a byte per gate pre-activation (the gates' geometry)
   const float* h0;  // [N, Hout] or null
   const float* c0;  // [N, H] or null
   const float* zeros;
@@ -120,6 +121,10 @@ struct GatedWalk {
     s.hp = round_up(H, kt->panel_width);
     s.clip = clip;
     s.save_gates = save_gates;
+    if (mask) {
+      s.mask = mask + rows.at(t, n0) * gates.stride + gates.column;
+      s.ld_mask = gates.ld(rows);
+    }
     return s;
   }
 

@@ -26,15 +26,25 @@ uint64_t next_model_id() {
 namespace {
 void pack_backward(Model& m) {
   const simdrnn_config& c = m.config;
-  const int64_t pw = m.kernels->panel_width, H = c.hidden_size, D = m.directions;
+  const CellDesc& desc = cell_desc(c.cell);
+  const int64_t pw = m.kernels->panel_width, H = c.hidden_size, D = m.directions, G = desc.gate_count;
+  const int64_t Hout = hidden_out(c);
   for (int64_t l = 0; l < c.num_layers; ++l)
     for (int64_t d = 0; d < D; ++d) {
-      const int64_t in = l == 0 ? c.input_size : D * H;
+      const int64_t in = layer_input(c, l);
       Cell& cell = m.cells[l * D + d];
-      cell.w_ih_bwd = pack_b_kn(m.at(cell.off_w_ih), H, in, in, pw);
-      cell.w_hh_bwd = pack_b_kn(m.at(cell.off_w_hh), H, H, H, pw);
+      if (G == 1) {
+        cell.w_ih_bwd = pack_b_kn(m.at(cell.off_w_ih), H, in, in, pw);
+        cell.w_hh_bwd = pack_b_kn(m.at(cell.off_w_hh), H, H, H, pw);
+        continue;
+      }
+      cell.w_ih_bwd = pack_b_gated_kn(m.at(cell.off_w_ih), G, H, in, pw);
+      cell.w_hh_bwd = pack_b_gated_kn(m.at(cell.off_w_hh), G, H, Hout, pw);
+      if (c.proj_size > 0) cell.w_hr_bwd = pack_b_kn(m.at(cell.off_w_hr), c.proj_size, H, H, pw);
+      if (desc.kind == SIMDRNN_CELL_GRU && !c.gru_linear_before_reset)
+        cell.w_hn_bwd = pack_b_kn(m.at(cell.off_w_hh) + 2 * H * H, H, H, H, pw);
     }
-  if (c.output_size > 0) m.w_hy_bwd = pack_b_kn(m.at(m.off_w_hy), c.output_size, D * H, D * H, pw);
+  if (c.output_size > 0) m.w_hy_bwd = pack_b_kn(m.at(m.off_w_hy), c.output_size, D * Hout, D * Hout, pw);
 }
 }  // namespace
 

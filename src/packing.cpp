@@ -77,4 +77,27 @@ PackedMatrix pack_b_gated(const float* w, int64_t gates, int64_t units, int64_t 
   return m;
 }
 
+PackedMatrix pack_b_gated_kn(const float* w, int64_t gates, int64_t units, int64_t cols,
+                             int64_t panel_width) {
+  const int64_t hp = round_up(units, panel_width), k = gates * hp;
+  const int64_t panels = (cols + panel_width - 1) / panel_width;
+  PackedMatrix m;
+  m.rows = cols;
+  m.cols = k;
+  m.data = aligned_floats(panels * panel_width * k);
+  m.bytes = panels * panel_width * k * int64_t{sizeof(float)};
+  float* dst = m.data.get();
+  // Row kk of B is row g * units + u of W for the blocked column kk of
+  // (g, u); the padding units' rows stay zero.
+  for (int64_t g = 0; g < gates; ++g)
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t kk = gate_column(g, u, gates, panel_width);
+      const float* row = w + (g * units + u) * cols;
+      for (int64_t p = 0; p < panels; ++p)
+        for (int64_t c = 0; c < panel_width && p * panel_width + c < cols; ++c)
+          dst[(p * k + kk) * panel_width + c] = row[p * panel_width + c];
+    }
+  return m;
+}
+
 }  // namespace simdrnn

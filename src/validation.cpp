@@ -101,9 +101,6 @@ simdrnn_status check_threads(int32_t n, const char* arg) {
 }
 
 simdrnn_status check_training_model(const Model& m) {
-  if (m.config.cell != SIMDRNN_CELL_RNN)
-    return fail(SIMDRNN_UNSUPPORTED, "model: training a%s model is not available yet (RNN cells only)",
-                m.config.cell == SIMDRNN_CELL_LSTM ? "n LSTM" : " GRU");
   if (m.config.num_layers > kMaxTrainingLayers)
     return fail(SIMDRNN_UNSUPPORTED, "model: training supports num_layers <= %lld, got %lld",
                 static_cast<long long>(kMaxTrainingLayers), static_cast<long long>(m.config.num_layers));
