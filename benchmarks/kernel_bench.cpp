@@ -21,7 +21,7 @@ std::vector<float> filled(int64_t n, float v) { return std::vector<float>(static
 // One recurrence step at batch m: C = tanh(C + A B), B packed [k, n]; and,
 // marked _wgrad, a weight-gradient GEMM of a batch-1 sequence (m = H rows,
 // k = T = 50, C overwritten, no epilogue), where k is short.
-void bench_gemm(const KernelTable& kt, const std::string& isa) {
+void bench_gemm_of(const KernelTable& kt, const std::string& isa, int32_t format) {
   struct Shape {
     int64_t m, k, n;
     bool wgrad;
@@ -29,25 +29,35 @@ void bench_gemm(const KernelTable& kt, const std::string& isa) {
   for (Shape s : {Shape{1, 512, 512, false}, Shape{1, 1024, 1024, false}, Shape{16, 512, 512, false},
                   Shape{64, 1024, 1024, false}, Shape{32, 2048, 2048, false}, Shape{8, 1024, 1024, false},
                   Shape{512, 50, 512, true}, Shape{1024, 50, 1024, true}}) {
-    const std::string name = "kernel/" + isa + "/gemm_m" + std::to_string(s.m) + "k" + std::to_string(s.k) +
+    const char* kind = format == simdrnn::kernels::kBf16 ? "gemm_bf16" : format == simdrnn::kernels::kInt8 ? "gemm_int8" : "gemm";
+    if (format != simdrnn::kernels::kF32 && s.wgrad) continue;  // training is f32
+    const std::string name = "kernel/" + isa + "/" + kind + "_m" + std::to_string(s.m) + "k" + std::to_string(s.k) +
                              "n" + std::to_string(s.n) + (s.wgrad ? "_wgrad" : "") + "/threads:1";
-    benchmark::RegisterBenchmark(name.c_str(), [&kt, s](benchmark::State& state) {
+    benchmark::RegisterBenchmark(name.c_str(), [&kt, s, format](benchmark::State& state) {
       const auto w = filled(s.n * s.k, 0.01f);
-      const simdrnn::PackedMatrix packed = simdrnn::pack_b(w.data(), s.n, s.k, kt.panel_width);
+      const simdrnn::PackedMatrix packed =
+          simdrnn::convert_pack(simdrnn::pack_b(w.data(), s.n, s.k, kt.panel_width), format);
       auto a = filled(s.m * s.k, 0.1f), c = filled(s.m * s.n, 0.0f);
       GemmParams p{};
-      p.m = s.m, p.k = s.k, p.a = a.data(), p.lda = s.k, p.b = packed.data.get(), p.n_begin = 0,
-      p.n_end = s.n;
+      p.m = s.m, p.k = s.k, p.a = a.data(), p.lda = s.k, p.n_begin = 0, p.n_end = s.n;
+      simdrnn::set_b(p, packed);
       p.c = c.data(), p.ldc = s.n, p.accumulate = 1, p.activation = simdrnn::kernels::kTanh, p.split_k = 1;
       if (s.wgrad) p.accumulate = 0, p.activation = simdrnn::kernels::kNone, p.split_k = 0;
       for (auto _ : state) {
-        kt.gemm(p);
+        simdrnn::kernels::run_gemm(kt, p);
         benchmark::ClobberMemory();
       }
       state.counters["GFLOP/s"] = benchmark::Counter(
           2.0 * s.m * s.k * s.n, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
     })->UseRealTime();
   }
+}
+void bench_gemm(const KernelTable& kt, const std::string& isa) { bench_gemm_of(kt, isa, simdrnn::kernels::kF32); }
+void bench_gemm_bf16(const KernelTable& kt, const std::string& isa) {
+  bench_gemm_of(kt, isa, simdrnn::kernels::kBf16);
+}
+void bench_gemm_int8(const KernelTable& kt, const std::string& isa) {
+  bench_gemm_of(kt, isa, simdrnn::kernels::kInt8);
 }
 
 template <class Body>

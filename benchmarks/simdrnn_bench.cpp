@@ -166,6 +166,7 @@ struct Variant {
   Engine engine;
   bool one_step;
   simdrnn_isa max_isa = SIMDRNN_ISA_AVX512;  // simdrnn's kernels capped to this ISA (simdrnn_avx2)
+  simdrnn_precision precision = SIMDRNN_PRECISION_F32;  // simdrnn's weights (simdrnn_bf16, simdrnn_int8)
 };
 
 struct Suite {
@@ -183,26 +184,41 @@ const std::vector<Variant> kForwardVariantsWithAvx2 = {{"simdrnn", Engine::kSimd
                                                        {"simdrnn_avx2", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX2},
                                                        {"onednn", Engine::kOnednn, false},
                                                        {"gemmloop", Engine::kGemmloop, false}};
+// Latency suites also run reduced-precision weights (bf16, int8).
+const std::vector<Variant> kLatencyVariants = {
+    {"simdrnn", Engine::kSimdrnn, false},
+    {"simdrnn_bf16", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_BF16},
+    {"simdrnn_int8", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_INT8},
+    {"simdrnn_avx2", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX2},
+    {"onednn", Engine::kOnednn, false},
+    {"gemmloop", Engine::kGemmloop, false}};
 
 // Gated cells: no gemmloop (an sgemm-per-step LSTM is what PyTorch does,
 // but the Elman suites already show that loop).
 const std::vector<Variant> kGatedVariants = {{"simdrnn", Engine::kSimdrnn, false},
                                              {"onednn", Engine::kOnednn, false}};
+const std::vector<Variant> kGatedLatencyVariants = {
+    {"simdrnn", Engine::kSimdrnn, false},
+    {"simdrnn_bf16", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_BF16},
+    {"simdrnn_int8", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_INT8},
+    {"onednn", Engine::kOnednn, false}};
 
 const Suite kSuites[] = {
-    {"latency", kForwardVariantsWithAvx2},
+    {"latency", kLatencyVariants},
     {"batch", kForwardVariants},
     {"throughput", kForwardVariantsWithAvx2},
     {"layers", kForwardVariants},
     {"stream",
      {{"simdrnn_step", Engine::kSimdrnnStream, true},
+      {"simdrnn_bf16_step", Engine::kSimdrnnStream, true, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_BF16},
+      {"simdrnn_int8_step", Engine::kSimdrnnStream, true, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_INT8},
       {"simdrnn_seq", Engine::kSimdrnn, false},
       {"onednn_step", Engine::kOnednn, true},
       {"onednn_seq", Engine::kOnednn, false},
       {"gemmloop_step", Engine::kGemmloop, true}}},
     {"training", {{"simdrnn", Engine::kSimdrnnTrain, false}, {"onednn", Engine::kOnednnTrain, false}}},
-    {"lstm_latency", kGatedVariants},
-    {"gru_latency", kGatedVariants},
+    {"lstm_latency", kGatedLatencyVariants},
+    {"gru_latency", kGatedLatencyVariants},
     {"lstm_throughput", kGatedVariants},
     {"gru_throughput", kGatedVariants},
 };
@@ -330,7 +346,7 @@ double core_round_trip_us() {
 // mirrored by dX) plus the dW GEMMs at peak.
 template <class Call>
 void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, Call&& call,
-               bool training = false) {
+               bool training = false, simdrnn_precision precision = SIMDRNN_PRECISION_F32) {
   call();  // warm-up: caches, page faults, thread pools
   const double trip_before = g_probes && threads >= 2 ? core_round_trip_us() : 0.0;
   const double busy_before = system_busy_seconds(), own_before = own_cpu_seconds();
@@ -349,7 +365,10 @@ void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, 
   simdrnn_bench::Bound bound =
       simdrnn_bench::lower_bound(g_roofline,
                                  {T, s.N, s.I, s.H, s.L, s.bidir ? 2 : 1, s.O,
-                                  s.cell == SIMDRNN_CELL_LSTM ? 4 : s.cell == SIMDRNN_CELL_GRU ? 3 : 1, s.P},
+                                  s.cell == SIMDRNN_CELL_LSTM ? 4 : s.cell == SIMDRNN_CELL_GRU ? 3 : 1, s.P,
+                                  precision == SIMDRNN_PRECISION_BF16   ? 2.0
+                                  : precision == SIMDRNN_PRECISION_INT8 ? 1.0
+                                                                        : 4.0},
                                  threads);
   if (training && g_roofline.valid) {
     const double d = s.bidir ? 2.0 : 1.0;
@@ -389,7 +408,8 @@ struct ScopedMaxIsa {
 void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int threads) {
   const ScopedMaxIsa isa_cap(v.max_isa);
   const int64_t T = v.one_step ? 1 : s.T;
-  const simdrnn_config config = config_for(s);
+  simdrnn_config config = config_for(s);
+  config.weight_precision = v.precision;
   const int64_t D = s.bidir ? 2 : 1;
   const std::shared_ptr<const BaselineWeights> weights = weights_for(s);
   const std::vector<float> x = simdrnn_test::random_vector(static_cast<size_t>(T * s.N * s.I), 1);
@@ -422,9 +442,12 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       args.workspace = workspace.data();
       args.workspace_size = workspace.size();
       state.SetLabel(simdrnn::isa_name(model.isa()));
-      time_loop(state, s, T, threads, [&] {
-        if (simdrnn_forward(model.get(), &args) != SIMDRNN_OK) throw std::runtime_error(simdrnn_last_error());
-      });
+      time_loop(
+          state, s, T, threads,
+          [&] {
+            if (simdrnn_forward(model.get(), &args) != SIMDRNN_OK) throw std::runtime_error(simdrnn_last_error());
+          },
+          false, v.precision);
       break;
     }
     case Engine::kSimdrnnStream: {
@@ -434,7 +457,8 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       stream.reset(h0);
       state.SetLabel(simdrnn::isa_name(model.isa()));
       const simdrnn::Span<float> out_span(out_ptr, out.size());
-      time_loop(state, s, T, threads, [&] { stream.step(1, x, y, out_span, threads); });
+      time_loop(
+          state, s, T, threads, [&] { stream.step(1, x, y, out_span, threads); }, false, v.precision);
       break;
     }
     case Engine::kOnednn: {

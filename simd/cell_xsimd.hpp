@@ -269,7 +269,7 @@ struct Cells {
 };
 
 // The kernel table of one ISA: every entry of simd/kernel_list.inc.
-template <class GemmImpl, class CellImpl>
+template <class GemmImpl, class GemmBf16, class GemmInt8, class CellImpl>
 KernelTable make_table(const char* name, int32_t isa) {
   static_assert(GemmImpl::kPanel == CellImpl::kPanel, "one panel width per table");
   return KernelTable{name,
@@ -277,6 +277,8 @@ KernelTable make_table(const char* name, int32_t isa) {
                      GemmImpl::kPanel,
                      GemmImpl::kTileRows,
                      &GemmImpl::gemm,
+                     &GemmBf16::gemm,
+                     &GemmInt8::gemm,
                      &GemmImpl::tune,
                      &CellImpl::lstm_step,
                      &CellImpl::gru_step,

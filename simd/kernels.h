@@ -35,7 +35,7 @@ struct GemmParams {
   int64_t k;           // reduction length, >= 0 (0: the product is zero, A unread)
   const float* a;      // A: row r is a[r * lda + 0 .. k-1]
   int64_t lda;         // >= k, or 0: every row of A is the same k floats
-  const float* b;      // packed B (see above); all panels of the matrix
+  const void* b;      // packed B (see above); all panels of the matrix, elements as b_format says
   int64_t n_begin;     // first column computed; a multiple of panel_width
   int64_t n_end;       // one past the last column computed; n_begin < n_end
   float* c;            // C: element (r, j) at c[r * ldc + j]
@@ -52,7 +52,19 @@ struct GemmParams {
   int64_t ldmask;      //   forward with clip > 0 writes 1 where |pre| <= clip, else 0;
   int32_t mask_write;  //   *Grad multiplies by it when mask != NULL (mask_write 0)
   int32_t split_k;     // 1: a single-row call (m == 1) may split the k sum (above)
+  // --- reduced-precision weights (zero-initialise for f32) ---
+  int32_t b_format;      // WeightFormat of B's elements (run_gemm picks the kernel)
+  const float* b_scale;  // kInt8: column j of B is b_scale[j] times its integers (j < round_up(n_end))
 };
+
+// How packed B stores its elements (docs/design.md, "Weight precision"): the
+// same panel layout, elements of another size. bf16: the upper half of the
+// f32 bit pattern (rounded to nearest even when packed). int8: symmetric,
+// one f32 scale per column of B (per row of the weight matrix), B(k, j) =
+// b_scale[j] * q(k, j) with q in [-127, 127]. The kernels widen elements to
+// f32 in registers; A, the sums and the epilogue stay f32. For int8 the
+// scale multiplies the finished sum (before C, bias, clip, activation).
+enum WeightFormat : int32_t { kF32 = 0, kBf16 = 1, kInt8 = 2 };
 
 // gemm(p): for r < m and n_begin <= j < n_end computes the GemmParams formula.
 // Reads A rows 0..m-1 (k floats each), the panels covering [n_begin, n_end),
@@ -205,8 +217,10 @@ struct KernelTable {
   int32_t isa;          // simdrnn_isa value
   int64_t panel_width;  // columns per packed panel
   int64_t tile_rows;    // rows per GEMM tile
-  GemmFn gemm;
-  TuneFn tune;  // sets the GEMM's blocking (not a kernel: not in kernel_list.inc)
+  GemmFn gemm;       // B in f32
+  GemmFn gemm_bf16;  // B in bf16 (b_format kBf16)
+  GemmFn gemm_int8;  // B in int8 with column scales (b_format kInt8)
+  TuneFn tune;       // sets the GEMM's blocking (not a kernel: not in kernel_list.inc)
   CellStepFn lstm_step, gru_step, gru_reset, gru_update;
   CellBackwardFn lstm_backward, gru_backward, gru_update_backward, gru_reset_backward;
   ActivateFn activate;
@@ -215,6 +229,11 @@ struct KernelTable {
   SgdFn sgd;
   AdamFn adam;
 };
+
+// The GEMM kernel for p.b_format.
+inline void run_gemm(const KernelTable& kt, const GemmParams& p) {
+  (p.b_format == kBf16 ? kt.gemm_bf16 : p.b_format == kInt8 ? kt.gemm_int8 : kt.gemm)(p);
+}
 
 // Every kernel of simd/kernel_list.inc is a member of the table.
 #define SIMDRNN_KERNEL(name) static_assert(sizeof(&KernelTable::name) > 0, #name);

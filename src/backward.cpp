@@ -80,7 +80,7 @@ void Backward::elman_recurrences(int64_t l) const {
   auto walk = [&](int64_t d) {
     // Backward of the forward direction walks time down from each
     // sequence's last step: that is the forward engine's reverse walk.
-    return Recurrence{&kt,         m.cells[l * D + d].w_hh_bwd.data.get(),
+    return Recurrence{&kt,         &m.cells[l * D + d].w_hh_bwd,
                       T,           N,
                       H,           dh,
                       d * H,       d == 1,
@@ -187,7 +187,7 @@ void Backward::elman_layer(int64_t l) {
     // dh0 = dA at each sequence's first step, times W_hh.
     for (int64_t d = 0; d < D && b.dh0; ++d) {
       GemmParams p{};
-      p.k = H, p.b = m.cells[l * D + d].w_hh_bwd.data.get(), p.n_begin = 0, p.n_end = H;
+      p.k = H, set_b(p, m.cells[l * D + d].w_hh_bwd), p.n_begin = 0, p.n_end = H;
       p.accumulate = b.accumulate;
       const bool uniform = d == 0 || !fa.seq_lens;
       const int64_t t_first = d == 0 ? 0 : T - 1;

@@ -81,7 +81,7 @@ struct Call {
     const Cell& cell = model.cells[l * D + d];
     uint8_t* mask = training && model.config.clip > 0.0f ? training->layer[l].mask : nullptr;
     return Recurrence{&kt,
-                      cell.w_hh.data.get(),
+                      &cell.w_hh,
                       T,
                       N,
                       H,
@@ -154,7 +154,7 @@ struct Call {
       p.k = src_width;
       p.a = src;
       p.lda = src_width;
-      p.b = cell.w_ih.data.get();
+      set_b(p, cell.w_ih);
       p.n_begin = 0;
       p.bias = cell.bias.get();
       if (gated()) {
@@ -254,7 +254,7 @@ struct Call {
       p.k = w.out;
       p.a = y;
       p.lda = w.out;
-      p.b = model.w_hy.data.get();
+      set_b(p, model.w_hy);
       p.n_begin = 0;
       p.n_end = O;
       p.c = a.out;

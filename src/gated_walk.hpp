@@ -98,14 +98,14 @@ struct GatedWalk {
     p.k = k;
     p.a = a;
     p.lda = lda;
-    p.b = b.data.get();
+    set_b(p, b);
     p.n_begin = n_begin;
     p.n_end = n_end;
     p.c = rec_rows(t, n0);
     p.ldc = rec_ld();
     p.bias = bias;
     p.split_k = 1;  // m is the same for every thread count: the sum order too
-    kt->gemm(p);
+    kernels::run_gemm(*kt, p);
   }
 
   kernels::CellStep step_params(int64_t t, int64_t n0, int64_t n1, int64_t u0, int64_t u1) const {
@@ -193,13 +193,13 @@ struct GatedWalk {
             p.k = H;
             p.a = r.at(rows, t, n0);
             p.lda = r.ld(rows);
-            p.b = cell->w_hr.data.get();
+            set_b(p, cell->w_hr);
             p.n_begin = proj_panels.begin * pw;
             p.n_end = std::min(proj, proj_panels.end * pw);
             p.c = h.at(rows, t, n0);
             p.ldc = h.ld(rows);
             p.split_k = 1;
-            kt->gemm(p);
+            kernels::run_gemm(*kt, p);
           });
       }
       if (s + 1 < T) sync();

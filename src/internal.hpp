@@ -80,11 +80,24 @@ int32_t default_num_threads();  // SIMDRNN_NUM_THREADS, else the cores this proc
 // ---- weights and model ----------------------------------------------------------------
 // A weight matrix W [rows, cols] packed as the GEMM's B operand (B = W^T).
 struct PackedMatrix {
-  AlignedFloats data;
-  int64_t rows = 0;   // output columns of the GEMM (n)
-  int64_t cols = 0;   // reduction length (k)
-  int64_t bytes = 0;  // of data, panels padded
+  AlignedFloats data;  // panels of elements as `format` says (raw storage for bf16 / int8)
+  int64_t rows = 0;    // output columns of the GEMM (n)
+  int64_t cols = 0;    // reduction length (k)
+  int64_t bytes = 0;   // of data, panels padded
+  int64_t panel_width = 0;
+  int32_t format = kernels::kF32;
+  AlignedFloats scale;  // kInt8: one scale per column of B (per row of W), padded; else null
 };
+// Points a GEMM's B operand at a packed matrix, its format and scales.
+inline void set_b(kernels::GemmParams& p, const PackedMatrix& m) {
+  p.b = m.data.get();
+  p.b_format = m.format;
+  p.b_scale = m.scale.get();
+}
+// Converts an f32 pack to bf16 (round to nearest even) or int8 (symmetric,
+// per column of B: scale = max |w| / 127, q = round(w / scale)) in the same
+// panel layout (kernels.h, WeightFormat); kF32 returns it unchanged.
+PackedMatrix convert_pack(PackedMatrix f32, int32_t format);
 // Packs row-major W [rows, cols] into panels of panel_width (simd/kernels.h).
 PackedMatrix pack_b(const float* w, int64_t rows, int64_t cols, int64_t panel_width);
 

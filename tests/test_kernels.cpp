@@ -51,7 +51,7 @@ struct GemmCase {
 
 // Runs one GEMM through `kt` on guarded buffers and checks every written value
 // (and that nothing else was written) against the double reference.
-void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed) {
+void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed, int32_t format = simdrnn::kernels::kF32) {
   SCOPED_TRACE(std::string(kt.name) + " m=" + std::to_string(gc.m) + " k=" + std::to_string(gc.k) +
                " n=" + std::to_string(gc.n) + " acc=" + std::to_string(gc.accumulate) +
                " bias=" + std::to_string(gc.bias) + " act=" + std::to_string(gc.act) +
@@ -62,11 +62,26 @@ void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed) {
   const auto cv = simdrnn_test::random_vector(static_cast<size_t>(gc.m * ldc), seed + 2);
   const auto bv = simdrnn_test::random_vector(static_cast<size_t>(gc.n), seed + 3);
 
-  const simdrnn::PackedMatrix packed = simdrnn::pack_b(w.data(), gc.n, gc.k, pw);
-  const int64_t packed_count = (gc.n + pw - 1) / pw * pw * gc.k;
-  GuardedFloats b(packed_count), a(gc.m * lda - (lda - gc.k)), c(gc.m * ldc - (ldc - gc.n));
-  GuardedFloats bias((gc.n + pw - 1) / pw * pw);
-  std::memcpy(b.data(), packed.data.get(), static_cast<size_t>(packed_count) * sizeof(float));
+  const simdrnn::PackedMatrix packed =
+      simdrnn::convert_pack(simdrnn::pack_b(w.data(), gc.n, gc.k, pw), format);
+  const int64_t padded_n = (gc.n + pw - 1) / pw * pw;
+  GuardedFloats b((packed.bytes + 3) / 4), a(gc.m * lda - (lda - gc.k)), c(gc.m * ldc - (ldc - gc.n));
+  GuardedFloats bias(padded_n), scale(padded_n);
+  std::memcpy(b.data(), packed.data.get(), static_cast<size_t>(packed.bytes));
+  if (packed.scale) std::memcpy(scale.data(), packed.scale.get(), static_cast<size_t>(padded_n) * sizeof(float));
+  // The weights the kernel multiplies by: W itself, or its bf16 / int8 form.
+  auto weight = [&](int64_t j, int64_t kk) -> double {
+    const int64_t at = ((j / pw) * gc.k + kk) * pw + j % pw;
+    if (format == simdrnn::kernels::kBf16) {
+      const uint32_t bits = static_cast<uint32_t>(reinterpret_cast<const uint16_t*>(packed.data.get())[at]) << 16;
+      float f;
+      std::memcpy(&f, &bits, sizeof f);
+      return f;
+    }
+    if (format == simdrnn::kernels::kInt8)
+      return static_cast<double>(packed.scale[j]) * reinterpret_cast<const int8_t*>(packed.data.get())[at];
+    return w[j * gc.k + kk];
+  };
   std::memcpy(a.data(), av.data(), static_cast<size_t>(a.size()) * sizeof(float));
   std::memcpy(c.data(), cv.data(), static_cast<size_t>(c.size()) * sizeof(float));
   for (int64_t j = 0; j < bias.size(); ++j) bias[j] = j < gc.n ? bv[j] : 0.0f;
@@ -77,6 +92,8 @@ void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed) {
   p.a = gc.k ? a.data() : nullptr;
   p.lda = lda;
   p.b = b.data();
+  p.b_format = format;
+  p.b_scale = packed.scale ? scale.data() : nullptr;
   p.n_begin = 0;
   p.n_end = gc.n;
   p.c = c.data();
@@ -86,9 +103,10 @@ void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed) {
   p.activation = gc.act;
   p.clip = gc.clip;
   p.split_k = static_cast<int32_t>(seed % 2);  // the recurrence's split k sum (m == 1)
-  kt.gemm(p);
+  simdrnn::kernels::run_gemm(kt, p);
 
-  EXPECT_TRUE(a.canaries_intact() && b.canaries_intact() && c.canaries_intact() && bias.canaries_intact());
+  EXPECT_TRUE(a.canaries_intact() && b.canaries_intact() && c.canaries_intact() && bias.canaries_intact() &&
+              scale.canaries_intact());
   int failures = 0;
   for (int64_t r = 0; r < gc.m; ++r)
     for (int64_t j = 0; j < ldc && r * ldc + j < c.size(); ++j) {
@@ -99,7 +117,7 @@ void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed) {
       }
       double acc = 0, mag = 0;
       for (int64_t kk = 0; kk < gc.k; ++kk) {
-        const double t = static_cast<double>(av[r * lda + kk]) * w[j * gc.k + kk];
+        const double t = static_cast<double>(av[r * lda + kk]) * weight(j, kk);
         acc += t;
         mag += std::fabs(t);
       }
@@ -131,6 +149,26 @@ TEST_P(KernelTest, GemmAllTailsPlainProjection) {
     for (int64_t n : kSizes)
       for (int64_t k : {int64_t{1}, int64_t{7}, int64_t{17}, int64_t{64}, int64_t{100}})
         check_gemm(table(), {m, k, n, false, true, simdrnn::kernels::kNone, 0.0f}, seed++);
+}
+
+// bf16 and int8 weights (gemm_bf16, gemm_int8): the same contract against the
+// double product with the weights the kernel holds, every tail; int8's column
+// scale multiplies the finished sum.
+TEST_P(KernelTest, GemmBf16AllTails) {
+  uint32_t seed = 2000;
+  for (int64_t m : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{17}})
+    for (int64_t n : kSizes)
+      for (int64_t k : {int64_t{1}, int64_t{17}, int64_t{100}})
+        check_gemm(table(), {m, k, n, m % 2 == 1, true, simdrnn::kernels::kTanh, 0.0f}, seed++,
+                   simdrnn::kernels::kBf16);
+}
+TEST_P(KernelTest, GemmInt8AllTails) {
+  uint32_t seed = 3000;
+  for (int64_t m : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{17}})
+    for (int64_t n : kSizes)
+      for (int64_t k : {int64_t{1}, int64_t{17}, int64_t{100}})
+        check_gemm(table(), {m, k, n, m % 2 == 1, m > 1, m == 7 ? simdrnn::kernels::kSigmoid : simdrnn::kernels::kNone,
+                             0.0f}, seed++, simdrnn::kernels::kInt8);
 }
 
 // No accumulate, bias, activation or clip: full-width tiles store their sums
@@ -595,7 +633,7 @@ TEST_P(KernelTest, CellBackwardAllTails) {
 
 // Every kernel of simd/kernel_list.inc has a test above: adding a kernel to
 // the list without adding its name here (next to its test) fails to compile.
-constexpr bool kTested_gemm = true, kTested_lstm_step = true, kTested_gru_step = true,
+constexpr bool kTested_gemm = true, kTested_gemm_bf16 = true, kTested_gemm_int8 = true, kTested_lstm_step = true, kTested_gru_step = true,
                kTested_gru_reset = true, kTested_gru_update = true, kTested_lstm_backward = true,
                kTested_gru_backward = true, kTested_gru_update_backward = true,
                kTested_gru_reset_backward = true, kTested_activate = true, kTested_sum_squares = true,

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "simd/kernels.h"
 
@@ -51,29 +52,41 @@ inline float finish(float val, const GemmParams& p, int64_t row, int64_t col) {
   return epilogue(val, p.activation, p.clip);
 }
 
-void gemm(const GemmParams& p) {
+// Packed B elements (kernels.h, WeightFormat) as floats.
+float b_element(const float* b, int64_t i) { return b[i]; }
+float b_element(const uint16_t* b, int64_t i) {
+  const uint32_t bits = static_cast<uint32_t>(b[i]) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+float b_element(const int8_t* b, int64_t i) { return static_cast<float>(b[i]); }
+
+template <class BT>
+void gemm_of(const GemmParams& p) {
   for (int64_t r = 0; r < p.m; ++r) {
     float* c = p.c + r * p.ldc;
     for (int64_t col0 = p.n_begin; col0 < p.n_end; col0 += kPanel) {
-      const float* b = p.k > 0 ? p.b + (col0 / kPanel) * p.k * kPanel : nullptr;
+      const BT* b = p.k > 0 ? static_cast<const BT*>(p.b) + (col0 / kPanel) * p.k * kPanel : nullptr;
       float acc[kPanel] = {}, odd[kPanel] = {};
       const int64_t step = p.split_k && p.m == 1 ? 2 : 1;  // same order as the SIMD kernels
       int64_t kk = 0;
       if (step == 2) {
         for (; kk + 1 < p.k; kk += 2)
           for (int64_t w = 0; w < kPanel; ++w) {
-            acc[w] += p.a[p.a_transposed ? kk * p.lda : kk] * b[kk * kPanel + w];
-            odd[w] += p.a[p.a_transposed ? (kk + 1) * p.lda : kk + 1] * b[(kk + 1) * kPanel + w];
+            acc[w] += p.a[p.a_transposed ? kk * p.lda : kk] * b_element(b, kk * kPanel + w);
+            odd[w] += p.a[p.a_transposed ? (kk + 1) * p.lda : kk + 1] * b_element(b, (kk + 1) * kPanel + w);
           }
         for (int64_t w = 0; w < kPanel; ++w) acc[w] += odd[w];
       }
       for (; kk < p.k; ++kk) {
         const float a = p.a_transposed ? p.a[kk * p.lda + r] : p.a[r * p.lda + kk];
-        for (int64_t w = 0; w < kPanel; ++w) acc[w] += a * b[kk * kPanel + w];
+        for (int64_t w = 0; w < kPanel; ++w) acc[w] += a * b_element(b, kk * kPanel + w);
       }
       const int64_t n = std::min(kPanel, p.n_end - col0);
       for (int64_t w = 0; w < n; ++w) {
         float val = acc[w];
+        if (p.b_format == kInt8) val *= p.b_scale[col0 + w];
         if (p.accumulate) val += c[col0 + w];
         if (p.bias) val += p.bias[col0 + w];
         c[col0 + w] = finish(val, p, r, col0 + w);
@@ -81,6 +94,10 @@ void gemm(const GemmParams& p) {
     }
   }
 }
+
+void gemm(const GemmParams& p) { gemm_of<float>(p); }
+void gemm_bf16(const GemmParams& p) { gemm_of<uint16_t>(p); }
+void gemm_int8(const GemmParams& p) { gemm_of<int8_t>(p); }
 
 // ---- gated cells (kernels.h, CellStep): one unit at a time ------------------
 float clamp(float v, float clip) { return clip > 0.0f ? (v > clip ? clip : (v < -clip ? -clip : v)) : v; }
@@ -299,6 +316,8 @@ const KernelTable& scalar_table() {
                                  scalar::kPanel,
                                  1,
                                  &scalar::gemm,
+                                 &scalar::gemm_bf16,
+                                 &scalar::gemm_int8,
                                  &scalar::tune,
                                  &scalar::lstm_step,
                                  &scalar::gru_step,
