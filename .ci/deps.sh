@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages simdrnn needs, only those that are missing.
 set -euo pipefail
 packages=(g++ cmake make pkg-config libdnnl-dev libxsimd-dev libgtest-dev libbenchmark-dev
-          python3 python3-numpy python3-matplotlib python3-torch)
+          python3 python3-numpy python3-matplotlib python3-torch
+          libonnx-dev libprotobuf-dev libonnx-testdata python3-onnx)  # the ONNX importer and its tests
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
