@@ -4,6 +4,7 @@
 // and simdrnn_onnx_last_error()'s message.
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <mutex>
@@ -136,6 +137,9 @@ SIMDRNN_API simdrnn_status simdrnn_onnx_load(const char* path, simdrnn_model** m
   if (graph) *graph = nullptr;
   return guarded([&]() -> simdrnn_status {
     if (!path) return fail(SIMDRNN_INVALID_ARGUMENT, "path: expected a file name, got NULL");
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+      return fail(SIMDRNN_INVALID_ARGUMENT, cat("path: '", path, "' is a directory, not a model file"));
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in) return fail(SIMDRNN_INVALID_ARGUMENT, cat("path: cannot open '", path, "': ", std::strerror(errno)));
     const std::streamoff end = in.tellg();
