@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cmath>
 #include <map>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -127,8 +128,8 @@ class Importer {
   // ---- node plumbing ----
   std::string node_desc(const onnx::NodeProto& n, int index) const {
     std::string s = n.name().empty() ? cat("node #", index) : cat("node ", quoted(n.name()));
-    s += cat(" (", n.op_type().size() <= 64 ? n.op_type() : n.op_type().substr(0, 64) + "...", ")");
-    return s;
+    const std::string op = quoted(n.op_type().substr(0, 64));
+    return s + " (" + op.substr(1, op.size() - 2) + ")";
   }
   bool has_input(const onnx::NodeProto& n, int i) const { return i < n.input_size() && !n.input(i).empty(); }
   const Value& input(const onnx::NodeProto& n, int i, const char* slot) const {
@@ -141,6 +142,9 @@ class Importer {
   }
   void define(const std::string& name, Value v) {
     if (name.empty()) return;
+    // Real tensors here have rank <= 8; a bound keeps hostile graphs cheap to follow.
+    if ((v.kind == Value::kView && v.groups.size() > 8) || (v.kind == Value::kZeros && v.dims.size() > 8))
+      unsupported(desc_, ": output ", quoted(name), " would have rank > 8");
     if (!values_.emplace(name, std::move(v)).second)
       invalid(desc_, ": output ", quoted(name), " is already defined (by a graph input, initializer or earlier node)");
   }

@@ -27,15 +27,18 @@ void strided_copy(const float* src, float* dst, const std::vector<CopyAxis>& axe
   const size_t r = axes.size();
   std::vector<int64_t> idx(r, 0);
   const CopyAxis& inner = axes.back();
+  int64_t s = 0, d = 0;  // offsets of the current row; they stay inside both buffers
   for (;;) {
-    for (int64_t i = 0; i < inner.extent; ++i) dst[i * inner.dst] = src[i * inner.src];
+    for (int64_t i = 0; i < inner.extent; ++i) dst[d + i * inner.dst] = src[s + i * inner.src];
     size_t k = r - 1;
     for (; k-- > 0;) {
-      src += axes[k].src;
-      dst += axes[k].dst;
-      if (++idx[k] < axes[k].extent) break;
-      src -= axes[k].src * axes[k].extent;
-      dst -= axes[k].dst * axes[k].extent;
+      if (++idx[k] < axes[k].extent) {
+        s += axes[k].src;
+        d += axes[k].dst;
+        break;
+      }
+      s -= axes[k].src * (axes[k].extent - 1);
+      d -= axes[k].dst * (axes[k].extent - 1);
       idx[k] = 0;
     }
     if (k == static_cast<size_t>(-1)) return;
