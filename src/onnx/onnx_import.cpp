@@ -352,6 +352,7 @@ class Importer {
 
   // ---- operators ----
   void node(const onnx::NodeProto& n);
+  bool fold(const onnx::NodeProto& n);
   void recurrent(const onnx::NodeProto& n);
   void check_x(const Value& v, int64_t layer, int64_t layout);
   StateSource state(const onnx::NodeProto& n, int slot, bool cell, int64_t layer, int64_t layout);
@@ -384,6 +385,7 @@ class Importer {
   std::vector<Input> inputs_;
   std::map<std::pair<int64_t, int64_t>, Axis::Kind> bound_;  // (input, dim) -> kTime / kBatch
   std::vector<Dim> scratch_;
+  int64_t folded_ = 0;  // elements made by constant folding so far
   int64_t fixed_seq_len_ = 0, fixed_batch_ = 0;
   std::string batch_by_;
 
@@ -455,6 +457,7 @@ void Importer::node(const onnx::NodeProto& n) {
   if (!n.domain().empty() && n.domain() != "ai.onnx")
     unsupported(desc_, ": operator domain ", quoted(n.domain()), " (only the default ONNX domain is supported)");
   const std::string& op = n.op_type();
+  if (fold(n)) return;
   if (op == "RNN" || op == "LSTM" || op == "GRU") return recurrent(n);
   if (op == "Constant") return constant(n);
   if (op == "Identity") {
@@ -479,6 +482,217 @@ void Importer::node(const onnx::NodeProto& n) {
   unsupported(desc_, ": operator ", quoted(op),
               " is not part of what simdrnn imports (a chain of RNN, LSTM or GRU nodes, the glue torch.onnx.export "
               "puts between them, and an output projection)");
+}
+
+// ---- constant folding ----------------------------------------------------------------
+// torch.onnx.export(..., do_constant_folding=False) leaves the gate reordering
+// of the weights in the graph (Slice, Concat, Unsqueeze of initializers):
+// evaluate such nodes when every data input is a constant.
+
+// dst[sum i_k dst_k] = src[sum i_k src_k] for every index i < dims.
+template <class T>
+void copy_nd(const T* src, const std::vector<int64_t>& src_strides, T* dst, const std::vector<int64_t>& dst_strides,
+             const std::vector<int64_t>& dims) {
+  for (int64_t d : dims)
+    if (d == 0) return;
+  std::vector<int64_t> idx(dims.size(), 0);
+  int64_t s = 0, d = 0;
+  for (;;) {
+    dst[d] = src[s];
+    size_t k = dims.size();
+    for (; k-- > 0;) {
+      if (++idx[k] < dims[k]) {
+        s += src_strides[k];
+        d += dst_strides[k];
+        break;
+      }
+      s -= src_strides[k] * (dims[k] - 1);
+      d -= dst_strides[k] * (dims[k] - 1);
+      idx[k] = 0;
+    }
+    if (k == static_cast<size_t>(-1)) return;
+  }
+}
+
+std::vector<int64_t> row_major_strides(const std::vector<int64_t>& dims) {
+  std::vector<int64_t> st(dims.size());
+  int64_t s = 1;
+  for (size_t i = dims.size(); i-- > 0;) {
+    st[i] = s;
+    s *= dims[i];
+  }
+  return st;
+}
+
+bool Importer::fold(const onnx::NodeProto& n) {
+  const std::string& op = n.op_type();
+  const bool is_concat = op == "Concat";
+  if (!(is_concat || op == "Slice" || op == "Unsqueeze" || op == "Squeeze" || op == "Transpose" || op == "Reshape"))
+    return false;
+  if (n.input_size() < 1 || n.output_size() != 1) return false;  // the operator's own rule says what is wrong
+  const int data_inputs = is_concat ? n.input_size() : 1;
+  for (int i = 0; i < data_inputs; ++i) {
+    auto it = has_input(n, i) ? values_.find(n.input(i)) : values_.end();
+    if (it == values_.end() || it->second.kind != Value::kConst) return false;
+  }
+  const Tensor& t = *values_.at(n.input(0)).tensor;
+  // Small integer vectors are shapes: the shape rules below keep them symbolic-friendly.
+  if (!is_concat && t.is_int() && t.dims.size() <= 1) return false;
+  const int64_t rank = static_cast<int64_t>(t.dims.size());
+  auto out = std::make_shared<Tensor>();
+  out->dtype = t.dtype;
+  auto copy = [&](const Tensor& src, const std::vector<int64_t>& src_strides, int64_t src_base,
+                  const std::vector<int64_t>& dims, int64_t dst_base) {
+    const std::vector<int64_t> dst_strides = row_major_strides(out->dims);
+    if (src.is_float())
+      copy_nd(src.f.data() + src_base, src_strides, out->f.data() + dst_base, dst_strides, dims);
+    else
+      copy_nd(src.i.data() + src_base, src_strides, out->i.data() + dst_base, dst_strides, dims);
+  };
+  auto allocate = [&]() {
+    int64_t count = 1;
+    for (int64_t d : out->dims) count = checked_mul(count, d, desc_);
+    folded_ += count;
+    if (folded_ > (int64_t{1} << 28)) unsupported(desc_, ": constant folding would make more than 2^28 elements");
+    if (out->is_float())
+      out->f.resize(static_cast<size_t>(count));
+    else
+      out->i.resize(static_cast<size_t>(count));
+  };
+  if (op == "Unsqueeze" || op == "Squeeze" || op == "Reshape") {  // the data stay as they are
+    out->f = t.f;
+    out->i = t.i;
+    if (op == "Unsqueeze") {
+      read_attributes(n, {"axes"});
+      auto axes = axes_of(n, 1);
+      if (!axes || axes->empty()) invalid(desc_, ": no axes");
+      const int64_t r = rank + static_cast<int64_t>(axes->size());
+      std::set<int64_t> at;
+      for (int64_t a : *axes)
+        if (!at.insert(normalize_axis(a, r, "axis")).second) invalid(desc_, ": axis ", a, " repeats");
+      size_t next = 0;
+      for (int64_t i = 0; i < r; ++i) out->dims.push_back(at.count(i) ? 1 : t.dims[next++]);
+    } else if (op == "Squeeze") {
+      read_attributes(n, {"axes"});
+      std::set<int64_t> drop;
+      if (auto axes = axes_of(n, 1)) {
+        for (int64_t a : *axes) {
+          const int64_t i = normalize_axis(a, rank, "axis");
+          if (t.dims[static_cast<size_t>(i)] != 1) invalid(desc_, ": axis ", a, " is not of size 1");
+          drop.insert(i);
+        }
+      } else {
+        for (int64_t i = 0; i < rank; ++i)
+          if (t.dims[static_cast<size_t>(i)] == 1) drop.insert(i);
+      }
+      for (int64_t i = 0; i < rank; ++i)
+        if (!drop.count(i)) out->dims.push_back(t.dims[static_cast<size_t>(i)]);
+    } else {
+      read_attributes(n, {"allowzero"});
+      const std::vector<int64_t> spec = as_ints(input(n, 1, "shape"), "shape");
+      int64_t known_product = 1, minus = -1;
+      for (size_t j = 0; j < spec.size(); ++j) {
+        int64_t d = spec[j];
+        if (d == 0 && attr_int("allowzero", 0) == 0) {
+          if (j >= t.dims.size()) invalid(desc_, ": shape entry ", j, " copies a dimension the input lacks");
+          d = t.dims[j];
+        }
+        if (d == -1) {
+          if (minus >= 0) invalid(desc_, ": shape has more than one -1");
+          minus = static_cast<int64_t>(j);
+        } else if (d < 0) {
+          invalid(desc_, ": shape entry ", d);
+        } else {
+          known_product = checked_mul(known_product, d, desc_);
+        }
+        out->dims.push_back(d);
+      }
+      if (minus >= 0) {
+        if (known_product == 0 || t.count() % known_product != 0)
+          invalid(desc_, ": cannot reshape ", t.count(), " elements to ", spec.size(), " dims");
+        out->dims[static_cast<size_t>(minus)] = t.count() / known_product;
+      } else if (known_product != t.count()) {
+        invalid(desc_, ": cannot reshape ", t.count(), " elements into ", known_product);
+      }
+    }
+  } else if (op == "Transpose") {
+    read_attributes(n, {"perm"});
+    std::vector<int64_t> perm = attr_ints("perm").value_or(std::vector<int64_t>{});
+    if (perm.empty())
+      for (int64_t i = 0; i < rank; ++i) perm.push_back(rank - 1 - i);
+    std::vector<int64_t> sorted = perm;
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 0; i < sorted.size(); ++i)
+      if (static_cast<int64_t>(sorted.size()) != rank || sorted[i] != static_cast<int64_t>(i))
+        invalid(desc_, ": perm is not a permutation of ", rank, " axes");
+    const std::vector<int64_t> st = row_major_strides(t.dims);
+    std::vector<int64_t> src_strides;
+    for (int64_t p : perm) {
+      out->dims.push_back(t.dims[static_cast<size_t>(p)]);
+      src_strides.push_back(st[static_cast<size_t>(p)]);
+    }
+    allocate();
+    copy(t, src_strides, 0, out->dims, 0);
+  } else if (op == "Slice") {
+    read_attributes(n, {"starts", "ends", "axes"});
+    std::vector<int64_t> starts, ends, axes, steps;
+    if (attrs_.count("starts")) {
+      starts = attr_ints("starts").value_or(std::vector<int64_t>{});
+      ends = attr_ints("ends").value_or(std::vector<int64_t>{});
+      axes = attr_ints("axes").value_or(std::vector<int64_t>{});
+    } else {
+      starts = as_ints(input(n, 1, "starts"), "starts");
+      ends = as_ints(input(n, 2, "ends"), "ends");
+      if (has_input(n, 3)) axes = as_ints(input(n, 3, "axes"), "axes");
+      if (has_input(n, 4)) steps = as_ints(input(n, 4, "steps"), "steps");
+    }
+    if (starts.size() != ends.size() || (!axes.empty() && axes.size() != starts.size()) ||
+        (!steps.empty() && steps.size() != starts.size()))
+      invalid(desc_, ": starts, ends, axes and steps differ in length");
+    for (int64_t st : steps)
+      if (st != 1) unsupported(desc_, ": step ", st, " (only 1 is supported)");
+    out->dims = t.dims;
+    std::vector<int64_t> begin(t.dims.size(), 0);
+    for (size_t i = 0; i < starts.size(); ++i) {
+      const int64_t axis = normalize_axis(axes.empty() ? static_cast<int64_t>(i) : axes[i], rank, "axis");
+      const int64_t size = t.dims[static_cast<size_t>(axis)];
+      auto clamp = [&](int64_t x) { return std::clamp(x < 0 ? (x < -size ? 0 : x + size) : x, int64_t{0}, size); };
+      const int64_t b = clamp(starts[i]), e = clamp(ends[i]);
+      begin[static_cast<size_t>(axis)] = b;
+      out->dims[static_cast<size_t>(axis)] = std::max<int64_t>(0, e - b);
+    }
+    const std::vector<int64_t> st = row_major_strides(t.dims);
+    int64_t base = 0;
+    for (size_t i = 0; i < st.size(); ++i) base += begin[i] * st[i];
+    allocate();
+    copy(t, st, base, out->dims, 0);
+  } else {  // Concat
+    read_attributes(n, {"axis"});
+    if (!attrs_.count("axis")) invalid(desc_, ": attribute axis is required");
+    const int64_t axis = normalize_axis(attr_int("axis", 0), rank, "axis");
+    out->dims = t.dims;
+    out->dims[static_cast<size_t>(axis)] = 0;
+    for (int i = 0; i < n.input_size(); ++i) {
+      const Tensor& ti = *values_.at(n.input(i)).tensor;
+      bool same = ti.dtype == t.dtype && ti.dims.size() == t.dims.size();
+      for (size_t d = 0; same && d < t.dims.size(); ++d)
+        same = static_cast<int64_t>(d) == axis || ti.dims[d] == t.dims[d];
+      if (!same) invalid(desc_, ": input ", i, " does not match input 0 in type or shape");
+      out->dims[static_cast<size_t>(axis)] += ti.dims[static_cast<size_t>(axis)];
+    }
+    allocate();
+    const int64_t axis_stride = row_major_strides(out->dims)[static_cast<size_t>(axis)];
+    int64_t offset = 0;
+    for (int i = 0; i < n.input_size(); ++i) {
+      const Tensor& ti = *values_.at(n.input(i)).tensor;
+      copy(ti, row_major_strides(ti.dims), 0, ti.dims, offset * axis_stride);
+      offset += ti.dims[static_cast<size_t>(axis)];
+    }
+  }
+  Value v;
+  v.tensor = out;
+  define(n.output(0), std::move(v));
+  return true;
 }
 
 // ---- the recurrent nodes ------------------------------------------------------------

@@ -80,6 +80,11 @@ def torch_cases():
         ("torch_rnn_2l_initializers_as_inputs", Net(nn.RNN(3, 5, num_layers=2)), True, True,
          {"keep_initializers_as_inputs": True}),
         ("torch_lstm_bi_fixed_linear", Net(nn.LSTM(3, 5, bidirectional=True), nn.Linear(10, 4)), False, False, {}),
+        # The weights' gate reordering stays in the graph (Slice, Concat, Unsqueeze of initializers).
+        ("torch_lstm_bi_2l_no_constant_folding", Net(nn.LSTM(3, 5, num_layers=2, bidirectional=True)), True, True,
+         {"do_constant_folding": False}),
+        ("torch_gru_linear_no_constant_folding", Net(nn.GRU(3, 5), nn.Linear(5, 4)), False, True,
+         {"do_constant_folding": False}),
     ]
 
 
