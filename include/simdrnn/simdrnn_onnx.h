@@ -13,8 +13,10 @@
  * Slice of the initial states per layer, Concat of the final states, and the
  * Shape / Gather / Unsqueeze / Concat / ConstantOfShape / Expand chains that
  * build zero initial states. Weights (W, R, B, P, the projection) must be
- * initializers or Constant nodes; an initializer that is also listed as a
- * graph input is taken as a constant.
+ * initializers or Constant nodes, or Slice / Concat / Unsqueeze / Squeeze /
+ * Transpose / Reshape of them (evaluated at load: torch.onnx.export with
+ * do_constant_folding=False); an initializer that is also listed as a graph
+ * input is taken as a constant.
  *
  * Everything else is refused: SIMDRNN_UNSUPPORTED with a message naming the
  * node (or attribute, input or output) and why; a file that is not a valid
