@@ -46,5 +46,22 @@ if(NOT SIMDRNN_SANITIZE)
     ENVIRONMENT "SIMDRNN_ONNX_LIB=$<TARGET_FILE:${_simdrnn_onnx_so}>;OMP_NUM_THREADS=2")
   unset(_simdrnn_onnx_so)
 endif()
+# libFuzzer target for the loader (Clang only): onnx_fuzz_load fuzzes for a
+# minute from a corpus of the generated models and Debian's node tests.
+#   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DSIMDRNN_BUILD_FUZZERS=ON -DSIMDRNN_SANITIZE=ON \
+#     -DSIMDRNN_BUILD_BENCHMARKS=OFF && cmake --build build-fuzz --target fuzz_onnx_load
+if(SIMDRNN_BUILD_FUZZERS)
+  add_executable(fuzz_onnx_load ${CMAKE_CURRENT_SOURCE_DIR}/onnx/fuzz_onnx_load.cpp)
+  target_compile_options(fuzz_onnx_load PRIVATE -fsanitize=fuzzer)
+  target_link_options(fuzz_onnx_load PRIVATE -fsanitize=fuzzer)
+  target_link_libraries(fuzz_onnx_load PRIVATE simdrnn_onnx)
+  set(_simdrnn_fuzz_corpus ${CMAKE_CURRENT_BINARY_DIR}/fuzz_corpus)  # new inputs go here
+  file(MAKE_DIRECTORY ${_simdrnn_fuzz_corpus})
+  add_test(NAME onnx_fuzz_load
+    COMMAND fuzz_onnx_load -max_total_time=60 -rss_limit_mb=4096 -timeout=20
+            ${_simdrnn_fuzz_corpus} ${_simdrnn_onnx_models} /usr/share/libonnx-testdata/data/node/test_lstm_with_peepholes)
+  set_tests_properties(onnx_fuzz_load PROPERTIES TIMEOUT 300 LABELS "onnx;fuzz" FIXTURES_REQUIRED onnx_models)
+  unset(_simdrnn_fuzz_corpus)
+endif()
 unset(_simdrnn_onnx_tests)
 unset(_simdrnn_onnx_models)
