@@ -63,9 +63,11 @@ const Plan& live_plan(const simdrnn_onnx_graph* graph) {
 }
 
 simdrnn_status load(const void* data, size_t size, simdrnn_model** model, simdrnn_onnx_graph** graph) {
-  if (!model) throw ImportError{SIMDRNN_INVALID_ARGUMENT, "model: expected a simdrnn_model** to receive it, got NULL"};
+  if (!model)
+    throw ImportError{SIMDRNN_INVALID_ARGUMENT, "model: expected a simdrnn_model** to receive it, got NULL"};
   if (!graph)
-    throw ImportError{SIMDRNN_INVALID_ARGUMENT, "graph: expected a simdrnn_onnx_graph** to receive it, got NULL"};
+    throw ImportError{SIMDRNN_INVALID_ARGUMENT,
+                      "graph: expected a simdrnn_onnx_graph** to receive it, got NULL"};
   simdrnn_model* m = nullptr;
   try {
     auto handle = std::make_unique<simdrnn_onnx_graph>();
@@ -96,8 +98,8 @@ simdrnn_status tensor_info(const PlanTensor& t, simdrnn_onnx_tensor_info* info) 
 const PlanTensor& pick(const std::vector<PlanTensor>& list, int64_t index, const char* what) {
   if (index < 0 || index >= static_cast<int64_t>(list.size()))
     throw ImportError{SIMDRNN_INVALID_ARGUMENT,
-                      cat("index: expected 0..", static_cast<int64_t>(list.size()) - 1, " (the graph's ", what,
-                          "), got ", index)};
+                      cat("index: expected 0..", static_cast<int64_t>(list.size()) - 1, " (the graph's ",
+                          what, "), got ", index)};
   return list[static_cast<size_t>(index)];
 }
 
@@ -127,12 +129,14 @@ SIMDRNN_API simdrnn_status simdrnn_onnx_load_memory(const void* data, size_t siz
   if (model) *model = nullptr;
   if (graph) *graph = nullptr;
   return guarded([&]() -> simdrnn_status {
-    if (!data && size > 0) return fail(SIMDRNN_INVALID_ARGUMENT, cat("data: expected ", size, " bytes, got NULL"));
+    if (!data && size > 0)
+      return fail(SIMDRNN_INVALID_ARGUMENT, cat("data: expected ", size, " bytes, got NULL"));
     return load(data, size, model, graph);
   });
 }
 
-SIMDRNN_API simdrnn_status simdrnn_onnx_load(const char* path, simdrnn_model** model, simdrnn_onnx_graph** graph) {
+SIMDRNN_API simdrnn_status simdrnn_onnx_load(const char* path, simdrnn_model** model,
+                                             simdrnn_onnx_graph** graph) {
   if (model) *model = nullptr;
   if (graph) *graph = nullptr;
   return guarded([&]() -> simdrnn_status {
@@ -141,11 +145,13 @@ SIMDRNN_API simdrnn_status simdrnn_onnx_load(const char* path, simdrnn_model** m
     if (std::filesystem::is_directory(path, ec))
       return fail(SIMDRNN_INVALID_ARGUMENT, cat("path: '", path, "' is a directory, not a model file"));
     std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) return fail(SIMDRNN_INVALID_ARGUMENT, cat("path: cannot open '", path, "': ", std::strerror(errno)));
+    if (!in)
+      return fail(SIMDRNN_INVALID_ARGUMENT, cat("path: cannot open '", path, "': ", std::strerror(errno)));
     const std::streamoff end = in.tellg();
     if (end < 0) return fail(SIMDRNN_INVALID_ARGUMENT, cat("path: cannot read '", path, "' (a directory?)"));
     if (end > std::numeric_limits<int>::max())
-      return fail(SIMDRNN_UNSUPPORTED, cat("path: '", path, "' is ", end, " bytes; protobuf reads at most 2 GiB"));
+      return fail(SIMDRNN_UNSUPPORTED,
+                  cat("path: '", path, "' is ", end, " bytes; protobuf reads at most 2 GiB"));
     std::string bytes(static_cast<size_t>(end), '\0');
     in.seekg(0);
     if (!in.read(bytes.data(), end))

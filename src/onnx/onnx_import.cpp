@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <map>
 #include <limits>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -31,13 +31,13 @@ constexpr size_t kMaxShapeLength = 64;  // shape vectors are short; a long one i
 // One axis of an abstract tensor.
 struct Axis {
   enum Kind : int8_t {
-    kIn,     // dimension `index` of runtime graph input `input`
-    kTime,   // the sequence's time and batch axes (graph input X's, once bound)
+    kIn,    // dimension `index` of runtime graph input `input`
+    kTime,  // the sequence's time and batch axes (graph input X's, once bound)
     kBatch,
-    kDir,    // Y's direction axis of layer `index`
-    kHid,    // hidden units: Y's of layer `index`; -1 in final and initial states
-    kRows,   // rows [begin, end) of simdrnn's [L*D, N, H] final states (cell: of c)
-    kOut     // projection outputs
+    kDir,   // Y's direction axis of layer `index`
+    kHid,   // hidden units: Y's of layer `index`; -1 in final and initial states
+    kRows,  // rows [begin, end) of simdrnn's [L*D, N, H] final states (cell: of c)
+    kOut    // projection outputs
   };
   Kind kind = kIn;
   int64_t input = -1;
@@ -74,13 +74,13 @@ struct Dim {
 
 struct Value {
   enum Kind { kConst, kShape, kZeros, kView } kind = kConst;
-  std::shared_ptr<const Tensor> tensor;  // kConst
-  std::vector<Dim> dims;                 // kShape: its elements; kZeros: its shape
-  bool scalar = false;                   // kShape of rank 0
+  std::shared_ptr<const Tensor> tensor;                       // kConst
+  std::vector<Dim> dims;                                      // kShape: its elements; kZeros: its shape
+  bool scalar = false;                                        // kShape of rank 0
   enum Source { kInput, kY, kState, kProj } source = kInput;  // kView
-  int64_t input = -1;                    // kView of kInput
-  int64_t layer = -1;                    // kView of kY / kProj: the layer it reads
-  std::vector<Group> groups;             // kView
+  int64_t input = -1;                                         // kView of kInput
+  int64_t layer = -1;                                         // kView of kY / kProj: the layer it reads
+  std::vector<Group> groups;                                  // kView
   bool proj_bias = false;
 };
 
@@ -146,17 +146,20 @@ class Importer {
     if ((v.kind == Value::kView && v.groups.size() > 8) || (v.kind == Value::kZeros && v.dims.size() > 8))
       unsupported(desc_, ": output ", quoted(name), " would have rank > 8");
     if (!values_.emplace(name, std::move(v)).second)
-      invalid(desc_, ": output ", quoted(name), " is already defined (by a graph input, initializer or earlier node)");
+      invalid(desc_, ": output ", quoted(name),
+              " is already defined (by a graph input, initializer or earlier node)");
   }
   // Attributes of the node being read, checked against what its operator allows.
   void read_attributes(const onnx::NodeProto& n, std::initializer_list<const char*> allowed) {
     attrs_.clear();
     for (const onnx::AttributeProto& a : n.attribute()) {
-      if (!a.ref_attr_name().empty()) unsupported(desc_, ": attribute ", quoted(a.name()), " refers to a function's");
+      if (!a.ref_attr_name().empty())
+        unsupported(desc_, ": attribute ", quoted(a.name()), " refers to a function's");
       bool known = false;
       for (const char* name : allowed) known |= a.name() == name;
       if (!known) unsupported(desc_, ": attribute ", quoted(a.name()), " is not supported");
-      if (!attrs_.emplace(a.name(), &a).second) invalid(desc_, ": attribute ", quoted(a.name()), " appears twice");
+      if (!attrs_.emplace(a.name(), &a).second)
+        invalid(desc_, ": attribute ", quoted(a.name()), " appears twice");
     }
   }
   const onnx::AttributeProto* attr(const char* name, onnx::AttributeProto::AttributeType type,
@@ -205,12 +208,18 @@ class Importer {
         const int64_t d = inputs_[static_cast<size_t>(a.input)].dims[static_cast<size_t>(a.index)];
         return d >= 0 ? std::optional<int64_t>(d) : std::nullopt;
       }
-      case Axis::kTime: return fixed_seq_len_ > 0 ? std::optional<int64_t>(fixed_seq_len_) : std::nullopt;
-      case Axis::kBatch: return fixed_batch_ > 0 ? std::optional<int64_t>(fixed_batch_) : std::nullopt;
-      case Axis::kDir: return D_;
-      case Axis::kHid: return H_;
-      case Axis::kRows: return a.end - a.begin;
-      case Axis::kOut: return O_;
+      case Axis::kTime:
+        return fixed_seq_len_ > 0 ? std::optional<int64_t>(fixed_seq_len_) : std::nullopt;
+      case Axis::kBatch:
+        return fixed_batch_ > 0 ? std::optional<int64_t>(fixed_batch_) : std::nullopt;
+      case Axis::kDir:
+        return D_;
+      case Axis::kHid:
+        return H_;
+      case Axis::kRows:
+        return a.end - a.begin;
+      case Axis::kOut:
+        return O_;
     }
     return std::nullopt;
   }
@@ -240,13 +249,20 @@ class Importer {
   std::string axis_name(const Axis& raw) const {
     const Axis a = canon(raw);
     switch (a.kind) {
-      case Axis::kIn: return cat(quoted(inputs_[static_cast<size_t>(a.input)].name), "[", a.index, "]");
-      case Axis::kTime: return "T";
-      case Axis::kBatch: return "N";
-      case Axis::kDir: return "D";
-      case Axis::kHid: return "H";
-      case Axis::kRows: return cat(a.cell ? "c" : "h", " rows ", a.begin, ":", a.end);
-      case Axis::kOut: return "O";
+      case Axis::kIn:
+        return cat(quoted(inputs_[static_cast<size_t>(a.input)].name), "[", a.index, "]");
+      case Axis::kTime:
+        return "T";
+      case Axis::kBatch:
+        return "N";
+      case Axis::kDir:
+        return "D";
+      case Axis::kHid:
+        return "H";
+      case Axis::kRows:
+        return cat(a.cell ? "c" : "h", " rows ", a.begin, ":", a.end);
+      case Axis::kOut:
+        return "O";
     }
     return "?";
   }
@@ -267,17 +283,25 @@ class Importer {
   }
   std::string describe(const Value& v) const {
     switch (v.kind) {
-      case Value::kConst: return cat("a constant of shape ", dims_name(const_dims(*v.tensor)));
-      case Value::kShape: return "a shape vector";
-      case Value::kZeros: return cat("zeros of shape ", dims_name(v.dims));
-      case Value::kView: break;
+      case Value::kConst:
+        return cat("a constant of shape ", dims_name(const_dims(*v.tensor)));
+      case Value::kShape:
+        return "a shape vector";
+      case Value::kZeros:
+        return cat("zeros of shape ", dims_name(v.dims));
+      case Value::kView:
+        break;
     }
     switch (v.source) {
       case Value::kInput:
-        return cat("graph input ", quoted(inputs_[static_cast<size_t>(v.input)].name), " as ", dims_name(v.groups));
-      case Value::kY: return cat("the Y of layer ", v.layer, " as ", dims_name(v.groups));
-      case Value::kState: return cat("final states as ", dims_name(v.groups));
-      case Value::kProj: return cat("the projection as ", dims_name(v.groups));
+        return cat("graph input ", quoted(inputs_[static_cast<size_t>(v.input)].name), " as ",
+                   dims_name(v.groups));
+      case Value::kY:
+        return cat("the Y of layer ", v.layer, " as ", dims_name(v.groups));
+      case Value::kState:
+        return cat("final states as ", dims_name(v.groups));
+      case Value::kProj:
+        return cat("the projection as ", dims_name(v.groups));
     }
     return "?";
   }
@@ -299,7 +323,8 @@ class Importer {
       if (scalar) *scalar = v.tensor->dims.empty();
       return scratch_;
     }
-    unsupported(desc_, ": ", slot, " should be a shape vector (a short integer constant or one built from Shape), it is ",
+    unsupported(desc_, ": ", slot,
+                " should be a shape vector (a short integer constant or one built from Shape), it is ",
                 describe(v));
   }
   // Known integers from a constant (axes, starts, indices...).
@@ -325,7 +350,8 @@ class Importer {
   }
   const Value& view(const onnx::NodeProto& n, int i, const char* slot) const {
     const Value& v = input(n, i, slot);
-    if (v.kind != Value::kView) unsupported(desc_, ": ", slot, " is ", describe(v), ", which this operator cannot take here");
+    if (v.kind != Value::kView)
+      unsupported(desc_, ": ", slot, " is ", describe(v), ", which this operator cannot take here");
     return v;
   }
   // Drops Y's direction axis when there is one direction (a Squeeze may have removed it).
@@ -455,7 +481,8 @@ void Importer::graph_inputs() {
 
 void Importer::node(const onnx::NodeProto& n) {
   if (!n.domain().empty() && n.domain() != "ai.onnx")
-    unsupported(desc_, ": operator domain ", quoted(n.domain()), " (only the default ONNX domain is supported)");
+    unsupported(desc_, ": operator domain ", quoted(n.domain()),
+                " (only the default ONNX domain is supported)");
   const std::string& op = n.op_type();
   if (fold(n)) return;
   if (op == "RNN" || op == "LSTM" || op == "GRU") return recurrent(n);
@@ -479,9 +506,10 @@ void Importer::node(const onnx::NodeProto& n) {
   if (op == "MatMul") return matmul(n);
   if (op == "Add") return add(n);
   if (op == "Gemm") return gemm(n);
-  unsupported(desc_, ": operator ", quoted(op),
-              " is not part of what simdrnn imports (a chain of RNN, LSTM or GRU nodes, the glue torch.onnx.export "
-              "puts between them, and an output projection)");
+  unsupported(
+      desc_, ": operator ", quoted(op),
+      " is not part of what simdrnn imports (a chain of RNN, LSTM or GRU nodes, the glue torch.onnx.export "
+      "puts between them, and an output projection)");
 }
 
 // ---- constant folding ----------------------------------------------------------------
@@ -491,8 +519,8 @@ void Importer::node(const onnx::NodeProto& n) {
 
 // dst[sum i_k dst_k] = src[sum i_k src_k] for every index i < dims.
 template <class T>
-void copy_nd(const T* src, const std::vector<int64_t>& src_strides, T* dst, const std::vector<int64_t>& dst_strides,
-             const std::vector<int64_t>& dims) {
+void copy_nd(const T* src, const std::vector<int64_t>& src_strides, T* dst,
+             const std::vector<int64_t>& dst_strides, const std::vector<int64_t>& dims) {
   for (int64_t d : dims)
     if (d == 0) return;
   std::vector<int64_t> idx(dims.size(), 0);
@@ -527,7 +555,8 @@ std::vector<int64_t> row_major_strides(const std::vector<int64_t>& dims) {
 bool Importer::fold(const onnx::NodeProto& n) {
   const std::string& op = n.op_type();
   const bool is_concat = op == "Concat";
-  if (!(is_concat || op == "Slice" || op == "Unsqueeze" || op == "Squeeze" || op == "Transpose" || op == "Reshape"))
+  if (!(is_concat || op == "Slice" || op == "Unsqueeze" || op == "Squeeze" || op == "Transpose" ||
+        op == "Reshape"))
     return false;
   if (n.input_size() < 1 || n.output_size() != 1) return false;  // the operator's own rule says what is wrong
   const int data_inputs = is_concat ? n.input_size() : 1;
@@ -553,7 +582,8 @@ bool Importer::fold(const onnx::NodeProto& n) {
     int64_t count = 1;
     for (int64_t d : out->dims) count = checked_mul(count, d, desc_);
     folded_ += count;
-    if (folded_ > (int64_t{1} << 28)) unsupported(desc_, ": constant folding would make more than 2^28 elements");
+    if (folded_ > (int64_t{1} << 28))
+      unsupported(desc_, ": constant folding would make more than 2^28 elements");
     if (out->is_float())
       out->f.resize(static_cast<size_t>(count));
     else
@@ -656,7 +686,9 @@ bool Importer::fold(const onnx::NodeProto& n) {
     for (size_t i = 0; i < starts.size(); ++i) {
       const int64_t axis = normalize_axis(axes.empty() ? static_cast<int64_t>(i) : axes[i], rank, "axis");
       const int64_t size = t.dims[static_cast<size_t>(axis)];
-      auto clamp = [&](int64_t x) { return std::clamp(x < 0 ? (x < -size ? 0 : x + size) : x, int64_t{0}, size); };
+      auto clamp = [&](int64_t x) {
+        return std::clamp(x < 0 ? (x < -size ? 0 : x + size) : x, int64_t{0}, size);
+      };
       const int64_t b = clamp(starts[i]), e = clamp(ends[i]);
       begin[static_cast<size_t>(axis)] = b;
       out->dims[static_cast<size_t>(axis)] = std::max<int64_t>(0, e - b);
@@ -698,20 +730,23 @@ bool Importer::fold(const onnx::NodeProto& n) {
 // ---- the recurrent nodes ------------------------------------------------------------
 void Importer::recurrent(const onnx::NodeProto& n) {
   const std::string& op = n.op_type();
-  const simdrnn_cell cell = op == "RNN" ? SIMDRNN_CELL_RNN : op == "LSTM" ? SIMDRNN_CELL_LSTM : SIMDRNN_CELL_GRU;
+  const simdrnn_cell cell = op == "RNN"    ? SIMDRNN_CELL_RNN
+                            : op == "LSTM" ? SIMDRNN_CELL_LSTM
+                                           : SIMDRNN_CELL_GRU;
   const int64_t G = cell == SIMDRNN_CELL_RNN ? 1 : cell == SIMDRNN_CELL_LSTM ? 4 : 3;
   if (cell == SIMDRNN_CELL_LSTM)
-    read_attributes(n, {"activation_alpha", "activation_beta", "activations", "clip", "direction", "hidden_size",
-                        "layout", "input_forget"});
+    read_attributes(n, {"activation_alpha", "activation_beta", "activations", "clip", "direction",
+                        "hidden_size", "layout", "input_forget"});
   else if (cell == SIMDRNN_CELL_GRU)
-    read_attributes(n, {"activation_alpha", "activation_beta", "activations", "clip", "direction", "hidden_size",
-                        "layout", "linear_before_reset"});
+    read_attributes(n, {"activation_alpha", "activation_beta", "activations", "clip", "direction",
+                        "hidden_size", "layout", "linear_before_reset"});
   else
-    read_attributes(n, {"activation_alpha", "activation_beta", "activations", "clip", "direction", "hidden_size",
-                        "layout"});
+    read_attributes(n, {"activation_alpha", "activation_beta", "activations", "clip", "direction",
+                        "hidden_size", "layout"});
   for (const char* name : {"activation_alpha", "activation_beta"})
     if (attrs_.count(name))
-      unsupported(desc_, ": attribute ", name, " is not supported (simdrnn's activations take no parameters)");
+      unsupported(desc_, ": attribute ", name,
+                  " is not supported (simdrnn's activations take no parameters)");
 
   const std::string direction = attr_string("direction").value_or("forward");
   int64_t D = 1;
@@ -721,7 +756,8 @@ void Importer::recurrent(const onnx::NodeProto& n) {
   else if (direction == "reverse")
     reversed = true;
   else if (direction != "forward")
-    invalid(desc_, ": attribute direction is ", quoted(direction), "; expected forward, reverse or bidirectional");
+    invalid(desc_, ": attribute direction is ", quoted(direction),
+            "; expected forward, reverse or bidirectional");
   const int64_t layout = attr_int("layout", 0);
   if (layout != 0 && layout != 1) invalid(desc_, ": attribute layout is ", layout, "; expected 0 or 1");
   if (attr_int("input_forget", 0) != 0)
@@ -755,15 +791,17 @@ void Importer::recurrent(const onnx::NodeProto& n) {
           unsupported(desc_, ": attribute activations: ", quoted(a->strings(i)),
                       " is not supported (simdrnn's RNN computes Tanh, Relu or Sigmoid)");
         if (i > 0 && this_act != act)
-          unsupported(desc_, ": attribute activations differ between directions; simdrnn uses one activation");
+          unsupported(desc_,
+                      ": attribute activations differ between directions; simdrnn uses one activation");
         act = this_act;
       } else {
         static const char* const kLstm[] = {"sigmoid", "tanh", "tanh"};
         static const char* const kGru[] = {"sigmoid", "tanh"};
         const char* want = cell == SIMDRNN_CELL_LSTM ? kLstm[i % 3] : kGru[i % 2];
         if (name != want)
-          unsupported(desc_, ": attribute activations: entry ", i, " is ", quoted(a->strings(i)), " where simdrnn's ",
-                      op, " computes ", cell == SIMDRNN_CELL_LSTM ? "Sigmoid, Tanh, Tanh" : "Sigmoid, Tanh",
+          unsupported(desc_, ": attribute activations: entry ", i, " is ", quoted(a->strings(i)),
+                      " where simdrnn's ", op, " computes ",
+                      cell == SIMDRNN_CELL_LSTM ? "Sigmoid, Tanh, Tanh" : "Sigmoid, Tanh",
                       " (the defaults); other activations are not supported");
       }
     }
@@ -771,7 +809,8 @@ void Importer::recurrent(const onnx::NodeProto& n) {
 
   const int max_inputs = cell == SIMDRNN_CELL_LSTM ? 8 : 6;
   const int max_outputs = cell == SIMDRNN_CELL_LSTM ? 3 : 2;
-  if (n.input_size() > max_inputs) invalid(desc_, ": ", n.input_size(), " inputs; ", op, " takes at most ", max_inputs);
+  if (n.input_size() > max_inputs)
+    invalid(desc_, ": ", n.input_size(), " inputs; ", op, " takes at most ", max_inputs);
   if (n.output_size() > max_outputs)
     invalid(desc_, ": ", n.output_size(), " outputs; ", op, " has at most ", max_outputs);
 
@@ -783,7 +822,8 @@ void Importer::recurrent(const onnx::NodeProto& n) {
                   "; simdrnn needs the weights when it loads the model (an initializer or a Constant)");
     if (!v.tensor->is_float())
       unsupported(desc_, ": ", name, " has element type ", dtype_name(v.tensor->dtype), "; expected FLOAT");
-    if (v.tensor->dims.size() != rank) invalid(desc_, ": ", name, " has rank ", v.tensor->dims.size(), "; expected ", rank);
+    if (v.tensor->dims.size() != rank)
+      invalid(desc_, ": ", name, " has rank ", v.tensor->dims.size(), "; expected ", rank);
     return v.tensor;
   };
   auto W = weight(1, "W", 3), R = weight(2, "R", 3), B = weight(3, "B", 2);
@@ -798,8 +838,10 @@ void Importer::recurrent(const onnx::NodeProto& n) {
     if (hs != H) invalid(desc_, ": attribute hidden_size is ", hs, " but W holds ", G, " x ", H, " rows");
   }
   const int64_t in = W->dims[2];
-  if (H < 1 || in < 1) invalid(desc_, ": W has shape ", dims_name(const_dims(*W)), "; hidden and input sizes must be >= 1");
-  if (W->dims[0] != D) invalid(desc_, ": W has ", W->dims[0], " directions; direction ", direction, " needs ", D);
+  if (H < 1 || in < 1)
+    invalid(desc_, ": W has shape ", dims_name(const_dims(*W)), "; hidden and input sizes must be >= 1");
+  if (W->dims[0] != D)
+    invalid(desc_, ": W has ", W->dims[0], " directions; direction ", direction, " needs ", D);
   auto expect = [&](const std::shared_ptr<const Tensor>& t, const char* name, std::vector<int64_t> dims) {
     if (t && t->dims != dims) {
       std::vector<Dim> want;
@@ -825,14 +867,20 @@ void Importer::recurrent(const onnx::NodeProto& n) {
     lbr_ = lbr;
   } else {
     const char* shared = ": simdrnn's layers share one ";
-    if (op != first_op_) unsupported(desc_, ": a ", op, " after the ", first_op_, " ", first_desc_, shared, "cell type");
+    if (op != first_op_)
+      unsupported(desc_, ": a ", op, " after the ", first_op_, " ", first_desc_, shared, "cell type");
     if (D != D_ || reversed != reversed_)
       unsupported(desc_, ": direction ", direction, " differs from ", first_desc_, "'s", shared, "direction");
-    if (H != H_) unsupported(desc_, ": hidden size ", H, " differs from ", H_, " of ", first_desc_, shared, "hidden size");
-    if (clip != clip_) unsupported(desc_, ": clip ", clip, " differs from ", clip_, " of ", first_desc_, shared, "clip");
-    if (act != act_) unsupported(desc_, ": its activation differs from ", first_desc_, "'s", shared, "activation");
+    if (H != H_)
+      unsupported(desc_, ": hidden size ", H, " differs from ", H_, " of ", first_desc_, shared,
+                  "hidden size");
+    if (clip != clip_)
+      unsupported(desc_, ": clip ", clip, " differs from ", clip_, " of ", first_desc_, shared, "clip");
+    if (act != act_)
+      unsupported(desc_, ": its activation differs from ", first_desc_, "'s", shared, "activation");
     if (lbr != lbr_)
-      unsupported(desc_, ": linear_before_reset ", lbr, " differs from ", first_desc_, "'s", shared, "GRU variant");
+      unsupported(desc_, ": linear_before_reset ", lbr, " differs from ", first_desc_, "'s", shared,
+                  "GRU variant");
     if (in != D_ * H_) invalid(desc_, ": W reads ", in, " inputs; the previous layer gives ", D_ * H_);
   }
 
@@ -859,7 +907,8 @@ void Importer::recurrent(const onnx::NodeProto& n) {
   y.kind = Value::kView;
   y.source = Value::kY;
   y.layer = k;
-  const Axis t = axis(Axis::kTime, 0), b = axis(Axis::kBatch, 0), d = axis(Axis::kDir, k), h = axis(Axis::kHid, k);
+  const Axis t = axis(Axis::kTime, 0), b = axis(Axis::kBatch, 0), d = axis(Axis::kDir, k),
+             h = axis(Axis::kHid, k);
   y.groups = layout == 0 ? std::vector<Group>{{t}, {d}, {b}, {h}} : std::vector<Group>{{b}, {t}, {d}, {h}};
   if (n.output_size() > 0) define(n.output(0), y);
   for (int slot = 1; slot < n.output_size(); ++slot) {
@@ -886,11 +935,13 @@ void Importer::check_x(const Value& v, int64_t layer, int64_t layout) {
     bool plain = v.groups.size() == 3;
     for (const Group& g : v.groups) plain = plain && g.size() == 1 && g[0].end < 0;
     if (!plain || x.dims.size() != 3 || v.groups[2][0].index != 2)
-      unsupported(desc_, ": X is ", describe(v), "; simdrnn reads a graph input [T, N, I] or [N, T, I] as it is, or "
+      unsupported(desc_, ": X is ", describe(v),
+                  "; simdrnn reads a graph input [T, N, I] or [N, T, I] as it is, or "
                   "transposed to the node's layout");
     if (x.bound) invalid(desc_, ": graph input ", quoted(x.name), " is used as X and as another input");
     if (x.elem != kFloat && x.elem != 0)
-      unsupported(desc_, ": X ", quoted(x.name), " has element type ", dtype_name(x.elem), "; expected FLOAT");
+      unsupported(desc_, ": X ", quoted(x.name), " has element type ", dtype_name(x.elem),
+                  "; expected FLOAT");
     const int64_t tpos = v.groups[ts][0].index, bpos = v.groups[bs][0].index;
     if (x.dims[2] >= 0 && x.dims[2] != I_)
       invalid(desc_, ": X ", quoted(x.name), " has ", x.dims[2], " features but W reads ", I_);
@@ -909,8 +960,8 @@ void Importer::check_x(const Value& v, int64_t layer, int64_t layout) {
     return;
   }
   if (v.kind != Value::kView || v.source != Value::kY || v.layer != layer - 1)
-    unsupported(desc_, ": X should be the Y of the previous recurrent node (", layers_.back().desc, "), it is ",
-                describe(v));
+    unsupported(desc_, ": X should be the Y of the previous recurrent node (", layers_.back().desc,
+                "), it is ", describe(v));
   auto single = [&](const Group& g, Axis::Kind kind) { return g.size() == 1 && canon(g[0]).kind == kind; };
   if (v.groups.size() != 3 || !single(v.groups[ts], Axis::kTime) || !single(v.groups[bs], Axis::kBatch) ||
       !is_features(v.groups[2], layer - 1))
@@ -921,8 +972,9 @@ void Importer::check_x(const Value& v, int64_t layer, int64_t layout) {
 int64_t Importer::lens(const onnx::NodeProto& n) {
   if (!has_input(n, 4)) return -1;
   const Value& v = input(n, 4, "sequence_lens");
-  if (v.kind != Value::kView || v.source != Value::kInput || v.groups.size() != 1 || v.groups[0].size() != 1 ||
-      v.groups[0][0].end >= 0 || inputs_[static_cast<size_t>(v.input)].dims.size() != 1)
+  if (v.kind != Value::kView || v.source != Value::kInput || v.groups.size() != 1 ||
+      v.groups[0].size() != 1 || v.groups[0][0].end >= 0 ||
+      inputs_[static_cast<size_t>(v.input)].dims.size() != 1)
     unsupported(desc_, ": sequence_lens is ", describe(v), "; simdrnn takes it only as a graph input [N]");
   Input& in = inputs_[static_cast<size_t>(v.input)];
   if (in.elem != kInt32 && in.elem != kInt64)
@@ -953,7 +1005,8 @@ StateSource Importer::state(const onnx::NodeProto& n, int slot, bool cell, int64
     bool ok = dims.size() == 3;
     for (size_t i = 0; ok && i < 3; ++i) ok = dim_equal(dims[i], expected[i]);
     if (!ok)
-      unsupported(desc_, ": ", name, " is ", describe(v), "; the node needs ", want, " = ", dims_name(expected),
+      unsupported(desc_, ": ", name, " is ", describe(v), "; the node needs ", want, " = ",
+                  dims_name(expected),
                   fixed_batch_ > 0 ? "" : " (a fixed batch size cannot meet a dynamic one)");
   };
   if (v.kind == Value::kZeros) {
@@ -964,12 +1017,14 @@ StateSource Importer::state(const onnx::NodeProto& n, int slot, bool cell, int64
     check_shape(const_dims(*v.tensor));
     for (float x : v.tensor->f)
       if (x != 0.0f)
-        unsupported(desc_, ": ", name, " is a constant with nonzero values; simdrnn takes initial states as a graph "
+        unsupported(desc_, ": ", name,
+                    " is a constant with nonzero values; simdrnn takes initial states as a graph "
                     "input or zeros");
     return {};
   }
   if (v.kind != Value::kView || v.source != Value::kInput)
-    unsupported(desc_, ": ", name, " is ", describe(v), "; simdrnn takes initial states as a graph input (or a Slice of "
+    unsupported(desc_, ": ", name, " is ", describe(v),
+                "; simdrnn takes initial states as a graph input (or a Slice of "
                 "one) or zeros");
   Input& in = inputs_[static_cast<size_t>(v.input)];
   bool plain = v.groups.size() == 3 && in.dims.size() == 3;
@@ -979,15 +1034,18 @@ StateSource Importer::state(const onnx::NodeProto& n, int slot, bool cell, int64
   const Axis& b = v.groups[bs][0];
   const Axis& h = v.groups[2][0];
   if (b.end >= 0 || h.end >= 0)
-    unsupported(desc_, ": ", name, " is a slice of ", quoted(in.name), " along its batch or hidden dimension");
+    unsupported(desc_, ": ", name, " is a slice of ", quoted(in.name),
+                " along its batch or hidden dimension");
   if (in.elem != kFloat && in.elem != 0)
-    unsupported(desc_, ": ", name, " ", quoted(in.name), " has element type ", dtype_name(in.elem), "; expected FLOAT");
+    unsupported(desc_, ": ", name, " ", quoted(in.name), " has element type ", dtype_name(in.elem),
+                "; expected FLOAT");
   const int64_t declared_rows = in.dims[static_cast<size_t>(rows.index)];
   int64_t begin = 0, total = declared_rows;
   if (rows.end >= 0) {
     begin = rows.begin;
     if (rows.end - rows.begin != D_)
-      invalid(desc_, ": ", name, " takes rows ", rows.begin, ":", rows.end, " of ", quoted(in.name), "; the node needs ", D_);
+      invalid(desc_, ": ", name, " takes rows ", rows.begin, ":", rows.end, " of ", quoted(in.name),
+              "; the node needs ", D_);
   } else {
     if (declared_rows >= 0 && declared_rows != D_)
       invalid(desc_, ": ", name, " ", quoted(in.name), " has ", declared_rows, " rows; the node needs ", D_);
@@ -995,12 +1053,15 @@ StateSource Importer::state(const onnx::NodeProto& n, int slot, bool cell, int64
   }
   const int64_t declared_hidden = in.dims[static_cast<size_t>(h.index)];
   if (declared_hidden >= 0 && declared_hidden != H_)
-    invalid(desc_, ": ", name, " ", quoted(in.name), " has hidden size ", declared_hidden, "; the node needs ", H_);
+    invalid(desc_, ": ", name, " ", quoted(in.name), " has hidden size ", declared_hidden,
+            "; the node needs ", H_);
   const simdrnn_onnx_role role = cell ? SIMDRNN_ONNX_INITIAL_C : SIMDRNN_ONNX_INITIAL_H;
   if (in.bound) {
-    if (in.role != role) invalid(desc_, ": graph input ", quoted(in.name), " is used as ", name, " and as another input");
+    if (in.role != role)
+      invalid(desc_, ": graph input ", quoted(in.name), " is used as ", name, " and as another input");
     if (in.axis_of[0] != rows.index || in.axis_of[1] != b.index)
-      unsupported(desc_, ": ", name, " reads ", quoted(in.name), " in another dimension order than an earlier node");
+      unsupported(desc_, ": ", name, " reads ", quoted(in.name),
+                  " in another dimension order than an earlier node");
   }
   in.bound = true;
   in.role = role;
@@ -1142,7 +1203,8 @@ void Importer::squeeze(const onnx::NodeProto& n) {
       const int64_t i = normalize_axis(a, rank, "axis");
       auto e = extent(v.groups[static_cast<size_t>(i)]);
       if (!e || *e != 1)
-        unsupported(desc_, ": axis ", a, " of ", describe(v), " is not of size 1", e ? "" : " (it is dynamic)");
+        unsupported(desc_, ": axis ", a, " of ", describe(v), " is not of size 1",
+                    e ? "" : " (it is dynamic)");
       drop.insert(i);
     }
   } else {
@@ -1185,11 +1247,13 @@ void Importer::concat(const onnx::NodeProto& n) {
   for (int i = 0; i < n.input_size(); ++i) {
     const Value& v = view(n, i, "input");
     if (v.source != Value::kState)
-      unsupported(desc_, ": input ", i, " is ", describe(v), "; only final states (Y_h, Y_c) can be concatenated");
+      unsupported(desc_, ": input ", i, " is ", describe(v),
+                  "; only final states (Y_h, Y_c) can be concatenated");
     const int64_t axis = normalize_axis(axis_attr, static_cast<int64_t>(v.groups.size()), "axis");
     const Group& g = v.groups[static_cast<size_t>(axis)];
     if (g.size() != 1 || g[0].kind != Axis::kRows)
-      unsupported(desc_, ": input ", i, " is ", describe(v), "; the concatenation must run along the layers' rows");
+      unsupported(desc_, ": input ", i, " is ", describe(v),
+                  "; the concatenation must run along the layers' rows");
     if (i == 0) {
       out = v;
       continue;
@@ -1199,7 +1263,8 @@ void Importer::concat(const onnx::NodeProto& n) {
     for (size_t j = 0; same && j < v.groups.size(); ++j) {
       if (static_cast<int64_t>(j) == axis) continue;
       same = v.groups[j].size() == out.groups[j].size();
-      for (size_t q = 0; same && q < v.groups[j].size(); ++q) same = same_axis(v.groups[j][q], out.groups[j][q]);
+      for (size_t q = 0; same && q < v.groups[j].size(); ++q)
+        same = same_axis(v.groups[j][q], out.groups[j][q]);
     }
     if (!same || g[0].cell != rows.cell || g[0].begin != rows.end)
       unsupported(desc_, ": input ", i, " is ", describe(v), ", which does not continue ", describe(out),
@@ -1322,7 +1387,9 @@ void Importer::slice(const onnx::NodeProto& n) {
     } else {
       size = static_cast<int64_t>(out.dims.size());
     }
-    auto clamp = [&](int64_t x) { return std::clamp(x < 0 ? (x < -*size ? 0 : x + *size) : x, int64_t{0}, *size); };
+    auto clamp = [&](int64_t x) {
+      return std::clamp(x < 0 ? (x < -*size ? 0 : x + *size) : x, int64_t{0}, *size);
+    };
     const int64_t s = clamp(starts[i]), e = clamp(ends[i]);
     if (e <= s) unsupported(desc_, ": an empty slice ", starts[i], ":", ends[i]);
     if (target) {
@@ -1407,7 +1474,8 @@ void Importer::reshape(const onnx::NodeProto& n) {
     if (!d.symbolic && d.value == 0) {
       if (j + 1 >= start.size()) invalid(desc_, ": shape entry ", j, " copies a dimension the input lacks");
       if (left ? lo != start[j] : hi != start[j + 1]) fail();
-      g.assign(flat.begin() + static_cast<int64_t>(start[j]), flat.begin() + static_cast<int64_t>(start[j + 1]));
+      g.assign(flat.begin() + static_cast<int64_t>(start[j]),
+               flat.begin() + static_cast<int64_t>(start[j + 1]));
       (left ? lo : hi) = left ? start[j + 1] : start[j];
       return;
     }
@@ -1453,13 +1521,16 @@ void Importer::reshape(const onnx::NodeProto& n) {
 
 // ---- the output projection ------------------------------------------------------------
 Value Importer::projection(const Value& a, std::vector<float> weight_oi, int64_t O) {
-  if (a.kind != Value::kView || a.source != Value::kY || a.groups.empty() || !is_features(a.groups.back(), a.layer))
+  if (a.kind != Value::kView || a.source != Value::kY || a.groups.empty() ||
+      !is_features(a.groups.back(), a.layer))
     unsupported(desc_, ": A is ", describe(a), "; a projection reads Y with its features (D*H) last");
   for (size_t i = 0; i + 1 < a.groups.size(); ++i)
     for (const Axis& x : a.groups[i])
-      if (canon(x).kind != Axis::kTime && canon(x).kind != Axis::kBatch && extent(x) != std::optional<int64_t>(1))
+      if (canon(x).kind != Axis::kTime && canon(x).kind != Axis::kBatch &&
+          extent(x) != std::optional<int64_t>(1))
         unsupported(desc_, ": A is ", describe(a), "; only the features may be projected");
-  if (has_proj_) unsupported(desc_, ": a second projection (after ", proj_desc_, "); simdrnn has one output layer");
+  if (has_proj_)
+    unsupported(desc_, ": a second projection (after ", proj_desc_, "); simdrnn has one output layer");
   if (O < 1) invalid(desc_, ": the projection has ", O, " outputs");
   has_proj_ = true;
   proj_desc_ = desc_;
@@ -1485,7 +1556,8 @@ void Importer::matmul(const onnx::NodeProto& n) {
   if (F != D_ * H_) invalid(desc_, ": B has ", F, " rows; Y has ", D_ * H_, " features");
   std::vector<float> w(static_cast<size_t>(O * F));
   for (int64_t o = 0; o < O; ++o)
-    for (int64_t f = 0; f < F; ++f) w[static_cast<size_t>(o * F + f)] = b.tensor->f[static_cast<size_t>(f * O + o)];
+    for (int64_t f = 0; f < F; ++f)
+      w[static_cast<size_t>(o * F + f)] = b.tensor->f[static_cast<size_t>(f * O + o)];
   define(n.output(0), projection(a, std::move(w), O));
 }
 
@@ -1498,8 +1570,9 @@ void Importer::add(const onnx::NodeProto& n) {
   const Value& p = x_proj ? x : y;
   const Value& c = x_proj ? y : x;
   if (p.kind != Value::kView || p.source != Value::kProj || p.proj_bias)
-    unsupported(desc_, ": Add is supported only as the bias of the output projection (MatMul + Add); its inputs are ",
-                describe(x), " and ", describe(y));
+    unsupported(
+        desc_, ": Add is supported only as the bias of the output projection (MatMul + Add); its inputs are ",
+        describe(x), " and ", describe(y));
   bool ok = c.kind == Value::kConst && c.tensor->is_float() && !c.tensor->dims.empty() &&
             c.tensor->dims.size() <= p.groups.size() && c.tensor->dims.back() == O_;
   for (size_t i = 0; ok && i + 1 < c.tensor->dims.size(); ++i) ok = c.tensor->dims[i] == 1;
@@ -1518,7 +1591,8 @@ void Importer::gemm(const onnx::NodeProto& n) {
   const float alpha = attr_float("alpha").value_or(1.0f), beta = attr_float("beta").value_or(1.0f);
   const Value& a = input(n, 0, "A");
   const Value& b = input(n, 1, "B");
-  if (a.kind == Value::kView && a.groups.size() != 2) invalid(desc_, ": A has rank ", a.groups.size(), "; Gemm takes 2");
+  if (a.kind == Value::kView && a.groups.size() != 2)
+    invalid(desc_, ": A has rank ", a.groups.size(), "; Gemm takes 2");
   if (b.kind != Value::kConst || !b.tensor->is_float() || b.tensor->dims.size() != 2)
     unsupported(desc_, ": B is ", describe(b), "; a projection's weight is a FLOAT constant");
   const int64_t F = transB ? b.tensor->dims[1] : b.tensor->dims[0];
@@ -1535,7 +1609,8 @@ void Importer::gemm(const onnx::NodeProto& n) {
     bool ok = c.kind == Value::kConst && c.tensor->is_float() && !c.tensor->dims.empty() &&
               c.tensor->dims.size() <= 2 && c.tensor->dims.back() == O;
     if (ok && c.tensor->dims.size() == 2) ok = c.tensor->dims[0] == 1;
-    if (!ok) unsupported(desc_, ": C is ", describe(c), "; expected a FLOAT constant [", O, "] or [1, ", O, "]");
+    if (!ok)
+      unsupported(desc_, ": C is ", describe(c), "; expected a FLOAT constant [", O, "] or [1, ", O, "]");
     proj_b_ = c.tensor->f;
     for (float& x : proj_b_) x *= beta;
     out.proj_bias = true;
@@ -1574,7 +1649,9 @@ std::unique_ptr<Plan> Importer::plan() {
     PlanTensor t;
     t.name = in.name;
     t.role = in.role;
-    t.dtype = in.elem == kInt64 ? SIMDRNN_ONNX_INT64 : in.elem == kInt32 ? SIMDRNN_ONNX_INT32 : SIMDRNN_ONNX_FLOAT;
+    t.dtype = in.elem == kInt64   ? SIMDRNN_ONNX_INT64
+              : in.elem == kInt32 ? SIMDRNN_ONNX_INT32
+                                  : SIMDRNN_ONNX_FLOAT;
     t.dims.resize(in.dims.size());
     if (in.role == SIMDRNN_ONNX_X) {
       t.dims[static_cast<size_t>(in.axis_of[0])] = {pa(PlanAxisKind::kTime, 0, 0)};
@@ -1605,7 +1682,8 @@ std::unique_ptr<Plan> Importer::plan() {
     const Value& v = it->second;
     if (vi.type().has_tensor_type() && vi.type().tensor_type().elem_type() != kFloat &&
         vi.type().tensor_type().elem_type() != 0)
-      invalid(what, " declares element type ", dtype_name(vi.type().tensor_type().elem_type()), "; it is FLOAT");
+      invalid(what, " declares element type ", dtype_name(vi.type().tensor_type().elem_type()),
+              "; it is FLOAT");
     if (v.kind != Value::kView || v.source == Value::kInput)
       unsupported(what, " is ", describe(v), ", not something the recurrent layers compute");
     if (v.groups.size() > 8) unsupported(what, ": rank ", v.groups.size(), " (more than 8)");
@@ -1615,7 +1693,8 @@ std::unique_ptr<Plan> Importer::plan() {
     std::set<Axis::Kind> need;
     if (v.source == Value::kY) {
       if (v.layer != L - 1)
-        unsupported(what, " is the Y of layer ", v.layer, " of ", L, "; simdrnn returns only the last layer's Y");
+        unsupported(what, " is the Y of layer ", v.layer, " of ", L,
+                    "; simdrnn returns only the last layer's Y");
       t.role = SIMDRNN_ONNX_Y;
       need = {Axis::kTime, Axis::kBatch, Axis::kHid};
       if (D_ > 1) need.insert(Axis::kDir);
@@ -1636,18 +1715,29 @@ std::unique_ptr<Plan> Importer::plan() {
         const Axis a = canon(raw);
         ++seen[a.kind];
         switch (a.kind) {
-          case Axis::kTime: group.push_back(pa(PlanAxisKind::kTime, 0, 0)); break;
-          case Axis::kBatch: group.push_back(pa(PlanAxisKind::kBatch, 0, 0)); break;
-          case Axis::kDir: group.push_back(pa(PlanAxisKind::kDir, 0, D_)); break;
-          case Axis::kHid: group.push_back(pa(PlanAxisKind::kHidden, 0, H_)); break;
-          case Axis::kOut: group.push_back(pa(PlanAxisKind::kOut, 0, O_)); break;
+          case Axis::kTime:
+            group.push_back(pa(PlanAxisKind::kTime, 0, 0));
+            break;
+          case Axis::kBatch:
+            group.push_back(pa(PlanAxisKind::kBatch, 0, 0));
+            break;
+          case Axis::kDir:
+            group.push_back(pa(PlanAxisKind::kDir, 0, D_));
+            break;
+          case Axis::kHid:
+            group.push_back(pa(PlanAxisKind::kHidden, 0, H_));
+            break;
+          case Axis::kOut:
+            group.push_back(pa(PlanAxisKind::kOut, 0, O_));
+            break;
           case Axis::kRows:
             group.push_back(pa(PlanAxisKind::kRows, a.begin, a.end - a.begin));
             t.role = a.cell ? SIMDRNN_ONNX_Y_C : SIMDRNN_ONNX_Y_H;
             t.first_layer = a.begin / D_;
             t.num_layers = (a.end - 1) / D_ - t.first_layer + 1;
             break;
-          case Axis::kIn: unsupported(what, " is ", describe(v), ", which mixes in a graph input");
+          case Axis::kIn:
+            unsupported(what, " is ", describe(v), ", which mixes in a graph input");
         }
       }
       t.dims.push_back(std::move(group));
@@ -1657,7 +1747,8 @@ std::unique_ptr<Plan> Importer::plan() {
     size_t total = 0;
     for (const auto& [k, count] : seen) total += static_cast<size_t>(count);
     // A unit direction axis may remain in a single-direction Y.
-    if (ok && total != need.size() + (v.source == Value::kY && D_ == 1 ? static_cast<size_t>(seen[Axis::kDir]) : 0))
+    if (ok &&
+        total != need.size() + (v.source == Value::kY && D_ == 1 ? static_cast<size_t>(seen[Axis::kDir]) : 0))
       ok = false;
     if (!ok) unsupported(what, " is ", describe(v), ", which is not a rearrangement simdrnn can write");
     plan->outputs.push_back(std::move(t));
@@ -1722,7 +1813,8 @@ std::unique_ptr<Plan> Importer::run(simdrnn_model** model) {
 
 std::unique_ptr<Plan> import_model(const void* data, size_t size, simdrnn_model** model) {
   if (size > static_cast<size_t>(std::numeric_limits<int>::max()))
-    unsupported("the model is ", size, " bytes; protobuf reads at most 2 GiB (larger models keep external data)");
+    unsupported("the model is ", size,
+                " bytes; protobuf reads at most 2 GiB (larger models keep external data)");
   onnx::ModelProto proto;
   if (!proto.ParseFromArray(data, static_cast<int>(size)))
     invalid("not an ONNX model: the protobuf does not parse as a ModelProto (truncated or corrupt file?)");

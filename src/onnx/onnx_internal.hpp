@@ -52,7 +52,9 @@ struct Tensor {
   std::vector<int64_t> dims;
   std::vector<float> f;
   std::vector<int64_t> i;
-  int64_t count() const { return dtype == 1 ? static_cast<int64_t>(f.size()) : static_cast<int64_t>(i.size()); }
+  int64_t count() const {
+    return dtype == 1 ? static_cast<int64_t>(f.size()) : static_cast<int64_t>(i.size());
+  }
   bool is_float() const { return dtype == 1; }
   bool is_int() const { return dtype == 6 || dtype == 7; }
 };

@@ -53,17 +53,21 @@ struct Shapes {
   int64_t stride(simdrnn_onnx_role role, PlanAxisKind kind) const {
     const int64_t inner = role == SIMDRNN_ONNX_PROJECTION ? O : role == SIMDRNN_ONNX_X ? I : D * H;
     switch (kind) {
-      case PlanAxisKind::kTime: return time_major ? N * inner : inner;
+      case PlanAxisKind::kTime:
+        return time_major ? N * inner : inner;
       case PlanAxisKind::kBatch:
         if (role == SIMDRNN_ONNX_Y_H || role == SIMDRNN_ONNX_Y_C || role == SIMDRNN_ONNX_INITIAL_H ||
             role == SIMDRNN_ONNX_INITIAL_C)
           return H;
         return time_major ? inner : T * inner;
-      case PlanAxisKind::kRows: return N * H;
-      case PlanAxisKind::kDir: return H;
+      case PlanAxisKind::kRows:
+        return N * H;
+      case PlanAxisKind::kDir:
+        return H;
       case PlanAxisKind::kHidden:
       case PlanAxisKind::kOut:
-      case PlanAxisKind::kFeature: return 1;
+      case PlanAxisKind::kFeature:
+        return 1;
     }
     return 0;
   }
@@ -116,18 +120,20 @@ void run_plan(const Plan& plan, const simdrnn_model* model, int64_t T, int64_t N
   check_core(simdrnn_model_config(model, &mc), "model");
   const simdrnn_config& c = plan.config;
   if (mc.cell != c.cell || mc.input_size != c.input_size || mc.hidden_size != c.hidden_size ||
-      mc.num_layers != c.num_layers || mc.bidirectional != c.bidirectional || mc.output_size != c.output_size ||
-      mc.proj_size != c.proj_size || mc.clip != c.clip ||
+      mc.num_layers != c.num_layers || mc.bidirectional != c.bidirectional ||
+      mc.output_size != c.output_size || mc.proj_size != c.proj_size || mc.clip != c.clip ||
       (c.cell == SIMDRNN_CELL_RNN && mc.activation != c.activation) ||
       (c.cell == SIMDRNN_CELL_GRU && mc.gru_linear_before_reset != c.gru_linear_before_reset))
-    invalid("model: its configuration differs from the one this graph loaded (pass the model simdrnn_onnx_load "
-            "returned with it)");
+    invalid(
+        "model: its configuration differs from the one this graph loaded (pass the model simdrnn_onnx_load "
+        "returned with it)");
 
   Shapes s{T, N, c.bidirectional ? 2 : 1, c.hidden_size, c.output_size, c.input_size, plan.time_major};
   const int64_t L = c.num_layers, D = s.D, H = s.H;
   const float* x = static_cast<const float*>(inputs[plan.x_input]);
-  if (!x) invalid("inputs[", plan.x_input, "] ('", plan.inputs[static_cast<size_t>(plan.x_input)].name,
-                  "', X): expected data, got NULL");
+  if (!x)
+    invalid("inputs[", plan.x_input, "] ('", plan.inputs[static_cast<size_t>(plan.x_input)].name,
+            "', X): expected data, got NULL");
 
   // sequence_lens, widened and checked (simdrnn takes 1..T).
   std::vector<int64_t> lens;
@@ -135,12 +141,14 @@ void run_plan(const Plan& plan, const simdrnn_model* model, int64_t T, int64_t N
     const PlanTensor& t = plan.inputs[static_cast<size_t>(plan.lens_input)];
     lens.resize(static_cast<size_t>(N));
     for (int64_t n = 0; n < N; ++n) {
-      const int64_t v = t.dtype == SIMDRNN_ONNX_INT64 ? static_cast<const int64_t*>(inputs[plan.lens_input])[n]
-                                                      : static_cast<const int32_t*>(inputs[plan.lens_input])[n];
+      const int64_t v = t.dtype == SIMDRNN_ONNX_INT64
+                            ? static_cast<const int64_t*>(inputs[plan.lens_input])[n]
+                            : static_cast<const int32_t*>(inputs[plan.lens_input])[n];
       if (v == 0)
         throw ImportError{SIMDRNN_UNSUPPORTED, cat("inputs[", plan.lens_input, "] ('", t.name, "')[", n,
                                                    "] is 0: simdrnn runs sequences of 1..", T, " steps")};
-      if (v < 1 || v > T) invalid("inputs[", plan.lens_input, "] ('", t.name, "')[", n, "] is ", v, "; expected 1..", T);
+      if (v < 1 || v > T)
+        invalid("inputs[", plan.lens_input, "] ('", t.name, "')[", n, "] is ", v, "; expected 1..", T);
       lens[static_cast<size_t>(n)] = v;
     }
   }
@@ -171,11 +179,16 @@ void run_plan(const Plan& plan, const simdrnn_model* model, int64_t T, int64_t N
             axes[0] = {D, stride[i], N * H};
             src_offset = src.row_begin * stride[i];
             break;
-          case PlanAxisKind::kBatch: axes[1] = {N, stride[i], H}; break;
-          default: axes[2] = {H, stride[i], 1}; break;
+          case PlanAxisKind::kBatch:
+            axes[1] = {N, stride[i], H};
+            break;
+          default:
+            axes[2] = {H, stride[i], 1};
+            break;
         }
       }
-      strided_copy(static_cast<const float*>(inputs[src.input]) + src_offset, dst.data() + k * D * N * H, axes);
+      strided_copy(static_cast<const float*>(inputs[src.input]) + src_offset, dst.data() + k * D * N * H,
+                   axes);
     }
   };
   std::vector<float> h0, c0;
@@ -193,8 +206,9 @@ void run_plan(const Plan& plan, const simdrnn_model* model, int64_t T, int64_t N
     want_c |= r == SIMDRNN_ONNX_Y_C;
     want_out |= r == SIMDRNN_ONNX_PROJECTION;
   }
-  if (!any) invalid("outputs: every pointer is NULL; ask for at least one of the graph's ", plan.outputs.size(),
-                    " outputs");
+  if (!any)
+    invalid("outputs: every pointer is NULL; ask for at least one of the graph's ", plan.outputs.size(),
+            " outputs");
   if (!want_y && !want_out) want_h = true;  // simdrnn_forward returns at least one of y, h_n, out
 
   std::vector<float> x_rev;

@@ -12,31 +12,48 @@ namespace simdrnn::onnx_import {
 int64_t checked_mul(int64_t a, int64_t b, const std::string& what) {
   // Sizes here are element counts; anything past 2^62 is a corrupt file.
   constexpr int64_t kLimit = int64_t{1} << 62;
-  if (a < 0 || b < 0 || (a != 0 && b > kLimit / a))
-    invalid(what, ": size ", a, " x ", b, " overflows");
+  if (a < 0 || b < 0 || (a != 0 && b > kLimit / a)) invalid(what, ": size ", a, " x ", b, " overflows");
   return a * b;
 }
 
 const char* dtype_name(int32_t dtype) {
   switch (dtype) {
-    case onnx::TensorProto::UNDEFINED: return "UNDEFINED";
-    case onnx::TensorProto::FLOAT: return "FLOAT";
-    case onnx::TensorProto::UINT8: return "UINT8";
-    case onnx::TensorProto::INT8: return "INT8";
-    case onnx::TensorProto::UINT16: return "UINT16";
-    case onnx::TensorProto::INT16: return "INT16";
-    case onnx::TensorProto::INT32: return "INT32";
-    case onnx::TensorProto::INT64: return "INT64";
-    case onnx::TensorProto::STRING: return "STRING";
-    case onnx::TensorProto::BOOL: return "BOOL";
-    case onnx::TensorProto::FLOAT16: return "FLOAT16";
-    case onnx::TensorProto::DOUBLE: return "DOUBLE";
-    case onnx::TensorProto::UINT32: return "UINT32";
-    case onnx::TensorProto::UINT64: return "UINT64";
-    case onnx::TensorProto::COMPLEX64: return "COMPLEX64";
-    case onnx::TensorProto::COMPLEX128: return "COMPLEX128";
-    case onnx::TensorProto::BFLOAT16: return "BFLOAT16";
-    default: return "an unknown type";
+    case onnx::TensorProto::UNDEFINED:
+      return "UNDEFINED";
+    case onnx::TensorProto::FLOAT:
+      return "FLOAT";
+    case onnx::TensorProto::UINT8:
+      return "UINT8";
+    case onnx::TensorProto::INT8:
+      return "INT8";
+    case onnx::TensorProto::UINT16:
+      return "UINT16";
+    case onnx::TensorProto::INT16:
+      return "INT16";
+    case onnx::TensorProto::INT32:
+      return "INT32";
+    case onnx::TensorProto::INT64:
+      return "INT64";
+    case onnx::TensorProto::STRING:
+      return "STRING";
+    case onnx::TensorProto::BOOL:
+      return "BOOL";
+    case onnx::TensorProto::FLOAT16:
+      return "FLOAT16";
+    case onnx::TensorProto::DOUBLE:
+      return "DOUBLE";
+    case onnx::TensorProto::UINT32:
+      return "UINT32";
+    case onnx::TensorProto::UINT64:
+      return "UINT64";
+    case onnx::TensorProto::COMPLEX64:
+      return "COMPLEX64";
+    case onnx::TensorProto::COMPLEX128:
+      return "COMPLEX128";
+    case onnx::TensorProto::BFLOAT16:
+      return "BFLOAT16";
+    default:
+      return "an unknown type";
   }
 }
 
@@ -57,8 +74,8 @@ std::shared_ptr<const Tensor> decode_tensor(const onnx::TensorProto& t, const st
   auto need_raw = [&](size_t elem) {
     // Compare without multiplying: count can be large in a corrupt file.
     if (raw.size() % elem != 0 || static_cast<uint64_t>(raw.size() / elem) != static_cast<uint64_t>(count))
-      invalid(what, ": raw_data holds ", raw.size(), " bytes, the dims ask for ", count, " elements of ", elem,
-              " bytes");
+      invalid(what, ": raw_data holds ", raw.size(), " bytes, the dims ask for ", count, " elements of ",
+              elem, " bytes");
   };
   auto need_field = [&](int64_t have, const char* field) {
     if (have != count) invalid(what, ": ", field, " holds ", have, " elements, the dims ask for ", count);
@@ -96,7 +113,8 @@ std::shared_ptr<const Tensor> decode_tensor(const onnx::TensorProto& t, const st
       }
       break;
     default:
-      unsupported(what, ": element type ", dtype_name(t.data_type()), "; simdrnn reads FLOAT (and INT32/INT64 shapes)");
+      unsupported(what, ": element type ", dtype_name(t.data_type()),
+                  "; simdrnn reads FLOAT (and INT32/INT64 shapes)");
   }
   return out;
 }

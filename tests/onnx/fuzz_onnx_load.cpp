@@ -20,7 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (simdrnn_onnx_graph_get_info(graph, &info) != SIMDRNN_OK) __builtin_trap();
   const int64_t T = info.fixed_seq_len > 0 ? info.fixed_seq_len : 3;
   const int64_t N = info.fixed_batch > 0 ? info.fixed_batch : 2;
-  std::vector<std::vector<float>> ins(static_cast<size_t>(info.num_inputs)), outs(static_cast<size_t>(info.num_outputs));
+  std::vector<std::vector<float>> ins(static_cast<size_t>(info.num_inputs)),
+      outs(static_cast<size_t>(info.num_outputs));
   std::vector<const void*> in_ptrs;
   std::vector<void*> out_ptrs;
   bool small = T <= 64 && N <= 64;
@@ -43,7 +44,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto* lens32 = reinterpret_cast<int32_t*>(ins[static_cast<size_t>(i)].data());
       auto* lens64 = reinterpret_cast<int64_t*>(ins[static_cast<size_t>(i)].data());
       for (int64_t k = 0; small && k < n; ++k) {
-        if (ti.dtype == SIMDRNN_ONNX_INT64) lens64[k] = 1; else lens32[k] = 1;
+        if (ti.dtype == SIMDRNN_ONNX_INT64)
+          lens64[k] = 1;
+        else
+          lens32[k] = 1;
       }
     }
     in_ptrs.push_back(ins[static_cast<size_t>(i)].data());

@@ -46,8 +46,9 @@ struct Data {
   std::vector<int32_t> i32;
   std::vector<int64_t> i64;
   const void* ptr() const {
-    return !f.empty() ? static_cast<const void*>(f.data())
-           : !i32.empty() ? static_cast<const void*>(i32.data()) : static_cast<const void*>(i64.data());
+    return !f.empty()     ? static_cast<const void*>(f.data())
+           : !i32.empty() ? static_cast<const void*>(i32.data())
+                          : static_cast<const void*>(i64.data());
   }
 };
 
@@ -64,13 +65,22 @@ inline Data to_data(const onnx::TensorProto& t) {
   };
   switch (t.data_type()) {
     case onnx::TensorProto::FLOAT:
-      if (!raw.empty()) from_raw(d.f); else d.f.assign(t.float_data().begin(), t.float_data().end());
+      if (!raw.empty())
+        from_raw(d.f);
+      else
+        d.f.assign(t.float_data().begin(), t.float_data().end());
       break;
     case onnx::TensorProto::INT32:
-      if (!raw.empty()) from_raw(d.i32); else d.i32.assign(t.int32_data().begin(), t.int32_data().end());
+      if (!raw.empty())
+        from_raw(d.i32);
+      else
+        d.i32.assign(t.int32_data().begin(), t.int32_data().end());
       break;
     case onnx::TensorProto::INT64:
-      if (!raw.empty()) from_raw(d.i64); else d.i64.assign(t.int64_data().begin(), t.int64_data().end());
+      if (!raw.empty())
+        from_raw(d.i64);
+      else
+        d.i64.assign(t.int64_data().begin(), t.int64_data().end());
       break;
     default:
       ADD_FAILURE() << t.name() << ": unexpected element type " << t.data_type();
@@ -79,8 +89,10 @@ inline Data to_data(const onnx::TensorProto& t) {
 }
 
 // "" when every element agrees, else a report of the first few that do not.
-inline std::string allclose(const std::vector<float>& got, const std::vector<float>& want, double atol, double rtol) {
-  if (got.size() != want.size()) return "size " + std::to_string(got.size()) + " vs " + std::to_string(want.size());
+inline std::string allclose(const std::vector<float>& got, const std::vector<float>& want, double atol,
+                            double rtol) {
+  if (got.size() != want.size())
+    return "size " + std::to_string(got.size()) + " vs " + std::to_string(want.size());
   size_t bad = 0;
   std::ostringstream ss;
   ss.precision(9);
@@ -137,8 +149,8 @@ inline bool read_case(const fs::path& dir, bool freeze_weights, Case* c) {
   if (freeze_weights)
     for (const onnx::NodeProto& n : g.node())
       for (int slot : {1, 2, 3, 7})
-        if ((n.op_type() == "RNN" || n.op_type() == "LSTM" || n.op_type() == "GRU") && slot < n.input_size() &&
-            !n.input(slot).empty() && c->inputs.count(n.input(slot))) {
+        if ((n.op_type() == "RNN" || n.op_type() == "LSTM" || n.op_type() == "GRU") &&
+            slot < n.input_size() && !n.input(slot).empty() && c->inputs.count(n.input(slot))) {
           onnx::TensorProto* init = model.mutable_graph()->add_initializer();
           *init = c->inputs[n.input(slot)];
           init->set_name(n.input(slot));
@@ -203,7 +215,8 @@ inline void check_case(const Case& c, double atol, double rtol) {
         got[static_cast<size_t>(i)].assign(d.f.size(), 12345.0f);
         out_ptrs.push_back(got[static_cast<size_t>(i)].data());
       }
-      ASSERT_EQ(simdrnn_onnx_run(h.model, h.graph, T, N, in_ptrs.data(), out_ptrs.data(), threads), SIMDRNN_OK)
+      ASSERT_EQ(simdrnn_onnx_run(h.model, h.graph, T, N, in_ptrs.data(), out_ptrs.data(), threads),
+                SIMDRNN_OK)
           << simdrnn_onnx_last_error();
       for (int64_t i = 0; i < info.num_outputs; ++i) {
         simdrnn_onnx_tensor_info ti{};

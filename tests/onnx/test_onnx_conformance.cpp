@@ -42,6 +42,8 @@ TEST_P(OnnxNodeTest, MatchesEveryOutput) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Debian, OnnxNodeTest, testing::ValuesIn(kCases),
-                         [](const testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+                         [](const testing::TestParamInfo<const char*>& info) {
+                           return std::string(info.param);
+                         });
 
 }  // namespace

@@ -23,9 +23,9 @@ fs::path models_dir() {
 }
 fs::path node_tests_dir() { return SIMDRNN_ONNX_NODE_TESTS; }
 
-#define REQUIRE_MODELS()                                                                          \
-  if (!fs::exists(models_dir() / "bad" / "manifest.tsv"))                                        \
-  GTEST_SKIP() << "no generated models under " << models_dir()                                   \
+#define REQUIRE_MODELS()                                       \
+  if (!fs::exists(models_dir() / "bad" / "manifest.tsv"))      \
+  GTEST_SKIP() << "no generated models under " << models_dir() \
                << " (ctest makes them with tests/onnx/make_models.py, which needs torch and onnx)"
 
 std::vector<fs::path> case_dirs(const std::string& prefix) {
@@ -80,7 +80,8 @@ TEST(GeneratedModels, BadModelsAreRefusedByName) {
     const simdrnn_status st = simdrnn_onnx_load(path.c_str(), &model, &graph);
     const std::string message = simdrnn_onnx_last_error();
     EXPECT_EQ(std::string(simdrnn_status_name(st)), "SIMDRNN_" + status) << message;
-    EXPECT_NE(message.find(text), std::string::npos) << "message: " << message << "\nexpected to contain: " << text;
+    EXPECT_NE(message.find(text), std::string::npos)
+        << "message: " << message << "\nexpected to contain: " << text;
     EXPECT_EQ(model, nullptr);
     EXPECT_EQ(graph, nullptr);
   }
@@ -95,8 +96,7 @@ std::vector<std::string> valid_models() {
     if (fs::exists(node_tests_dir() / name / "model.onnx") && read_case(node_tests_dir() / name, true, &c))
       models.push_back(c.model);
   }
-  for (const fs::path& dir : case_dirs(""))
-    models.push_back(read_file(dir / "model.onnx"));
+  for (const fs::path& dir : case_dirs("")) models.push_back(read_file(dir / "model.onnx"));
   return models;
 }
 
@@ -105,8 +105,8 @@ void load_must_not_crash(const std::string& bytes) {
   Loaded h;
   const simdrnn_status st = simdrnn_onnx_load_memory(bytes.data(), bytes.size(), &h.model, &h.graph);
   if (st != SIMDRNN_OK) {
-    ASSERT_TRUE(st == SIMDRNN_INVALID_ARGUMENT || st == SIMDRNN_UNSUPPORTED) << simdrnn_status_name(st) << ": "
-                                                                           << simdrnn_onnx_last_error();
+    ASSERT_TRUE(st == SIMDRNN_INVALID_ARGUMENT || st == SIMDRNN_UNSUPPORTED)
+        << simdrnn_status_name(st) << ": " << simdrnn_onnx_last_error();
     ASSERT_NE(std::string(simdrnn_onnx_last_error()), "");
     ASSERT_EQ(h.model, nullptr);
     ASSERT_EQ(h.graph, nullptr);
@@ -143,9 +143,15 @@ TEST(Robustness, RandomCorruptionsFailCleanly) {
       for (int e = 0; e < edits; ++e) {
         const size_t at = gen() % bytes.size();
         switch (gen() % 3) {
-          case 0: bytes[at] = static_cast<char>(gen()); break;               // overwrite a byte
-          case 1: bytes[at] = static_cast<char>(bytes[at] ^ (1 << (gen() % 8))); break;  // flip a bit
-          default: bytes[at] = static_cast<char>(0xff); break;              // a huge varint byte
+          case 0:
+            bytes[at] = static_cast<char>(gen());
+            break;  // overwrite a byte
+          case 1:
+            bytes[at] = static_cast<char>(bytes[at] ^ (1 << (gen() % 8)));
+            break;  // flip a bit
+          default:
+            bytes[at] = static_cast<char>(0xff);
+            break;  // a huge varint byte
         }
       }
       SCOPED_TRACE("corruption " + std::to_string(i));
@@ -171,8 +177,10 @@ TEST(Api, LoadArgumentsAreChecked) {
   EXPECT_NE(std::string(simdrnn_onnx_last_error()).find("/nonexistent/model.onnx"), std::string::npos);
   EXPECT_EQ(simdrnn_onnx_load("/", &model, &graph), SIMDRNN_INVALID_ARGUMENT);
   const Case c = node_case("test_simple_rnn_defaults");
-  EXPECT_EQ(simdrnn_onnx_load_memory(c.model.data(), c.model.size(), nullptr, &graph), SIMDRNN_INVALID_ARGUMENT);
-  EXPECT_EQ(simdrnn_onnx_load_memory(c.model.data(), c.model.size(), &model, nullptr), SIMDRNN_INVALID_ARGUMENT);
+  EXPECT_EQ(simdrnn_onnx_load_memory(c.model.data(), c.model.size(), nullptr, &graph),
+            SIMDRNN_INVALID_ARGUMENT);
+  EXPECT_EQ(simdrnn_onnx_load_memory(c.model.data(), c.model.size(), &model, nullptr),
+            SIMDRNN_INVALID_ARGUMENT);
   EXPECT_EQ(model, nullptr);
   EXPECT_EQ(simdrnn_onnx_load_memory(nullptr, 10, &model, &graph), SIMDRNN_INVALID_ARGUMENT);
   EXPECT_EQ(simdrnn_onnx_graph_destroy(nullptr), SIMDRNN_OK);
@@ -214,7 +222,8 @@ TEST(Api, RunArgumentsAreChecked) {
   const void* inputs[] = {x.f.data()};
   std::vector<float> y_h(15);
   void* outputs[] = {y_h.data()};
-  EXPECT_EQ(simdrnn_onnx_run(a.model, a.graph, 2, 3, inputs, outputs, 1), SIMDRNN_OK) << simdrnn_onnx_last_error();
+  EXPECT_EQ(simdrnn_onnx_run(a.model, a.graph, 2, 3, inputs, outputs, 1), SIMDRNN_OK)
+      << simdrnn_onnx_last_error();
   EXPECT_EQ(simdrnn_onnx_run(a.model, a.graph, 3, 3, inputs, outputs, 1), SIMDRNN_INVALID_ARGUMENT);
   EXPECT_NE(std::string(simdrnn_onnx_last_error()).find("declares 2 steps"), std::string::npos);
   EXPECT_EQ(simdrnn_onnx_run(a.model, a.graph, 2, 4, inputs, outputs, 1), SIMDRNN_INVALID_ARGUMENT);
