@@ -5,14 +5,16 @@
 // line. Each byte present becomes one symbol of the vocabulary (V symbols);
 // the first 90% of the text trains, the last 10% validates.
 //
-// Model: one-hot input (I = V, so weight_ih is the embedding) -> Elman RNN
-// (tanh, L layers of H) -> output layer (weight_hy, bias_hy: O = V logits).
+// Model: one-hot input (I = V, so weight_ih is the embedding) -> recurrent
+// cell (--cell: Elman RNN with tanh, LSTM, optionally projected to --proj P,
+// or GRU; L layers of H) -> output layer (weight_hy, bias_hy: O = V logits).
 // Loss: softmax cross-entropy in nats per character, computed here.
 //
 // Training: truncated backpropagation through time. The training split is cut
 // into N contiguous streams; each step takes the next T characters of every
-// stream, starts from the hidden state the previous chunk ended with (h_n ->
-// h0, detached: backward stops at the chunk's start, dh_n = NULL), runs
+// stream, starts from the state the previous chunk ended with (h_n -> h0 and,
+// for an LSTM, c_n -> c0, detached: backward stops at the chunk's start,
+// dh_n = dc_n = NULL), runs
 // simdrnn_forward_training + simdrnn_backward, clips the gradient norm
 // (simdrnn_clip_grad_norm), updates with Adam (simdrnn_adam_step) and loads the
 // new parameters with simdrnn_model_set_params. Every buffer is allocated once,
@@ -63,10 +65,19 @@ namespace {
 using simdrnn::check;
 using Clock = std::chrono::steady_clock;
 
+enum class CellKind { Rnn, Lstm, Gru };
+const char* cell_name(CellKind c) { return c == CellKind::Lstm ? "lstm" : c == CellKind::Gru ? "gru" : "rnn"; }
+
 struct Options {
   bool quick = false;
+  CellKind cell = CellKind::Rnn;
+  int64_t proj = 0;             // LSTM projection size (0: none)
+  bool forget_bias_set = true;  // LSTM: forget-gate bias (bias_ih's f slice; bias_hh's f slice 0)
+  float forget_bias = 1.0f;
   int64_t hidden = 256, layers = 1, seq = 64, batch = 32, steps = 1500;
-  float lr = 4e-3f, lr_final = 4e-4f, clip = 5.0f, temperature = 0.8f, target = 0.25f;
+  // lr, lr_final: -1 = the cell's default (4e-3 -> 4e-4 for the RNN, 8e-3 -> 8e-4 for LSTM and GRU;
+  // --quick: 1e-2 -> 3e-3 for every cell).
+  float lr = -1, lr_final = -1, clip = 5.0f, temperature = 0.8f, target = 0.25f;
   int64_t eval_every = 100, log_every = 10, sample_len = 300;
   int32_t threads = 2;
   uint64_t seed = 1234;
@@ -80,17 +91,22 @@ struct Options {
 void usage(const char* argv0) {
   std::printf(
       "usage: %s [options] [text files...]\n"
-      "Trains a character-level Elman RNN language model with simdrnn (truncated BPTT, Adam).\n"
-      "Without files it trains on /usr/share/common-licenses/* (Debian's license texts).\n"
+      "Trains a character-level language model (Elman RNN, LSTM or GRU) with simdrnn\n"
+      "(truncated BPTT, Adam). Without files it trains on /usr/share/common-licenses/*\n"
+      "(Debian's license texts).\n"
       "  --quick            a few-second run with a small model (the test suite's mode):\n"
       "                     checks that the losses decrease\n"
+      "  --cell C           rnn (tanh Elman), lstm or gru (default rnn)\n"
+      "  --proj P           LSTM only: project h to P wide (PyTorch proj_size; default 0: none)\n"
+      "  --forget-bias B    LSTM only: initial forget-gate bias, a number or 'uniform' (PyTorch's\n"
+      "                     plain U(-k, k) init) (default 1: bias_ih's f slice = 1, bias_hh's = 0)\n"
       "  --hidden H         hidden size (default 256; quick 64)\n"
-      "  --layers L         RNN layers (default 1)\n"
+      "  --layers L         recurrent layers (default 1)\n"
       "  --seq T            BPTT chunk length (default 64; quick 32)\n"
       "  --batch N          parallel streams per step (default 32; quick 16)\n"
       "  --steps S          training steps (default 1500; quick 120)\n"
-      "  --lr LR            Adam learning rate, decayed linearly to --lr-final (default 4e-3 -> 4e-4)\n"
-      "  --lr-final LR\n"
+      "  --lr LR            Adam learning rate, decayed linearly to --lr-final (default rnn\n"
+      "  --lr-final LR      4e-3 -> 4e-4, lstm and gru 8e-3 -> 8e-4; quick 1e-2 -> 3e-3)\n"
       "  --clip C           gradient-norm clip (default 5)\n"
       "  --eval-every K     validation every K steps (default 100; quick 40)\n"
       "  --threads K        threads for every simdrnn call (default 2)\n"
@@ -101,8 +117,9 @@ void usage(const char* argv0) {
       "  --temperature X    sampling temperature (default 0.8)\n"
       "  --prime TEXT       text fed to the model before sampling (default \"The \")\n"
       "  --out-dir DIR      where the loss CSV and PNG go (default %s, created if missing)\n"
-      "  --csv PATH         loss CSV (default DIR/char_lm_loss.csv; quick: char_lm_quick_loss.csv)\n"
-      "  --png PATH         loss-curve PNG (default DIR/char_lm_loss.png; quick: char_lm_quick_loss.png)\n"
+      "  --csv PATH         loss CSV (default DIR/char_lm_CELL_loss.csv, CELL = rnn, lstm, lstm_projP\n"
+      "                     or gru; quick: DIR/char_lm_quick_CELL_loss.csv)\n"
+      "  --png PATH         loss-curve PNG (default as --csv, .png)\n"
       "  --plot-script P    the plotting script (default %s)\n"
       "  --no-plot          write the CSV only\n",
       argv0, CHAR_LM_OUT_DIR, CHAR_LM_PLOT_SCRIPT);
@@ -114,7 +131,7 @@ bool parse_args(int argc, char** argv, Options* o) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       o->quick = true;
       o->hidden = 64, o->seq = 32, o->batch = 16, o->steps = 120, o->eval_every = 40, o->log_every = 5;
-      o->lr = 1e-2f, o->lr_final = 3e-3f, o->sample_len = 120, o->max_seconds = 60;
+      o->sample_len = 120, o->max_seconds = 60;
     }
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -130,7 +147,28 @@ bool parse_args(int argc, char** argv, Options* o) {
       usage(argv[0]);
       std::exit(0);
     }
-    if (a == "--hidden") o->hidden = std::atoll(value("a size"));
+    if (a == "--cell") {
+      const std::string c = value("rnn, lstm or gru");
+      if (c == "rnn") o->cell = CellKind::Rnn;
+      else if (c == "lstm") o->cell = CellKind::Lstm;
+      else if (c == "gru") o->cell = CellKind::Gru;
+      else {
+        std::fprintf(stderr, "--cell: expected rnn, lstm or gru, got %s\n", c.c_str());
+        return false;
+      }
+    } else if (a == "--proj") o->proj = std::atoll(value("a size"));
+    else if (a == "--forget-bias") {
+      const std::string b = value("a number or 'uniform'");
+      o->forget_bias_set = b != "uniform";
+      if (o->forget_bias_set) {
+        char* end = nullptr;
+        o->forget_bias = std::strtof(b.c_str(), &end);
+        if (end == b.c_str() || *end != '\0') {
+          std::fprintf(stderr, "--forget-bias: expected a number or 'uniform', got %s\n", b.c_str());
+          return false;
+        }
+      }
+    } else if (a == "--hidden") o->hidden = std::atoll(value("a size"));
     else if (a == "--layers") o->layers = std::atoll(value("a count"));
     else if (a == "--seq") o->seq = std::atoll(value("a length"));
     else if (a == "--batch") o->batch = std::atoll(value("a count"));
@@ -158,13 +196,25 @@ bool parse_args(int argc, char** argv, Options* o) {
       o->files.push_back(a);
     }
   }
+  // Learning rates not given: the mode's and the cell's defaults. The RNN does best at
+  // 4e-3 (2e-3 and 8e-3 end higher); LSTM and GRU at 8e-3 (see README).
+  const bool gated = o->cell != CellKind::Rnn;
+  if (o->lr == -1) o->lr = o->quick ? 1e-2f : gated ? 8e-3f : 4e-3f;
+  if (o->lr_final == -1) o->lr_final = o->quick ? 3e-3f : gated ? 8e-4f : 4e-4f;
   if (o->hidden < 1 || o->layers < 1 || o->seq < 1 || o->batch < 1 || o->steps < 1 || o->eval_every < 1 ||
-      o->threads < 1 || o->sample_len < 0 || !(o->temperature > 0) || !(o->lr > 0) || !(o->clip > 0)) {
+      o->threads < 1 || o->sample_len < 0 || !(o->temperature > 0) || !(o->lr > 0) || !(o->lr_final >= 0) ||
+      !(o->clip > 0)) {
     std::fprintf(stderr, "options out of range (see --help)\n");
     return false;
   }
+  if (o->proj != 0 && (o->cell != CellKind::Lstm || o->proj < 1 || o->proj >= o->hidden)) {
+    std::fprintf(stderr, "--proj P needs --cell lstm and 1 <= P < --hidden\n");
+    return false;
+  }
   if (o->csv.empty() || o->png.empty()) {  // a default path: it lives in out_dir
-    const std::string stem = o->out_dir + (o->quick ? "/char_lm_quick_loss" : "/char_lm_loss");
+    const std::string stem =
+        o->out_dir + (o->quick ? "/char_lm_quick_" : "/char_lm_") + cell_name(o->cell) +
+        (o->proj > 0 ? "_proj" + std::to_string(o->proj) : std::string()) + "_loss";
     if (o->csv.empty()) o->csv = stem + ".csv";
     if (o->png.empty()) o->png = stem + ".png";
     if (mkdir(o->out_dir.c_str(), 0777) != 0 && errno != EEXIST)
@@ -290,6 +340,9 @@ int main(int argc, char** argv) try {
   const int64_t n_all = static_cast<int64_t>(data.size());
   const int64_t n_train = n_all * 9 / 10, n_val = n_all - n_train;
   const int64_t T = opt.seq, N = opt.batch, H = opt.hidden, L = opt.layers;
+  const bool lstm = opt.cell == CellKind::Lstm;
+  const int64_t G = lstm ? 4 : opt.cell == CellKind::Gru ? 3 : 1;  // gates stacked in weight_ih/hh
+  const int64_t H_out = opt.proj > 0 ? opt.proj : H;                // width of h (and of y)
   // Training: N contiguous streams of the training split, each stream_len + 1 long
   // (inputs and next-character targets). Validation: the same over the validation split.
   const int64_t stream_len = (n_train - 1) / N, val_stream_len = (n_val - 1) / N;
@@ -330,13 +383,19 @@ int main(int argc, char** argv) try {
   config.hidden_size = H;
   config.num_layers = L;
   config.activation = SIMDRNN_TANH;
+  config.cell = lstm ? SIMDRNN_CELL_LSTM : opt.cell == CellKind::Gru ? SIMDRNN_CELL_GRU : SIMDRNN_CELL_RNN;
+  config.proj_size = opt.proj;
+  config.gru_linear_before_reset = 1;  // PyTorch's nn.GRU
   config.output_size = V;
   ModelHandle model;
   {
-    // PyTorch's nn.RNN / nn.Linear initialisation: U(-1/sqrt(H), 1/sqrt(H)).
+    // PyTorch's nn.RNN / nn.LSTM / nn.GRU initialisation: every weight and bias
+    // U(-1/sqrt(H), 1/sqrt(H)) (weight_hr too); the output layer's weight
+    // U(-1/sqrt(H_out), 1/sqrt(H_out)), its bias zero. An LSTM's forget-gate
+    // bias is then set to --forget-bias (bias_ih's f slice; bias_hh's f slice 0).
     Rng rng{opt.seed};
-    const float k = 1.0f / std::sqrt(static_cast<float>(H));
-    auto uniform = [&](int64_t n) {
+    auto uniform = [&](int64_t n, int64_t fan) {
+      const float k = 1.0f / std::sqrt(static_cast<float>(fan));
       std::vector<float> v(static_cast<size_t>(n));
       for (float& x : v) x = static_cast<float>((2 * rng.uniform() - 1) * k);
       return v;
@@ -344,18 +403,29 @@ int main(int argc, char** argv) try {
     simdrnn::Weights w(config);
     for (int64_t l = 0; l < L; ++l) {
       const std::string s = std::to_string(l);
-      w.set("weight_ih_l" + s, uniform(H * (l == 0 ? V : H)))
-          .set("weight_hh_l" + s, uniform(H * H))
-          .set("bias_ih_l" + s, uniform(H))
-          .set("bias_hh_l" + s, uniform(H));
+      std::vector<float> w_ih = uniform(G * H * (l == 0 ? V : H_out), H), w_hh = uniform(G * H * H_out, H);
+      std::vector<float> b_ih = uniform(G * H, H), b_hh = uniform(G * H, H);
+      if (lstm && opt.forget_bias_set) {  // gates i, f, g, o: f is rows H..2H
+        std::fill(b_ih.begin() + H, b_ih.begin() + 2 * H, opt.forget_bias);
+        std::fill(b_hh.begin() + H, b_hh.begin() + 2 * H, 0.0f);
+      }
+      w.set("weight_ih_l" + s, w_ih).set("weight_hh_l" + s, w_hh).set("bias_ih_l" + s, b_ih).set("bias_hh_l" + s, b_hh);
+      if (opt.proj > 0) w.set("weight_hr_l" + s, uniform(opt.proj * H, H));
     }
-    w.set("weight_hy", uniform(V * H)).set("bias_hy", std::vector<float>(static_cast<size_t>(V), 0.0f));
+    w.set("weight_hy", uniform(V * H_out, H_out)).set("bias_hy", std::vector<float>(static_cast<size_t>(V), 0.0f));
     check(simdrnn_model_create(w.get(), &model.m));
   }
   int64_t P = 0;
   check(simdrnn_model_num_params(model.m, &P));
-  std::printf("model: one-hot(%lld) -> RNN tanh, %lld layer(s) x H=%lld -> linear(%lld); %lld parameters\n",
-              static_cast<long long>(V), static_cast<long long>(L), static_cast<long long>(H),
+  std::string cell_desc = lstm ? "LSTM" : opt.cell == CellKind::Gru ? "GRU" : "RNN tanh";
+  if (opt.proj > 0) cell_desc += ", proj " + std::to_string(opt.proj);
+  if (lstm) {
+    char fb[32] = "uniform";
+    if (opt.forget_bias_set) std::snprintf(fb, sizeof fb, "%g", opt.forget_bias);
+    cell_desc += std::string(", forget bias ") + fb;
+  }
+  std::printf("model: one-hot(%lld) -> %s, %lld layer(s) x H=%lld -> linear(%lld); %lld parameters\n",
+              static_cast<long long>(V), cell_desc.c_str(), static_cast<long long>(L), static_cast<long long>(H),
               static_cast<long long>(V), static_cast<long long>(P));
   std::printf("training: %lld steps of batch %lld x %lld chars, Adam lr %.1e -> %.1e, clip %.1f, %d threads\n",
               static_cast<long long>(opt.steps), static_cast<long long>(N), static_cast<long long>(T), opt.lr,
@@ -366,8 +436,12 @@ int main(int argc, char** argv) try {
   check(simdrnn_model_get_params(model.m, params.data()));
   std::vector<float> x(T * N * V, 0.0f), logits(T * N * V), dout(T * N * V);
   std::vector<int32_t> targets(T * N);
-  std::vector<float> h_a(L * N * H, 0.0f), h_b(L * N * H, 0.0f);  // chunk state: h0 and h_n, swapped
-  std::vector<float> hv_a(L * N * H), hv_b(L * N * H);            // validation's own state
+  // Chunk state: h0 and h_n (and an LSTM's c0 and c_n), swapped after each chunk;
+  // the validation has its own. c is empty (NULL pointers) for other cells.
+  const int64_t c_count = lstm ? L * N * H : 0;
+  std::vector<float> h_a(L * N * H_out, 0.0f), h_b(L * N * H_out, 0.0f), c_a(c_count, 0.0f), c_b(c_count, 0.0f);
+  std::vector<float> hv_a(L * N * H_out), hv_b(L * N * H_out), cv_a(c_count), cv_b(c_count);
+  auto ptr = [](std::vector<float>& v) { return v.empty() ? nullptr : v.data(); };
 
   simdrnn_forward_args fa{};  // one training chunk, time-major [T, N, *]
   fa.seq_len = T;
@@ -389,6 +463,10 @@ int main(int argc, char** argv) try {
     fwd_ws_bytes = std::max(fwd_ws_bytes, b);
   }
   std::vector<unsigned char> reserve(reserve_bytes), fwd_ws(fwd_ws_bytes), bwd_ws(bwd_ws_bytes);
+  std::printf("buffers: training reserve %.2f MiB for a %lld x %lld chunk, forward workspace %.2f MiB, backward "
+              "workspace %.2f MiB\n",
+              reserve_bytes / 1048576.0, static_cast<long long>(T), static_cast<long long>(N),
+              fwd_ws_bytes / 1048576.0, bwd_ws_bytes / 1048576.0);
   fa.workspace = fwd_ws.data();
   fa.workspace_size = fwd_ws.size();
 
@@ -418,6 +496,7 @@ int main(int argc, char** argv) try {
   auto validate = [&]() {
     simdrnn_forward_args va = fa;
     std::fill(hv_a.begin(), hv_a.end(), 0.0f);
+    std::fill(cv_a.begin(), cv_a.end(), 0.0f);
     double loss = 0;
     for (int64_t pos = 0; pos < val_stream_len; pos += T) {
       const int64_t steps = std::min(T, val_stream_len - pos);
@@ -425,8 +504,11 @@ int main(int argc, char** argv) try {
       va.seq_len = steps;
       va.h0 = hv_a.data();
       va.h_n = hv_b.data();
+      va.c0 = ptr(cv_a);
+      va.c_n = ptr(cv_b);
       check(simdrnn_forward(model.m, &va));
       std::swap(hv_a, hv_b);
+      std::swap(cv_a, cv_b);
       loss += softmax_xent(logits.data(), targets.data(), steps * N, V, nullptr, 0);
     }
     return loss / static_cast<double>(N * val_stream_len);
@@ -440,8 +522,9 @@ int main(int argc, char** argv) try {
   std::printf("unigram baseline on validation: %.4f nats/char (%.3f bits/char); target <= %.4f (%.0f%% below)\n",
               unigram, unigram / std::log(2.0), (1 - opt.target) * unigram, 100 * opt.target);
   std::printf("(the training split's own unigram entropy: %.4f nats/char)\n", train_entropy);
-  std::printf("%6s %10s %8s %8s %9s %7s %7s\n", "step", "chars", "train", "val", "vs unigram", "|grad|", "time");
-  std::printf("%6d %10d %8s %8.4f %+8.1f%% %7s %6.1fs\n", 0, 0, "-", val0, 100 * (val0 / unigram - 1), "-",
+  std::printf("%6s %10s %8s %8s %9s %7s %7s %7s\n", "step", "chars", "train", "val", "vs unigram", "|grad|",
+              "ms/step", "time");
+  std::printf("%6d %10d %8s %8.4f %+8.1f%% %7s %7s %6.1fs\n", 0, 0, "-", val0, 100 * (val0 / unigram - 1), "-", "-",
               seconds_since(t_start));
   if (csv) std::fprintf(csv, "0,0,,%.6f,%.6f,%.3f\n", val0, unigram, seconds_since(t_start));
 
@@ -450,6 +533,7 @@ int main(int argc, char** argv) try {
   int64_t pos = 0, step = 0;
   double log_sum = 0, eval_sum = 0, first_train = -1, last_train = 0;
   int64_t log_count = 0, eval_count = 0;
+  double step_seconds = 0, eval_step_seconds = 0;  // time in training steps alone (no validation)
   float grad_norm = 0;
   double val_loss = val0;
   bool stopped_early = false;
@@ -458,12 +542,16 @@ int main(int argc, char** argv) try {
     if (pos + T > stream_len) {  // a new pass over the text: start the streams over from zero state
       pos = 0;
       std::fill(h_a.begin(), h_a.end(), 0.0f);
+      std::fill(c_a.begin(), c_a.end(), 0.0f);
     }
+    const Clock::time_point t_step = Clock::now();
     load_chunk(train, stream_len, pos, T);
     pos += T;
     fa.seq_len = T;
     fa.h0 = h_a.data();
     fa.h_n = h_b.data();
+    fa.c0 = ptr(c_a);
+    fa.c_n = ptr(c_b);
     check(simdrnn_forward_training(model.m, &fa, reserve.data(), reserve.size()));
     const double loss = softmax_xent(logits.data(), targets.data(), T * N, V, dout.data(), scale) / (T * N);
     check(simdrnn_backward(model.m, &ba));
@@ -475,6 +563,9 @@ int main(int argc, char** argv) try {
                             1e-8f, 0.0f, opt.threads));
     check(simdrnn_model_set_params(model.m, params.data()));
     std::swap(h_a, h_b);  // h_n of this chunk is h0 of the next (a copy: no gradient crosses)
+    std::swap(c_a, c_b);  // and c_n is c0 (LSTM)
+    const double dt = seconds_since(t_step);
+    step_seconds += dt, eval_step_seconds += dt;
 
     if (first_train < 0) first_train = loss;
     log_sum += loss, ++log_count, eval_sum += loss, ++eval_count;
@@ -494,11 +585,11 @@ int main(int argc, char** argv) try {
     }
     if (eval) {
       last_train = eval_sum / eval_count;
-      std::printf("%6lld %10lld %8.4f %8.4f %+8.1f%% %7.2f %6.1fs\n", static_cast<long long>(step),
+      std::printf("%6lld %10lld %8.4f %8.4f %+8.1f%% %7.2f %7.1f %6.1fs\n", static_cast<long long>(step),
                   static_cast<long long>(step * T * N), last_train, val_loss, 100 * (val_loss / unigram - 1),
-                  grad_norm, seconds_since(t_start));
+                  grad_norm, 1e3 * eval_step_seconds / eval_count, seconds_since(t_start));
       std::fflush(stdout);
-      eval_sum = 0, eval_count = 0;
+      eval_sum = 0, eval_count = 0, eval_step_seconds = 0;
     }
     if (out_of_time && step < opt.steps) {
       stopped_early = true;
@@ -546,9 +637,11 @@ int main(int argc, char** argv) try {
   const double below = 100 * (1 - val_loss / unigram);
   std::printf("\nsample (temperature %.2f, primed with \"%s\"):\n----\n%s\n----\n", opt.temperature, prime.c_str(),
               sample.c_str());
-  std::printf("trained %lld steps (%lld chars, %.1f epochs) in %.1f s: %.1f ms/step\n", static_cast<long long>(step),
-              static_cast<long long>(step * T * N), static_cast<double>(step * T * N) / n_train, train_seconds,
-              1e3 * train_seconds / std::max<int64_t>(step, 1));
+  std::printf("%s: trained %lld steps (%lld chars, %.1f epochs) in %.1f s: %.1f ms/step with validation, "
+              "%.1f ms/step training alone\n",
+              cell_desc.c_str(), static_cast<long long>(step), static_cast<long long>(step * T * N),
+              static_cast<double>(step * T * N) / n_train, train_seconds,
+              1e3 * train_seconds / std::max<int64_t>(step, 1), 1e3 * step_seconds / std::max<int64_t>(step, 1));
   std::printf("validation %.4f nats/char (%.3f bits/char) vs unigram %.4f: %.1f%% below the baseline\n", val_loss,
               val_loss / std::log(2.0), unigram, below);
 
@@ -567,7 +660,7 @@ int main(int argc, char** argv) try {
       };
       const std::string cmd =
           "/usr/bin/python3 " + quote(opt.plot_script) + " " + quote(opt.csv) + " " + quote(opt.png) + " " +
-          std::to_string(opt.target);
+          std::to_string(opt.target) + " " + quote(cell_desc);
       std::fflush(stdout);
       int rc = std::system(cmd.c_str());
       if (rc != -1 && WIFEXITED(rc)) rc = WEXITSTATUS(rc);

@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 """Plots the loss curve of examples/char_lm.cpp.
 
-usage: plot_loss.py LOSS.csv OUT.png [TARGET]
+usage: plot_loss.py LOSS.csv OUT.png [TARGET [MODEL]]
 
 The CSV has columns step,chars,train_loss,val_loss,unigram,seconds (val_loss
 only on validation rows). TARGET (default 0.25) draws the line (1 - TARGET) *
-unigram. Exits 3 with a note when matplotlib is missing.
+unigram. MODEL (e.g. "LSTM") goes into the title. Exits 3 with a note when
+matplotlib is missing.
 """
 import csv
 import sys
 
 
 def main():
-    if len(sys.argv) not in (3, 4):
+    if len(sys.argv) not in (3, 4, 5):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     try:
@@ -23,7 +24,8 @@ def main():
         print("note: matplotlib is not installed (Debian: python3-matplotlib); no PNG")
         return 3
 
-    target = float(sys.argv[3]) if len(sys.argv) == 4 else 0.25
+    target = float(sys.argv[3]) if len(sys.argv) >= 4 else 0.25
+    model = sys.argv[4] if len(sys.argv) == 5 else None
     train_x, train_y, val_x, val_y, unigram = [], [], [], [], None
     with open(sys.argv[1], newline="") as f:
         for row in csv.DictReader(f):
@@ -50,7 +52,7 @@ def main():
                     xytext=(-10, 8), ha="right", color="tab:orange")
     ax.set_xlabel("training step")
     ax.set_ylabel("cross-entropy (nats / character)")
-    ax.set_title("simdrnn character-level language model")
+    ax.set_title("simdrnn character-level language model" + (f": {model}" if model else ""))
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right")
     fig.tight_layout()

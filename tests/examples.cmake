@@ -52,13 +52,15 @@ endif()
 
 unset(_simdrnn_examples_dir)
 
-# example_char_lm_quick  examples/char_lm.cpp: a character-level language model
-#                        trained with simdrnn (truncated BPTT, clipping, Adam) on
-#                        /usr/share/common-licenses; --quick runs a few seconds and
-#                        fails unless the losses decrease; its CSV and PNG land in
-#                        the build directory. The binary lands in
-#                        <build>/examples/char_lm; its full run (no options, <= 3 min)
-#                        must end >= 25% below the unigram baseline.
+# example_char_lm_quick       examples/char_lm.cpp: a character-level language model
+# example_char_lm_quick_lstm  trained with simdrnn (truncated BPTT, clipping, Adam) on
+# example_char_lm_quick_lstm_proj  /usr/share/common-licenses, one test per cell
+# example_char_lm_quick_gru   (--cell rnn, lstm, lstm with --proj, gru); --quick runs
+#                             a few seconds and fails unless the losses decrease; its
+#                             CSV and PNG (char_lm_quick_<cell>_loss.*) land in the
+#                             build directory. The binary lands in
+#                             <build>/examples/char_lm; its full run (no options,
+#                             <= 3 min) must end >= 25% below the unigram baseline.
 add_executable(example_char_lm ${PROJECT_SOURCE_DIR}/examples/char_lm.cpp)
 target_link_libraries(example_char_lm PRIVATE simdrnn)
 # The loss CSV and PNG go to the build directory by default, not the checkout.
@@ -69,5 +71,12 @@ set_target_properties(example_char_lm PROPERTIES
   OUTPUT_NAME char_lm RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/examples)
 add_test(NAME example_char_lm_quick COMMAND example_char_lm --quick
          WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
-set_tests_properties(example_char_lm_quick PROPERTIES
+add_test(NAME example_char_lm_quick_lstm COMMAND example_char_lm --quick --cell lstm
+         WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+add_test(NAME example_char_lm_quick_lstm_proj COMMAND example_char_lm --quick --cell lstm --proj 48
+         WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+add_test(NAME example_char_lm_quick_gru COMMAND example_char_lm --quick --cell gru
+         WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+set_tests_properties(example_char_lm_quick example_char_lm_quick_lstm example_char_lm_quick_lstm_proj
+                     example_char_lm_quick_gru PROPERTIES
   TIMEOUT 120 LABELS example ENVIRONMENT OMP_WAIT_POLICY=passive)
