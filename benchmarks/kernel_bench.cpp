@@ -29,7 +29,11 @@ void bench_gemm_of(const KernelTable& kt, const std::string& isa, int32_t format
   for (Shape s : {Shape{1, 512, 512, false}, Shape{1, 1024, 1024, false}, Shape{16, 512, 512, false},
                   Shape{64, 1024, 1024, false}, Shape{32, 2048, 2048, false}, Shape{8, 1024, 1024, false},
                   Shape{512, 50, 512, true}, Shape{1024, 50, 1024, true}}) {
-    const char* kind = format == simdrnn::kernels::kBf16 ? "gemm_bf16" : format == simdrnn::kernels::kInt8 ? "gemm_int8" : "gemm";
+    const char* kind = format == simdrnn::kernels::kBf16        ? "gemm_bf16"
+                       : format == simdrnn::kernels::kInt8       ? "gemm_int8"
+                       : format == simdrnn::kernels::kBf16Pairs  ? "gemm_bf16_dot"
+                       : format == simdrnn::kernels::kInt8Quads ? "gemm_int8_dot"
+                                                                  : "gemm";
     if (format != simdrnn::kernels::kF32 && s.wgrad) continue;  // training is f32
     const std::string name = "kernel/" + isa + "/" + kind + "_m" + std::to_string(s.m) + "k" + std::to_string(s.k) +
                              "n" + std::to_string(s.n) + (s.wgrad ? "_wgrad" : "") + "/threads:1";
@@ -58,6 +62,12 @@ void bench_gemm_bf16(const KernelTable& kt, const std::string& isa) {
 }
 void bench_gemm_int8(const KernelTable& kt, const std::string& isa) {
   bench_gemm_of(kt, isa, simdrnn::kernels::kInt8);
+}
+void bench_gemm_bf16_dot(const KernelTable& kt, const std::string& isa) {
+  if (kt.gemm_bf16_dot) bench_gemm_of(kt, isa, simdrnn::kernels::kBf16Pairs);
+}
+void bench_gemm_int8_dot(const KernelTable& kt, const std::string& isa) {
+  if (kt.gemm_int8_dot) bench_gemm_of(kt, isa, simdrnn::kernels::kInt8Quads);
 }
 
 template <class Body>
@@ -183,15 +193,28 @@ void bench_adam(const KernelTable& kt, const std::string& isa) {
 
 }  // namespace
 
-// Registers kernel/<isa>/<kernel>... for every listed kernel and usable ISA.
+// Registers kernel/<isa>/<kernel>... for every listed kernel and ISA level
+// this CPU has; a *_vnni / *_bf16 level only for its dot-product GEMMs (the
+// rest are its base level's kernels).
 void register_kernel_benchmarks() {
   auto for_each_kernel = [](const KernelTable& kt, const std::string& isa) {
+    if (kt.gemm_bf16_dot || kt.gemm_int8_dot) {
+      bench_gemm_bf16_dot(kt, isa);
+      bench_gemm_int8_dot(kt, isa);
+      return;
+    }
 #define SIMDRNN_KERNEL(kernel) bench_##kernel(kt, isa);
 #include "simd/kernel_list.inc"
 #undef SIMDRNN_KERNEL
   };
+  const simdrnn_isa previous = simdrnn_active_isa();
+  auto supported = [](simdrnn_isa isa) {
+    simdrnn_set_max_isa(isa);
+    return simdrnn_active_isa() == isa;
+  };
 #define SIMDRNN_ISA(isa_name, value, table) \
-  if (value <= simdrnn_detected_isa()) for_each_kernel(simdrnn::kernels::table(), #isa_name);
+  if (supported(value)) for_each_kernel(simdrnn::kernels::table(), #isa_name);
 #include "simd/isa_list.inc"
 #undef SIMDRNN_ISA
+  simdrnn_set_max_isa(previous);
 }

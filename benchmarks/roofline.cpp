@@ -98,6 +98,7 @@ constexpr int64_t kDramMinBytes = int64_t{256} << 20;   // smallest DRAM working
 // The numbers, as they cross the pipe from the measuring child.
 struct Measured {
   double peak[3];  // avx512, avx2, sse2 GFLOP/s
+  double bf16_dot, int8_dot;  // GFLOP/s of vdpbf16ps, vpdpbusd (0: not on this CPU)
   double bandwidth[kMemoryLevels];
   int64_t working_set[kMemoryLevels];
   int64_t cache[3];
@@ -227,6 +228,19 @@ Measured measure() {
   if (isa >= SIMDRNN_ISA_AVX512) m.peak[0] = peak_gflops(fma_peak_avx512, kFlopsPerIterAvx512);
   if (isa >= SIMDRNN_ISA_AVX2) m.peak[1] = peak_gflops(fma_peak_avx2, kFlopsPerIterAvx2);
   m.peak[2] = peak_gflops(mul_add_peak_sse2, kFlopsPerIterSse2);
+  // The dot-product levels this CPU has (a level may be missing below a higher one).
+  auto has = [](simdrnn_isa level) {
+    const simdrnn_isa previous = simdrnn_active_isa();
+    simdrnn_set_max_isa(level);
+    const bool yes = simdrnn_active_isa() == level;
+    simdrnn_set_max_isa(previous);
+    return yes;
+  };
+  if (has(SIMDRNN_ISA_AVX512_BF16)) m.bf16_dot = peak_gflops(bf16_dot_peak_avx512, kFlopsPerIterBf16DotAvx512);
+  if (has(SIMDRNN_ISA_AVX512_VNNI) || has(SIMDRNN_ISA_AVX512_BF16))
+    m.int8_dot = peak_gflops(int8_dot_peak_avx512, kFlopsPerIterInt8DotAvx512);
+  else if (has(SIMDRNN_ISA_AVX2_VNNI))
+    m.int8_dot = peak_gflops(int8_dot_peak_avx2, kFlopsPerIterInt8DotAvx2);
 
   cache_sizes(m.cache, &m.cache_source);
   working_sets(m.cache, m.working_set);
@@ -260,6 +274,8 @@ Roofline from_measured(const Measured& m) {
   r.peak_gflops_avx512 = m.peak[0];
   r.peak_gflops_avx2 = m.peak[1];
   r.peak_gflops_sse2 = m.peak[2];
+  r.peak_gflops_bf16_dot = m.bf16_dot;
+  r.peak_gflops_int8_dot = m.int8_dot;
   // The best peak; a narrower ISA wins only by more than 2 %, so that run-to-
   // run noise does not name AVX2 on a CPU whose AVX-512 is as fast (Zen 4).
   const char* names[3] = {"avx512", "avx2", "sse2"};
@@ -356,6 +372,9 @@ std::string describe(const Roofline& r) {
   if (r.peak_gflops_avx2 > 0) out << " avx2 " << fmt("%.1f", r.peak_gflops_avx2) << " GFLOP/s,";
   out << " sse2 (mul+add) " << fmt("%.1f", r.peak_gflops_sse2) << " GFLOP/s; bound uses " << r.peak_isa
       << "\n";
+  if (r.peak_gflops_bf16_dot > 0 || r.peak_gflops_int8_dot > 0)
+    out << "  dot peaks   bf16 (vdpbf16ps) " << fmt("%.1f", r.peak_gflops_bf16_dot) << " GFLOP/s, int8 (vpdpbusd) "
+        << fmt("%.1f", r.peak_gflops_int8_dot) << " GFLOP/s (bounds of the bf16 / int8 rows)\n";
   out << "  read bandwidth (" << r.bandwidth_isa << " loads):";
   for (int level = 0; level < kMemoryLevels; ++level)
     out << " " << level_name(level) << " " << fmt("%.1f", r.bandwidth_gbs[level]) << " GB/s ("
@@ -375,6 +394,8 @@ void add_context(const Roofline& r) {
   benchmark::AddCustomContext("roofline_peak_gflops_avx2", fmt("%.3f", r.peak_gflops_avx2));
   benchmark::AddCustomContext("roofline_peak_gflops_sse2", fmt("%.3f", r.peak_gflops_sse2));
   benchmark::AddCustomContext("roofline_peak_gflops", fmt("%.3f", r.peak_gflops));
+  benchmark::AddCustomContext("roofline_peak_gflops_bf16_dot", fmt("%.3f", r.peak_gflops_bf16_dot));
+  benchmark::AddCustomContext("roofline_peak_gflops_int8_dot", fmt("%.3f", r.peak_gflops_int8_dot));
   benchmark::AddCustomContext("roofline_peak_isa", r.peak_isa);
   benchmark::AddCustomContext("roofline_fma_chains", "avx512 " + std::to_string(kFmaChainsAvx512) +
                                                          ", avx2 " + std::to_string(kFmaChainsAvx2) +
@@ -441,6 +462,12 @@ double read_bandwidth_gbs(int64_t bytes_per_thread, int threads) {
   return gbs;
 }
 
+double peak_for(const Roofline& r, double weight_bytes) {
+  if (weight_bytes <= 1.0) return std::max(r.peak_gflops, r.peak_gflops_int8_dot);
+  if (weight_bytes <= 2.0) return std::max(r.peak_gflops, r.peak_gflops_bf16_dot);
+  return r.peak_gflops;
+}
+
 Bound lower_bound(const Roofline& r, const Workload& w, int threads) {
   Bound bound;
   if (!r.valid || threads < 1) return bound;
@@ -448,7 +475,7 @@ Bound lower_bound(const Roofline& r, const Workload& w, int threads) {
   const double T = static_cast<double>(w.T), N = static_cast<double>(w.N), H = static_cast<double>(w.H);
   const double D = static_cast<double>(w.D), G = static_cast<double>(w.G), P = static_cast<double>(w.P);
   const double Hout = w.P > 0 ? P : H;
-  const double peak = r.peak_gflops * 1e9 * k;  // FLOP/s of `threads` cores
+  const double peak = peak_for(r, w.weight_bytes) * 1e9 * k;  // FLOP/s of `threads` cores
   // Seconds for `threads` cores to read `bytes` in total, each its share.
   auto read_seconds = [&](double bytes) {
     const double per_core = read_bandwidth_gbs(static_cast<int64_t>(bytes / k), threads);

@@ -19,6 +19,10 @@ struct Roofline {
   double peak_gflops_avx512 = 0, peak_gflops_avx2 = 0, peak_gflops_sse2 = 0;
   double peak_gflops = 0;  // the best of them: the bound uses the machine's peak
   std::string peak_isa;
+  // Dot-product peaks (GFLOP/s, 2 per multiply-add) of the reduced-precision
+  // kernels' instructions; 0 where the CPU lacks them. The bound of a bf16 or
+  // int8 row uses the larger of these and peak_gflops.
+  double peak_gflops_bf16_dot = 0, peak_gflops_int8_dot = 0;
   // Per core read bandwidth (GB/s, 1e9 bytes) of each level, the working set
   // it was measured with, and the ISA of the loads.
   double bandwidth_gbs[kMemoryLevels] = {};
@@ -47,6 +51,8 @@ struct Workload {
   int64_t G = 1, P = 0;
   double weight_bytes = 4.0;  // per weight element: 4 f32, 2 bf16, 1 int8
 };
+// The compute peak a row of that weight size may reach (GFLOP/s per core).
+double peak_for(const Roofline& roofline, double weight_bytes);
 
 struct Bound {
   double seconds = 0;  // 0 when the roofline is not valid

@@ -42,6 +42,34 @@ float fma_peak_avx2(int64_t iterations) {
   return horizontal_sum(s);
 }
 
+__attribute__((target("avxvnni"))) float int8_dot_peak_avx2(int64_t iterations) {
+  static_assert(kDotChains == 12, "the loop below is written out for 12 chains");
+  const __m256i a = _mm256_set1_epi8(1), b = _mm256_set1_epi8(1);
+  __m256i c[12];
+  for (int i = 0; i < 12; ++i) c[i] = _mm256_set1_epi32(i);
+  for (int64_t i = 0; i < iterations; ++i) {
+    c[0] = _mm256_dpbusd_avx_epi32(c[0], a, b);
+    c[1] = _mm256_dpbusd_avx_epi32(c[1], a, b);
+    c[2] = _mm256_dpbusd_avx_epi32(c[2], a, b);
+    c[3] = _mm256_dpbusd_avx_epi32(c[3], a, b);
+    c[4] = _mm256_dpbusd_avx_epi32(c[4], a, b);
+    c[5] = _mm256_dpbusd_avx_epi32(c[5], a, b);
+    c[6] = _mm256_dpbusd_avx_epi32(c[6], a, b);
+    c[7] = _mm256_dpbusd_avx_epi32(c[7], a, b);
+    c[8] = _mm256_dpbusd_avx_epi32(c[8], a, b);
+    c[9] = _mm256_dpbusd_avx_epi32(c[9], a, b);
+    c[10] = _mm256_dpbusd_avx_epi32(c[10], a, b);
+    c[11] = _mm256_dpbusd_avx_epi32(c[11], a, b);
+  }
+  __m256i s = c[0];
+  for (int i = 1; i < 12; ++i) s = _mm256_add_epi32(s, c[i]);
+  alignas(32) int32_t lanes[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s);
+  int32_t total = 0;
+  for (int32_t v : lanes) total += v;
+  return static_cast<float>(total);
+}
+
 uint32_t read_avx2(const float* src, int64_t count, int64_t passes) {
   __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
   for (int64_t pass = 0; pass < passes; ++pass) {

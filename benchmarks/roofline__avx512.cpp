@@ -43,6 +43,56 @@ float fma_peak_avx512(int64_t iterations) {
   return _mm512_reduce_add_ps(s);
 }
 
+// 12 independent accumulators; the operands stay fixed (the sums only grow
+// by small amounts per iteration), so no value leaves the normal range.
+__attribute__((target("avx512bf16"))) float bf16_dot_peak_avx512(int64_t iterations) {
+  static_assert(kDotChains == 12, "the loop below is written out for 12 chains");
+  const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3c003c00), b = (__m512bh)_mm512_set1_epi32(0x3c003c00);
+  __m512 c[12];
+  for (int i = 0; i < 12; ++i) c[i] = _mm512_set1_ps(static_cast<float>(i));
+  for (int64_t i = 0; i < iterations; ++i) {
+    c[0] = _mm512_dpbf16_ps(c[0], a, b);
+    c[1] = _mm512_dpbf16_ps(c[1], a, b);
+    c[2] = _mm512_dpbf16_ps(c[2], a, b);
+    c[3] = _mm512_dpbf16_ps(c[3], a, b);
+    c[4] = _mm512_dpbf16_ps(c[4], a, b);
+    c[5] = _mm512_dpbf16_ps(c[5], a, b);
+    c[6] = _mm512_dpbf16_ps(c[6], a, b);
+    c[7] = _mm512_dpbf16_ps(c[7], a, b);
+    c[8] = _mm512_dpbf16_ps(c[8], a, b);
+    c[9] = _mm512_dpbf16_ps(c[9], a, b);
+    c[10] = _mm512_dpbf16_ps(c[10], a, b);
+    c[11] = _mm512_dpbf16_ps(c[11], a, b);
+  }
+  __m512 s = c[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, c[i]);
+  return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx512vnni"))) float int8_dot_peak_avx512(int64_t iterations) {
+  static_assert(kDotChains == 12, "the loop below is written out for 12 chains");
+  const __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(1);
+  __m512i c[12];
+  for (int i = 0; i < 12; ++i) c[i] = _mm512_set1_epi32(i);
+  for (int64_t i = 0; i < iterations; ++i) {
+    c[0] = _mm512_dpbusd_epi32(c[0], a, b);
+    c[1] = _mm512_dpbusd_epi32(c[1], a, b);
+    c[2] = _mm512_dpbusd_epi32(c[2], a, b);
+    c[3] = _mm512_dpbusd_epi32(c[3], a, b);
+    c[4] = _mm512_dpbusd_epi32(c[4], a, b);
+    c[5] = _mm512_dpbusd_epi32(c[5], a, b);
+    c[6] = _mm512_dpbusd_epi32(c[6], a, b);
+    c[7] = _mm512_dpbusd_epi32(c[7], a, b);
+    c[8] = _mm512_dpbusd_epi32(c[8], a, b);
+    c[9] = _mm512_dpbusd_epi32(c[9], a, b);
+    c[10] = _mm512_dpbusd_epi32(c[10], a, b);
+    c[11] = _mm512_dpbusd_epi32(c[11], a, b);
+  }
+  __m512i s = c[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_epi32(s, c[i]);
+  return static_cast<float>(_mm512_reduce_add_epi32(s));
+}
+
 uint32_t read_avx512(const float* src, int64_t count, int64_t passes) {
   __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
   for (int64_t pass = 0; pass < passes; ++pass) {

@@ -22,6 +22,18 @@ constexpr double kFlopsPerIterAvx512 = kFmaChainsAvx512 * 16 * 2.0;
 constexpr double kFlopsPerIterAvx2 = kFmaChainsAvx2 * 8 * 2.0;
 constexpr double kFlopsPerIterSse2 = kMulAddChainsSse2 * 4 * 2.0;
 
+// Dot-product peaks for reduced-precision weights, counted as 2 FLOPs per
+// multiply-add like the FMA peaks: vdpbf16ps (16 lanes x 2 pairs), vpdpbusd
+// (16 or 8 lanes x 4 byte products). The functions carry their own target
+// attribute; call one only when simdrnn reports the ISA level that has it.
+constexpr int kDotChains = 12;
+constexpr double kFlopsPerIterBf16DotAvx512 = kDotChains * 16 * 2 * 2.0;
+constexpr double kFlopsPerIterInt8DotAvx512 = kDotChains * 16 * 4 * 2.0;
+constexpr double kFlopsPerIterInt8DotAvx2 = kDotChains * 8 * 4 * 2.0;
+float bf16_dot_peak_avx512(int64_t iterations);
+float int8_dot_peak_avx512(int64_t iterations);
+float int8_dot_peak_avx2(int64_t iterations);
+
 // Runs `iterations` rounds of one vector FMA (SSE2: one mul and one add) on
 // every chain. Returns a value derived from all chains, so the compiler keeps
 // the work.

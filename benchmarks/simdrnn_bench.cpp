@@ -165,7 +165,7 @@ struct Variant {
   const char* impl;
   Engine engine;
   bool one_step;
-  simdrnn_isa max_isa = SIMDRNN_ISA_AVX512;  // simdrnn's kernels capped to this ISA (simdrnn_avx2)
+  simdrnn_isa max_isa = SIMDRNN_ISA_AVX512_BF16;  // simdrnn's kernels capped to this ISA level (simdrnn_avx2)
   simdrnn_precision precision = SIMDRNN_PRECISION_F32;  // simdrnn's weights (simdrnn_bf16, simdrnn_int8)
 };
 
@@ -187,8 +187,8 @@ const std::vector<Variant> kForwardVariantsWithAvx2 = {{"simdrnn", Engine::kSimd
 // Latency suites also run reduced-precision weights (bf16, int8).
 const std::vector<Variant> kLatencyVariants = {
     {"simdrnn", Engine::kSimdrnn, false},
-    {"simdrnn_bf16", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_BF16},
-    {"simdrnn_int8", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_INT8},
+    {"simdrnn_bf16", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_BF16},
+    {"simdrnn_int8", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_INT8},
     {"simdrnn_avx2", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX2},
     {"onednn", Engine::kOnednn, false},
     {"gemmloop", Engine::kGemmloop, false}};
@@ -199,8 +199,8 @@ const std::vector<Variant> kGatedVariants = {{"simdrnn", Engine::kSimdrnn, false
                                              {"onednn", Engine::kOnednn, false}};
 const std::vector<Variant> kGatedLatencyVariants = {
     {"simdrnn", Engine::kSimdrnn, false},
-    {"simdrnn_bf16", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_BF16},
-    {"simdrnn_int8", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_INT8},
+    {"simdrnn_bf16", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_BF16},
+    {"simdrnn_int8", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_INT8},
     {"onednn", Engine::kOnednn, false}};
 
 const Suite kSuites[] = {
@@ -210,8 +210,8 @@ const Suite kSuites[] = {
     {"layers", kForwardVariants},
     {"stream",
      {{"simdrnn_step", Engine::kSimdrnnStream, true},
-      {"simdrnn_bf16_step", Engine::kSimdrnnStream, true, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_BF16},
-      {"simdrnn_int8_step", Engine::kSimdrnnStream, true, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_INT8},
+      {"simdrnn_bf16_step", Engine::kSimdrnnStream, true, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_BF16},
+      {"simdrnn_int8_step", Engine::kSimdrnnStream, true, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_INT8},
       {"simdrnn_seq", Engine::kSimdrnn, false},
       {"onednn_step", Engine::kOnednn, true},
       {"onednn_seq", Engine::kOnednn, false},

@@ -268,7 +268,8 @@ struct Cells {
   }
 };
 
-// The kernel table of one ISA: every entry of simd/kernel_list.inc.
+// The kernel table of one ISA: every entry of simd/kernel_list.inc, the
+// dot-product GEMMs left NULL (with_dot adds them for the levels that have them).
 template <class GemmImpl, class GemmBf16, class GemmInt8, class CellImpl>
 KernelTable make_table(const char* name, int32_t isa) {
   static_assert(GemmImpl::kPanel == CellImpl::kPanel, "one panel width per table");
@@ -279,7 +280,11 @@ KernelTable make_table(const char* name, int32_t isa) {
                      &GemmImpl::gemm,
                      &GemmBf16::gemm,
                      &GemmInt8::gemm,
+                     nullptr,
+                     nullptr,
                      &GemmImpl::tune,
+                     GemmBf16::kFormat,
+                     nullptr,
                      &CellImpl::lstm_step,
                      &CellImpl::gru_step,
                      &CellImpl::gru_reset,
@@ -293,6 +298,17 @@ KernelTable make_table(const char* name, int32_t isa) {
                      &GemmImpl::scale,
                      &GemmImpl::sgd,
                      &GemmImpl::adam};
+}
+
+// `base` as the ISA level `name` / `isa`, with dot-product GEMMs (NULL: none).
+inline KernelTable with_dot(KernelTable base, const char* name, int32_t isa, GemmFn bf16_dot, GemmFn int8_dot,
+                            void (*bf16_dot_probe)(int, int64_t) = nullptr) {
+  base.name = name;
+  base.isa = isa;
+  base.gemm_bf16_dot = bf16_dot;
+  base.gemm_int8_dot = int8_dot;
+  base.bf16_dot_probe = bf16_dot_probe;
+  return base;
 }
 
 }  // namespace xs

@@ -57,14 +57,36 @@ struct GemmParams {
   const float* b_scale;  // kInt8: column j of B is b_scale[j] times its integers (j < round_up(n_end))
 };
 
-// How packed B stores its elements (docs/design.md, "Weight precision"): the
-// same panel layout, elements of another size. bf16: the upper half of the
-// f32 bit pattern (rounded to nearest even when packed). int8: symmetric,
-// one f32 scale per column of B (per row of the weight matrix), B(k, j) =
-// b_scale[j] * q(k, j) with q in [-127, 127]. The kernels widen elements to
-// f32 in registers; A, the sums and the epilogue stay f32. For int8 the
-// scale multiplies the finished sum (before C, bias, clip, activation).
-enum WeightFormat : int32_t { kF32 = 0, kBf16 = 1, kInt8 = 2 };
+// How packed B stores its elements (docs/design.md, "Weight precision").
+// kF32, kBf16, kInt8: the panel layout above, elements of another size.
+// bf16: the upper half of the f32 bit pattern (rounded to nearest even when
+// packed). int8: symmetric, one f32 scale per column of B (per row of the
+// weight matrix), B(k, j) = b_scale[j] * q(k, j) with q in [-127, 127]. The
+// gemm_bf16 / gemm_int8 kernels widen elements to f32 in registers; A, the
+// sums and the epilogue stay f32. For int8 the scale multiplies the finished
+// sum (before C, bias, clip, activation).
+// kBf16Pairs, kBf16PairsDot, kInt8Quads: the same values grouped along k: a
+// panel holds ceil(k / G) groups of panel_width columns, each column's G
+// consecutive k elements adjacent (4 bytes; G = 2 bf16 or 4 int8; k padded
+// with zeros), group g of panel p at byte (p * ceil(k / G) + g) * panel_width
+// * 4. kBf16Pairs: gemm_bf16 on the SIMD levels widens each pair to two f32
+// vectors (A stays f32, the sum is the f32 one). kBf16PairsDot and kInt8Quads
+// feed dot-product instructions (gemm_bf16_dot, gemm_int8_dot), which round A
+// too, per call: to bf16 (nearest even), or to int8 per row (s = max |a| /
+// 127, a ~ s * round(a / s)), and sum in f32 by the instruction or exactly in
+// int32 (k in chunks of 32768). kInt8Quads stores q + 128 as an unsigned byte.
+enum WeightFormat : int32_t {
+  kF32 = 0,
+  kBf16 = 1,           // gemm_bf16 where the table's bf16_format is kBf16 (scalar)
+  kInt8 = 2,           // gemm_int8
+  kBf16Pairs = 3,      // gemm_bf16 where the table's bf16_format is kBf16Pairs (SIMD)
+  kInt8Quads = 4,      // gemm_int8_dot
+  kBf16PairsDot = 5,   // gemm_bf16_dot: the kBf16Pairs layout, A rounded to bf16
+};
+// k elements per 4-byte group of a grouped format; 1 for the others.
+constexpr int64_t format_group(int32_t format) {
+  return format == kBf16Pairs || format == kBf16PairsDot ? 2 : format == kInt8Quads ? 4 : 1;
+}
 
 // gemm(p): for r < m and n_begin <= j < n_end computes the GemmParams formula.
 // Reads A rows 0..m-1 (k floats each), the panels covering [n_begin, n_end),
@@ -213,14 +235,23 @@ using AdamFn = void (*)(float* p, const float* g, float* m, float* v, int64_t n,
                         float eps, float wd, float c1, float c2);
 
 struct KernelTable {
-  const char* name;     // "scalar", "avx2", "avx512"
+  const char* name;     // simdrnn_isa_name of isa
   int32_t isa;          // simdrnn_isa value
   int64_t panel_width;  // columns per packed panel
   int64_t tile_rows;    // rows per GEMM tile
   GemmFn gemm;       // B in f32
-  GemmFn gemm_bf16;  // B in bf16 (b_format kBf16)
+  GemmFn gemm_bf16;  // B in bf16, widened (b_format bf16_format)
   GemmFn gemm_int8;  // B in int8 with column scales (b_format kInt8)
+  // Dot-product kernels (b_format kBf16Pairs / kInt8Quads); NULL where the ISA
+  // level lacks the instruction. Packing uses them when they are there.
+  GemmFn gemm_bf16_dot;
+  GemmFn gemm_int8_dot;
   TuneFn tune;       // sets the GEMM's blocking (not a kernel: not in kernel_list.inc)
+  int32_t bf16_format;  // the layout gemm_bf16 reads: kBf16 or kBf16Pairs
+  // Runs `iterations` rounds of 12 chains of gemm_bf16_dot's instruction
+  // (kind 1) or of the FMA (kind 0), for dispatch to time (NULL without
+  // gemm_bf16_dot); not a kernel.
+  void (*bf16_dot_probe)(int kind, int64_t iterations);
   CellStepFn lstm_step, gru_step, gru_reset, gru_update;
   CellBackwardFn lstm_backward, gru_backward, gru_update_backward, gru_reset_backward;
   ActivateFn activate;
@@ -232,7 +263,19 @@ struct KernelTable {
 
 // The GEMM kernel for p.b_format.
 inline void run_gemm(const KernelTable& kt, const GemmParams& p) {
-  (p.b_format == kBf16 ? kt.gemm_bf16 : p.b_format == kInt8 ? kt.gemm_int8 : kt.gemm)(p);
+  switch (p.b_format) {
+    case kBf16:
+    case kBf16Pairs:
+      return kt.gemm_bf16(p);
+    case kBf16PairsDot:
+      return kt.gemm_bf16_dot(p);
+    case kInt8:
+      return kt.gemm_int8(p);
+    case kInt8Quads:
+      return kt.gemm_int8_dot(p);
+    default:
+      return kt.gemm(p);
+  }
 }
 
 // Every kernel of simd/kernel_list.inc is a member of the table.

@@ -34,12 +34,11 @@ const char* simdrnn_status_name(simdrnn_status status) {
 
 const char* simdrnn_isa_name(simdrnn_isa isa) {
   switch (raw_enum(isa)) {
-    case SIMDRNN_ISA_SCALAR:
-      return "scalar";
-    case SIMDRNN_ISA_AVX2:
-      return "avx2";
-    case SIMDRNN_ISA_AVX512:
-      return "avx512";
+#define SIMDRNN_ISA(name, value, table) \
+  case value:                           \
+    return #name;
+#include "simd/isa_list.inc"
+#undef SIMDRNN_ISA
   }
   return "unknown";
 }
@@ -49,9 +48,8 @@ simdrnn_isa simdrnn_active_isa(void) { return active_isa(); }
 
 simdrnn_status simdrnn_set_max_isa(simdrnn_isa isa) {
   const int v = raw_enum(isa);
-  if (v < SIMDRNN_ISA_SCALAR || v > SIMDRNN_ISA_AVX512)
-    SIMDRNN_FAIL(
-        "isa: expected SIMDRNN_ISA_SCALAR (0), SIMDRNN_ISA_AVX2 (1) or SIMDRNN_ISA_AVX512 (2), got %d", v);
+  if (v < SIMDRNN_ISA_SCALAR || v > SIMDRNN_ISA_AVX512_BF16)
+    SIMDRNN_FAIL("isa: expected a simdrnn_isa from SIMDRNN_ISA_SCALAR (0) to SIMDRNN_ISA_AVX512_BF16 (5), got %d", v);
   set_max_isa(isa);
   return SIMDRNN_OK;
 }

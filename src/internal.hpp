@@ -65,6 +65,11 @@ AlignedFloats aligned_floats(int64_t count);
 simdrnn_isa detected_isa();
 simdrnn_isa active_isa();
 void set_max_isa(simdrnn_isa isa);
+// Whether bf16 models on a level with gemm_bf16_dot use it (measured once per
+// process; SIMDRNN_BF16_DOT=0/1 decides instead). Tests may force it: -1
+// measured, 0 never, 1 always.
+bool use_bf16_dot(const kernels::KernelTable& kt);
+void set_bf16_dot_policy_for_testing(int policy);
 // The table of an ISA this CPU runs, its GEMM tuned for this CPU (once).
 const kernels::KernelTable& kernel_table(simdrnn_isa isa);
 // The GEMM blocking kernel_table chose for an ISA (verbose lines, reports).

@@ -93,9 +93,13 @@ void pack_model(Model& m) {
   const bool gated = cell_desc(c.cell).gate_count > 1;
   // Inference weights in the model's precision (docs/design.md, "Weight
   // precision"); biases, peepholes and every computation stay f32.
-  const int32_t format = c.weight_precision == SIMDRNN_PRECISION_BF16   ? kernels::kBf16
-                         : c.weight_precision == SIMDRNN_PRECISION_INT8 ? kernels::kInt8
-                                                                        : kernels::kF32;
+  // Dot-product layouts where the model's ISA level has those kernels.
+  const kernels::KernelTable& kt = *m.kernels;
+  const int32_t format = c.weight_precision == SIMDRNN_PRECISION_BF16
+                             ? (use_bf16_dot(kt) ? kernels::kBf16PairsDot : kt.bf16_format)
+                         : c.weight_precision == SIMDRNN_PRECISION_INT8
+                             ? (kt.gemm_int8_dot ? kernels::kInt8Quads : kernels::kInt8)
+                             : kernels::kF32;
   for (int64_t l = 0; l < c.num_layers; ++l)
     for (int64_t d = 0; d < D; ++d) {
       const int64_t in = layer_input(c, l);

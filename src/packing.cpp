@@ -117,39 +117,47 @@ uint16_t to_bf16(float f) {
 
 PackedMatrix convert_pack(PackedMatrix f32, int32_t format) {
   if (format == kernels::kF32) return f32;
-  // Panels of panel_width columns, k rows each: element (kk, j) of panel p
-  // at (p * k + kk) * panel_width + j % panel_width.
-  const int64_t k = f32.cols, total = f32.bytes / int64_t{sizeof(float)};
+  // The f32 panels: element (kk, j) of panel p at (p * k + kk) * pw + j % pw.
+  const int64_t k = f32.cols, pw = f32.panel_width, total = f32.bytes / int64_t{sizeof(float)};
+  const int64_t panels = k > 0 ? total / (k * pw) : 0, columns = panels * pw;
+  const int64_t group = kernels::format_group(format), kg = (k + group - 1) / group;
+  const int64_t elem_bytes =
+      format == kernels::kBf16 || format == kernels::kBf16Pairs || format == kernels::kBf16PairsDot ? 2 : 1;
   PackedMatrix out;
   out.rows = f32.rows;
   out.cols = k;
-  out.panel_width = f32.panel_width;
+  out.panel_width = pw;
   out.format = format;
+  out.bytes = panels * kg * group * pw * elem_bytes;
+  out.data = aligned_floats((out.bytes + 3) / 4);
   const float* src = f32.data.get();
-  if (format == kernels::kBf16) {
-    out.bytes = total * int64_t{sizeof(uint16_t)};
-    out.data = aligned_floats((out.bytes + 3) / 4);
+  auto at = [&](int64_t j, int64_t kk) { return src[((j / pw) * k + kk) * pw + j % pw]; };
+  // Where element (kk, j) goes, in elements of elem_bytes (kernels.h, WeightFormat).
+  auto slot = [&](int64_t j, int64_t kk) {
+    const int64_t p = j / pw, c = j % pw;
+    return group == 1 ? (p * k + kk) * pw + c : ((p * kg + kk / group) * pw + c) * group + kk % group;
+  };
+  if (elem_bytes == 2) {
     auto* dst = reinterpret_cast<uint16_t*>(out.data.get());
-    for (int64_t i = 0; i < total; ++i) dst[i] = to_bf16(src[i]);
+    std::memset(dst, 0, static_cast<size_t>(out.bytes));
+    for (int64_t j = 0; j < columns; ++j)
+      for (int64_t kk = 0; kk < k; ++kk) dst[slot(j, kk)] = to_bf16(at(j, kk));
     return out;
   }
-  // int8: the columns of B are the rows of every panel; total / k of them.
-  const int64_t columns = k > 0 ? total / k : 0;
-  out.bytes = total;
-  out.data = aligned_floats((out.bytes + 3) / 4);
+  // int8: one scale per column of B; kInt8Quads stores q + 128 (padding: 128, q = 0).
   out.scale = aligned_floats(std::max<int64_t>(columns, 1));
-  auto* dst = reinterpret_cast<int8_t*>(out.data.get());
-  const int64_t panel_width = f32.panel_width;
+  auto* dst = reinterpret_cast<uint8_t*>(out.data.get());
+  const uint8_t offset = format == kernels::kInt8Quads ? 128 : 0;
+  std::memset(dst, offset, static_cast<size_t>(out.bytes));
   for (int64_t j = 0; j < columns; ++j) {
-    const int64_t panel = j / panel_width, c = j % panel_width;
-    auto at = [&](int64_t kk) { return (panel * k + kk) * panel_width + c; };
     float amax = 0.0f;
-    for (int64_t kk = 0; kk < k; ++kk) amax = std::max(amax, std::fabs(src[at(kk)]));
+    for (int64_t kk = 0; kk < k; ++kk) amax = std::max(amax, std::fabs(at(j, kk)));
     const float scale = amax > 0.0f ? amax / 127.0f : 0.0f;
     out.scale[j] = scale;
     for (int64_t kk = 0; kk < k; ++kk) {
-      const float q = scale > 0.0f ? std::nearbyint(src[at(kk)] / scale) : 0.0f;
-      dst[at(kk)] = static_cast<int8_t>(std::max(-127.0f, std::min(127.0f, q)));
+      const float q = scale > 0.0f ? std::nearbyint(at(j, kk) / scale) : 0.0f;
+      const int q8 = static_cast<int>(std::max(-127.0f, std::min(127.0f, q)));
+      dst[slot(j, kk)] = static_cast<uint8_t>(q8 + offset);
     }
   }
   return out;

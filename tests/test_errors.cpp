@@ -142,19 +142,24 @@ T* fake_handle(uintptr_t value) {
 // =============================================================================
 TEST(LibraryErrors, NamesAreNeverNull) {
   EXPECT_STREQ(simdrnn_version(), "0.1.0");
-  // Only values inside the enums' ranges (0..7 and 0..3) are formed in C++.
+  // Only values inside the enums' ranges (0..7 for both) are formed in C++.
   for (int s = 0; s <= 7; ++s) EXPECT_NE(simdrnn_status_name(static_cast<simdrnn_status>(s)), nullptr);
-  for (int i = 0; i <= 3; ++i) EXPECT_NE(simdrnn_isa_name(static_cast<simdrnn_isa>(i)), nullptr);
+  for (int i = 0; i <= 7; ++i) EXPECT_NE(simdrnn_isa_name(static_cast<simdrnn_isa>(i)), nullptr);
   EXPECT_STREQ(simdrnn_isa_name(SIMDRNN_ISA_SCALAR), "scalar");
   EXPECT_STREQ(simdrnn_isa_name(SIMDRNN_ISA_AVX2), "avx2");
+  EXPECT_STREQ(simdrnn_isa_name(SIMDRNN_ISA_AVX2_VNNI), "avx2_vnni");
   EXPECT_STREQ(simdrnn_isa_name(SIMDRNN_ISA_AVX512), "avx512");
+  EXPECT_STREQ(simdrnn_isa_name(SIMDRNN_ISA_AVX512_VNNI), "avx512_vnni");
+  EXPECT_STREQ(simdrnn_isa_name(SIMDRNN_ISA_AVX512_BF16), "avx512_bf16");
+  EXPECT_STREQ(simdrnn_isa_name(static_cast<simdrnn_isa>(6)), "unknown");
   EXPECT_NE(simdrnn_last_error(), nullptr);
 }
 
 TEST(LibraryErrors, SetMaxIsaRejectsUnknownValues) {
   const simdrnn_isa before = simdrnn_active_isa();
-  // 3 is the only non-enumerator a C++ caller can pass by value without UB.
-  EXPECT_INVALID("isa", simdrnn_set_max_isa(static_cast<simdrnn_isa>(3)));
+  // 6 and 7 are the non-enumerators a C++ caller can pass by value without UB.
+  EXPECT_INVALID("isa", simdrnn_set_max_isa(static_cast<simdrnn_isa>(6)));
+  EXPECT_INVALID("isa", simdrnn_set_max_isa(static_cast<simdrnn_isa>(7)));
   EXPECT_EQ(simdrnn_active_isa(), before);
 }
 
@@ -1000,7 +1005,7 @@ TEST(CppApiErrors, ThrowsErrorWithStatus) {
         simdrnn::Weights w(c);
       },
       SIMDRNN_INVALID_ARGUMENT, "activation");
-  ExpectThrows([] { simdrnn::set_max_isa(static_cast<simdrnn::Isa>(3)); }, SIMDRNN_INVALID_ARGUMENT, "isa");
+  ExpectThrows([] { simdrnn::set_max_isa(static_cast<simdrnn::Isa>(6)); }, SIMDRNN_INVALID_ARGUMENT, "isa");
 
   const simdrnn_config c = make_config(3, 4);
   simdrnn::Weights w(c);

@@ -42,6 +42,18 @@ double act_ref(double v, int32_t act, double clip) {
   }
 }
 
+double bf16_value(uint16_t h) {
+  const uint32_t b = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
+}
+uint16_t to_bf16_rne(float f) {
+  uint32_t b = bits(f);
+  b += 0x7fffu + ((b >> 16) & 1u);
+  return static_cast<uint16_t>(b >> 16);
+}
+
 struct GemmCase {
   int64_t m, k, n;
   bool accumulate, bias;
@@ -69,18 +81,42 @@ void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed, int32_
   GuardedFloats bias(padded_n), scale(padded_n);
   std::memcpy(b.data(), packed.data.get(), static_cast<size_t>(packed.bytes));
   if (packed.scale) std::memcpy(scale.data(), packed.scale.get(), static_cast<size_t>(padded_n) * sizeof(float));
-  // The weights the kernel multiplies by: W itself, or its bf16 / int8 form.
+  // The weights the kernel multiplies by: W itself, or its bf16 / int8 form,
+  // read back from the packed layout (kernels.h, WeightFormat).
+  using simdrnn::kernels::kBf16;
+  using simdrnn::kernels::kBf16Pairs;
+  using simdrnn::kernels::kBf16PairsDot;
+  using simdrnn::kernels::kInt8;
+  using simdrnn::kernels::kInt8Quads;
+  const int64_t group = simdrnn::kernels::format_group(format), kg = (gc.k + group - 1) / group;
   auto weight = [&](int64_t j, int64_t kk) -> double {
-    const int64_t at = ((j / pw) * gc.k + kk) * pw + j % pw;
-    if (format == simdrnn::kernels::kBf16) {
-      const uint32_t bits = static_cast<uint32_t>(reinterpret_cast<const uint16_t*>(packed.data.get())[at]) << 16;
-      float f;
-      std::memcpy(&f, &bits, sizeof f);
-      return f;
-    }
-    if (format == simdrnn::kernels::kInt8)
+    const int64_t p = j / pw, col = j % pw;
+    const int64_t at = group == 1 ? (p * gc.k + kk) * pw + col : ((p * kg + kk / group) * pw + col) * group + kk % group;
+    if (format == kBf16 || format == kBf16Pairs || format == kBf16PairsDot)
+      return bf16_value(reinterpret_cast<const uint16_t*>(packed.data.get())[at]);
+    if (format == kInt8)
       return static_cast<double>(packed.scale[j]) * reinterpret_cast<const int8_t*>(packed.data.get())[at];
+    if (format == kInt8Quads)
+      return static_cast<double>(packed.scale[j]) * (reinterpret_cast<const uint8_t*>(packed.data.get())[at] - 128);
     return w[j * gc.k + kk];
+  };
+  // What the dot-product kernels multiply A by: bf16 of it, or per row
+  // s * round(a / s) with s = max |a| / 127 (kernels.h, WeightFormat).
+  std::vector<float> row_scale(static_cast<size_t>(gc.m), 0.0f);
+  for (int64_t r = 0; r < gc.m; ++r) {
+    float amax = 0.0f;
+    for (int64_t kk = 0; kk < gc.k; ++kk) amax = std::max(amax, std::fabs(av[r * lda + kk]));
+    row_scale[r] = amax / 127.0f;
+  }
+  auto a_value = [&](int64_t r, int64_t kk) -> double {
+    const float x = av[r * lda + kk];
+    if (format == kBf16PairsDot) return bf16_value(to_bf16_rne(x));
+    if (format == kInt8Quads) {
+      const float s = row_scale[r], inv = s > 0.0f ? 1.0f / s : 0.0f;
+      const float q = std::max(-127.0f, std::min(127.0f, std::nearbyint(x * inv)));
+      return static_cast<double>(q) * s;
+    }
+    return x;
   };
   std::memcpy(a.data(), av.data(), static_cast<size_t>(a.size()) * sizeof(float));
   std::memcpy(c.data(), cv.data(), static_cast<size_t>(c.size()) * sizeof(float));
@@ -117,7 +153,7 @@ void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed, int32_
       }
       double acc = 0, mag = 0;
       for (int64_t kk = 0; kk < gc.k; ++kk) {
-        const double t = static_cast<double>(av[r * lda + kk]) * weight(j, kk);
+        const double t = a_value(r, kk) * weight(j, kk);
         acc += t;
         mag += std::fabs(t);
       }
@@ -153,14 +189,15 @@ TEST_P(KernelTest, GemmAllTailsPlainProjection) {
 
 // bf16 and int8 weights (gemm_bf16, gemm_int8): the same contract against the
 // double product with the weights the kernel holds, every tail; int8's column
-// scale multiplies the finished sum.
+// scale multiplies the finished sum. gemm_bf16 reads the table's bf16_format
+// (plain panels on scalar, k pairs on the SIMD levels).
 TEST_P(KernelTest, GemmBf16AllTails) {
   uint32_t seed = 2000;
   for (int64_t m : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{17}})
     for (int64_t n : kSizes)
       for (int64_t k : {int64_t{1}, int64_t{17}, int64_t{100}})
         check_gemm(table(), {m, k, n, m % 2 == 1, true, simdrnn::kernels::kTanh, 0.0f}, seed++,
-                   simdrnn::kernels::kBf16);
+                   table().bf16_format);
 }
 TEST_P(KernelTest, GemmInt8AllTails) {
   uint32_t seed = 3000;
@@ -169,6 +206,60 @@ TEST_P(KernelTest, GemmInt8AllTails) {
       for (int64_t k : {int64_t{1}, int64_t{17}, int64_t{100}})
         check_gemm(table(), {m, k, n, m % 2 == 1, m > 1, m == 7 ? simdrnn::kernels::kSigmoid : simdrnn::kernels::kNone,
                              0.0f}, seed++, simdrnn::kernels::kInt8);
+}
+
+// The dot-product GEMMs (gemm_bf16_dot: AVX512_BF16; gemm_int8_dot:
+// AVX512_VNNI, AVX-VNNI): against the double product of the values they
+// multiply (A rounded as they round it), every tail, one row and many
+// (the one-row path takes two panels at a time), short and long k. A level
+// has them exactly when its CPU feature does.
+void check_dot(const KernelTable& kt, int32_t format, uint32_t seed) {
+  for (int64_t m : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{17}})
+    for (int64_t n : kSizes)
+      for (int64_t k : {int64_t{1}, int64_t{3}, int64_t{5}, int64_t{17}, int64_t{64}, int64_t{100}})
+        check_gemm(kt, {m, k, n, m % 2 == 1, m != 2, m == 7 ? simdrnn::kernels::kTanh : simdrnn::kernels::kNone,
+                        m == 17 ? 0.5f : 0.0f}, seed++, format);
+}
+TEST_P(KernelTest, GemmBf16DotAllTails) {
+  const bool has = GetParam() == SIMDRNN_ISA_AVX512_BF16;
+  ASSERT_EQ(table().gemm_bf16_dot != nullptr, has) << "bf16 dot kernel exactly on the avx512_bf16 level";
+  if (has) check_dot(table(), simdrnn::kernels::kBf16PairsDot, 4000);
+}
+TEST_P(KernelTest, GemmInt8DotAllTails) {
+  const bool has = GetParam() == SIMDRNN_ISA_AVX2_VNNI || GetParam() == SIMDRNN_ISA_AVX512_VNNI ||
+                   GetParam() == SIMDRNN_ISA_AVX512_BF16;
+  ASSERT_EQ(table().gemm_int8_dot != nullptr, has) << "int8 dot kernel exactly on the *_vnni and bf16 levels";
+  if (has) check_dot(table(), simdrnn::kernels::kInt8Quads, 5000);
+}
+// Rows longer than the kernels' 32 KiB A buffer take the chunked path: k of
+// 16385 (bf16) and 32769 (int8) elements, one row and a few.
+TEST_P(KernelTest, GemmDotLongRows) {
+  uint32_t seed = 6000;
+  if (table().gemm_bf16_dot)
+    for (int64_t m : {int64_t{1}, int64_t{3}})
+      check_gemm(table(), {m, 16385, 70, true, true, simdrnn::kernels::kNone, 0.0f}, seed++,
+                 simdrnn::kernels::kBf16PairsDot);
+  // The widening bf16 kernel of the SIMD levels runs on the same driver (8 bytes of A per pair).
+  if (table().bf16_format == simdrnn::kernels::kBf16Pairs)
+    for (int64_t m : {int64_t{1}, int64_t{3}})
+      check_gemm(table(), {m, 8193, 70, true, true, simdrnn::kernels::kNone, 0.0f}, seed++,
+                 simdrnn::kernels::kBf16Pairs);
+  if (table().gemm_int8_dot)
+    for (int64_t m : {int64_t{1}, int64_t{3}})
+      check_gemm(table(), {m, 32769, 70, false, true, simdrnn::kernels::kNone, 0.0f}, seed++,
+                 simdrnn::kernels::kInt8Quads);
+}
+// The levels above a base ISA reuse its f32 kernels: only the dot GEMMs differ.
+TEST_P(KernelTest, VnniAndBf16LevelsShareTheF32Kernels) {
+  const simdrnn_isa base = GetParam() == SIMDRNN_ISA_AVX2_VNNI ? SIMDRNN_ISA_AVX2
+                           : GetParam() >= SIMDRNN_ISA_AVX512  ? SIMDRNN_ISA_AVX512
+                                                               : GetParam();
+  const KernelTable& b = simdrnn::kernel_table(base);
+  EXPECT_EQ(table().gemm, b.gemm);
+  EXPECT_EQ(table().gemm_bf16, b.gemm_bf16);
+  EXPECT_EQ(table().bf16_format, b.bf16_format);
+  EXPECT_EQ(table().lstm_step, b.lstm_step);
+  EXPECT_EQ(table().panel_width, b.panel_width);
 }
 
 // No accumulate, bias, activation or clip: full-width tiles store their sums
@@ -633,7 +724,8 @@ TEST_P(KernelTest, CellBackwardAllTails) {
 
 // Every kernel of simd/kernel_list.inc has a test above: adding a kernel to
 // the list without adding its name here (next to its test) fails to compile.
-constexpr bool kTested_gemm = true, kTested_gemm_bf16 = true, kTested_gemm_int8 = true, kTested_lstm_step = true, kTested_gru_step = true,
+constexpr bool kTested_gemm = true, kTested_gemm_bf16 = true, kTested_gemm_int8 = true,
+               kTested_gemm_bf16_dot = true, kTested_gemm_int8_dot = true, kTested_lstm_step = true, kTested_gru_step = true,
                kTested_gru_reset = true, kTested_gru_update = true, kTested_lstm_backward = true,
                kTested_gru_backward = true, kTested_gru_update_backward = true,
                kTested_gru_reset_backward = true, kTested_activate = true, kTested_sum_squares = true,
@@ -642,7 +734,7 @@ constexpr bool kTested_gemm = true, kTested_gemm_bf16 = true, kTested_gemm_int8 
 #include "simd/kernel_list.inc"
 #undef SIMDRNN_KERNEL
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, KernelTest, ::testing::ValuesIn(simdrnn_test::available_isas()),
+INSTANTIATE_TEST_SUITE_P(AllIsas, KernelTest, ::testing::ValuesIn(simdrnn_test::available_isa_levels()),
                          [](const auto& info) { return std::string(simdrnn_isa_name(info.param)); });
 
 }  // namespace

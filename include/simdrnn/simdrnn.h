@@ -72,10 +72,17 @@ typedef enum simdrnn_precision {
   SIMDRNN_PRECISION_INT8 = 2  /* symmetric, one f32 scale per output row */
 } simdrnn_precision;
 
+/* Kernel sets, in order: each level is a cap, so a lower one turns every
+ * instruction set above it off. The *_VNNI and *_BF16 levels add dot-product
+ * kernels for reduced-precision weights (simdrnn_precision) to the level
+ * below them; their f32 kernels are that level's. */
 typedef enum simdrnn_isa {
   SIMDRNN_ISA_SCALAR = 0,
-  SIMDRNN_ISA_AVX2 = 1,   /* AVX2 + FMA */
-  SIMDRNN_ISA_AVX512 = 2  /* AVX-512 F, BW, DQ, VL */
+  SIMDRNN_ISA_AVX2 = 1,        /* AVX2 + FMA */
+  SIMDRNN_ISA_AVX2_VNNI = 2,   /* + AVX-VNNI: int8 weights by vpdpbusd (ymm) */
+  SIMDRNN_ISA_AVX512 = 3,      /* AVX-512 F, BW, DQ, VL */
+  SIMDRNN_ISA_AVX512_VNNI = 4, /* + AVX512_VNNI: int8 weights by vpdpbusd */
+  SIMDRNN_ISA_AVX512_BF16 = 5  /* + AVX512_BF16 and AVX512_VNNI: bf16 weights by vdpbf16ps too */
 } simdrnn_isa;
 
 typedef struct simdrnn_weights simdrnn_weights; /* weight collector */
@@ -146,11 +153,14 @@ typedef struct simdrnn_sizes {
 SIMDRNN_API const char* simdrnn_version(void);       /* "0.1.0" */
 SIMDRNN_API const char* simdrnn_last_error(void);    /* message of this thread's last failure */
 SIMDRNN_API const char* simdrnn_status_name(simdrnn_status status);
-SIMDRNN_API const char* simdrnn_isa_name(simdrnn_isa isa); /* "scalar" "avx2" "avx512" */
+/* "scalar" "avx2" "avx2_vnni" "avx512" "avx512_vnni" "avx512_bf16" */
+SIMDRNN_API const char* simdrnn_isa_name(simdrnn_isa isa);
 /* The best ISA this CPU and OS support (CPUID + XGETBV), ignoring any cap. */
 SIMDRNN_API simdrnn_isa simdrnn_detected_isa(void);
-/* The ISA new models will use: min(detected, cap). The cap starts from the
- * environment variable SIMDRNN_MAX_ISA=scalar|avx2|avx512. */
+/* The ISA new models will use: the best one the CPU supports that is not
+ * above the cap (a CPU may support a level without the one below it, e.g.
+ * AVX512_VNNI without AVX-VNNI). The cap starts from the environment variable
+ * SIMDRNN_MAX_ISA (an ISA name, any case). */
 SIMDRNN_API simdrnn_isa simdrnn_active_isa(void);
 /* Caps the ISA of models created afterwards; existing models keep theirs. */
 SIMDRNN_API simdrnn_status simdrnn_set_max_isa(simdrnn_isa isa);

@@ -24,7 +24,14 @@ namespace simdrnn {
 
 enum class Activation : int32_t { Tanh = SIMDRNN_TANH, Relu = SIMDRNN_RELU, Sigmoid = SIMDRNN_SIGMOID };
 enum class Layout : int32_t { TimeMajor = SIMDRNN_TIME_MAJOR, BatchMajor = SIMDRNN_BATCH_MAJOR };
-enum class Isa : int32_t { Scalar = SIMDRNN_ISA_SCALAR, Avx2 = SIMDRNN_ISA_AVX2, Avx512 = SIMDRNN_ISA_AVX512 };
+enum class Isa : int32_t {
+  Scalar = SIMDRNN_ISA_SCALAR,
+  Avx2 = SIMDRNN_ISA_AVX2,
+  Avx2Vnni = SIMDRNN_ISA_AVX2_VNNI,
+  Avx512 = SIMDRNN_ISA_AVX512,
+  Avx512Vnni = SIMDRNN_ISA_AVX512_VNNI,
+  Avx512Bf16 = SIMDRNN_ISA_AVX512_BF16
+};
 enum class Cell : int32_t { Rnn = SIMDRNN_CELL_RNN, Lstm = SIMDRNN_CELL_LSTM, Gru = SIMDRNN_CELL_GRU };
 enum class Precision : int32_t {
   F32 = SIMDRNN_PRECISION_F32,

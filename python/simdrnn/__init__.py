@@ -38,7 +38,7 @@ def library_path():
 
 
 def detected_isa():
-    """The best ISA this CPU supports: "scalar", "avx2" or "avx512"."""
+    """The best ISA level this CPU supports: "scalar", "avx2", "avx2_vnni", "avx512", "avx512_vnni" or "avx512_bf16"."""
     lib = _load()
     return lib.simdrnn_isa_name(lib.simdrnn_detected_isa()).decode()
 
@@ -50,11 +50,11 @@ def active_isa():
 
 
 def set_max_isa(isa):
-    """Caps the ISA of models created afterwards ("scalar", "avx2", "avx512" or simdrnn.Isa)."""
+    """Caps the ISA level of models created afterwards (a name such as "avx2" or "avx512_bf16", or simdrnn.Isa)."""
     lib = _load()
     if isinstance(isa, str):
         try:
             isa = Isa[isa.upper()]
         except KeyError:
-            raise Error(Status.INVALID_ARGUMENT, f"isa: expected 'scalar', 'avx2' or 'avx512', got {isa!r}") from None
+            raise Error(Status.INVALID_ARGUMENT, f"isa: expected one of {', '.join(repr(i.name.lower()) for i in Isa)}, got {isa!r}") from None
     lib.check(lib.simdrnn_set_max_isa(int(isa)), "simdrnn_set_max_isa")

@@ -53,7 +53,10 @@ class Precision(enum.IntEnum):
 class Isa(enum.IntEnum):
     SCALAR = 0
     AVX2 = 1
-    AVX512 = 2
+    AVX2_VNNI = 2
+    AVX512 = 3
+    AVX512_VNNI = 4
+    AVX512_BF16 = 5
 
 
 # The C name of each enum member, for the ABI test: (python enum, C prefix).

@@ -246,7 +246,7 @@ class Model:
 
     @property
     def isa(self):
-        """The kernel set this model was packed for: "scalar", "avx2" or "avx512"."""
+        """The kernel set this model was packed for (an ISA level name, e.g. "avx2" or "avx512_bf16")."""
         isa = c_int()
         self._lib.check(self._lib.simdrnn_model_isa(self._live(), byref(isa)), "simdrnn_model_isa")
         return self._lib.simdrnn_isa_name(isa.value).decode()

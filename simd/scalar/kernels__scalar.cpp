@@ -318,7 +318,11 @@ const KernelTable& scalar_table() {
                                  &scalar::gemm,
                                  &scalar::gemm_bf16,
                                  &scalar::gemm_int8,
+                                 nullptr,  // no dot-product instructions
+                                 nullptr,
                                  &scalar::tune,
+                                 kBf16,    // plain panels, widened
+                                 nullptr,
                                  &scalar::lstm_step,
                                  &scalar::gru_step,
                                  &scalar::gru_reset,

@@ -203,7 +203,7 @@ def test_threads_share_a_model(model):
 
 
 def test_isa_and_version(model):
-    assert model.isa in ("scalar", "avx2", "avx512")
+    assert model.isa in ("scalar", "avx2", "avx2_vnni", "avx512", "avx512_vnni", "avx512_bf16")
     assert simdrnn.version().count(".") == 2
     assert os.path.isfile(simdrnn.library_path())
 

@@ -9,11 +9,26 @@
 
 namespace simdrnn_test {
 
-// Every ISA this CPU supports, scalar first.
+// Every ISA level this CPU supports, scalar first (capping at a level the CPU
+// lacks gives a lower one, so those are left out).
+inline std::vector<simdrnn_isa> available_isa_levels() {
+  std::vector<simdrnn_isa> isas;
+  const simdrnn_isa previous = simdrnn_active_isa();
+  for (int i = SIMDRNN_ISA_SCALAR; i <= static_cast<int>(simdrnn_detected_isa()); ++i) {
+    simdrnn_set_max_isa(static_cast<simdrnn_isa>(i));
+    if (simdrnn_active_isa() == i) isas.push_back(static_cast<simdrnn_isa>(i));
+  }
+  simdrnn_set_max_isa(previous);
+  return isas;
+}
+
+// The levels with their own f32 kernels (scalar, avx2, avx512) this CPU has:
+// the *_vnni and *_bf16 levels only add reduced-precision GEMMs
+// (test_kernels checks they share the rest), so f32 tests run these.
 inline std::vector<simdrnn_isa> available_isas() {
   std::vector<simdrnn_isa> isas;
-  for (int i = SIMDRNN_ISA_SCALAR; i <= static_cast<int>(simdrnn_detected_isa()); ++i)
-    isas.push_back(static_cast<simdrnn_isa>(i));
+  for (simdrnn_isa isa : available_isa_levels())
+    if (isa == SIMDRNN_ISA_SCALAR || isa == SIMDRNN_ISA_AVX2 || isa == SIMDRNN_ISA_AVX512) isas.push_back(isa);
   return isas;
 }
 
