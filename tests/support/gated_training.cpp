@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <sstream>
 
+#include "support/guarded.hpp"
 #include "support/test_util.hpp"
 
 namespace simdrnn_test {
@@ -266,7 +268,11 @@ GatedExpected expected_from_finite_differences(const GatedProblem& p, int sample
 // sequences (T*N terms). Float rounding of such a chain is bounded by its length times 2^-24
 // times the result's magnitude (reference_backward_flat's *_mag), so with L layers, T steps:
 //   K = T*N + L*(T + 1)*(G*H + H + 10) + O
-// and, as the forward tests and the Elman backward tests do, 4 epsilons per term.
+// and, as the forward tests and the Elman backward tests do, 4 epsilons per term. The magnitudes
+// are root-sum-squares (the statistical scale of independent roundings), the factor K is the
+// worst case's: oneDNN's gradients stay within 1/50 of this over every case of
+// test_gated_onednn_backward, while one wrong gate block, or a 0.1% error in the largest gradient
+// of a small problem, exceeds it.
 double gated_grad_rel(const GatedProblem& p) {
   const int64_t G = gate_count(p.config), H = p.c.hidden;
   const double K = static_cast<double>(p.c.steps * p.c.batch + p.c.layers * (p.c.steps + 1) * (G * H + H + 10) +
@@ -322,6 +328,107 @@ GradCheck compare_all(const GatedProblem& p, const GatedExpected& want, const Fl
   if (check.bad > 0)
     check.message += " [" + std::to_string(check.bad) + " of " + std::to_string(check.checked) + " outside]";
   return check;
+}
+
+// ---- running simdrnn ----------------------------------------------------------------------------
+
+namespace {
+
+bool expect_ok(simdrnn_status status, const char* what) {
+  EXPECT_EQ(status, SIMDRNN_OK) << what << ": " << simdrnn_status_name(status) << ": " << simdrnn_last_error();
+  return status == SIMDRNN_OK;
+}
+
+}  // namespace
+
+GatedTrainer::GatedTrainer(const GatedProblem& p, int32_t forward_threads) : p_(p) {
+  std::string error;
+  model_ = create_model(p.config, p.ref, &error);
+  if (model_ == nullptr) {
+    ADD_FAILURE() << "create_model: " << error;
+    return;
+  }
+  y_.assign(static_cast<size_t>(p.y_count()), NAN);
+  h_n_.assign(static_cast<size_t>(p.h_count()), NAN);
+  c_n_.assign(static_cast<size_t>(p.c_count()), NAN);
+  out_.assign(static_cast<size_t>(p.out_count()), NAN);
+  args_.seq_len = p.c.steps;
+  args_.batch = p.c.batch;
+  args_.layout = p.c.layout;
+  args_.x = p.x.data();
+  args_.h0 = p.h0.empty() ? nullptr : p.h0.data();
+  args_.c0 = p.c0.empty() ? nullptr : p.c0.data();
+  args_.seq_lens = p.lens_ptr();
+  args_.y = p.c.forward_y ? y_.data() : nullptr;
+  args_.h_n = h_n_.data();
+  args_.c_n = p.c.lstm() ? c_n_.data() : nullptr;
+  args_.out = p.c.output > 0 ? out_.data() : nullptr;
+  args_.num_threads = forward_threads;
+  size_t bytes = 0;
+  ok_ = expect_ok(simdrnn_forward_workspace_size(model_, &args_, &bytes), "forward_workspace_size");
+  fwd_ws_.resize(bytes);
+  args_.workspace = fwd_ws_.data();
+  args_.workspace_size = bytes;
+  ok_ = ok_ && expect_ok(simdrnn_training_reserve_size(model_, &args_, &bytes), "training_reserve_size");
+  if (!ok_) return;
+  reserve_.assign(bytes, 0);
+  ok_ = expect_ok(simdrnn_forward_training(model_, &args_, reserve_.data(), reserve_.size()), "forward_training");
+  ok_ = ok_ && expect_ok(simdrnn_backward_workspace_size(model_, &args_, &bytes), "backward_workspace_size");
+  bwd_ws_.resize(bytes);
+}
+
+GatedTrainer::~GatedTrainer() {
+  if (model_ != nullptr) simdrnn_model_destroy(model_);
+}
+
+simdrnn_backward_args GatedTrainer::backward_args(int32_t threads, int32_t accumulate) {
+  simdrnn_backward_args b{};
+  b.forward = &args_;
+  b.reserve = reserve_.data();
+  b.reserve_size = reserve_.size();
+  b.dy = p_.wy.empty() ? nullptr : p_.wy.data();
+  b.dout = p_.wout.empty() ? nullptr : p_.wout.data();
+  b.dh_n = p_.whn.empty() ? nullptr : p_.whn.data();
+  b.dc_n = p_.wcn.empty() ? nullptr : p_.wcn.data();
+  b.accumulate = accumulate;
+  b.workspace = bwd_ws_.data();
+  b.workspace_size = bwd_ws_.size();
+  b.num_threads = threads;
+  return b;
+}
+
+FloatGrads GatedTrainer::backward(int32_t threads, int32_t accumulate, const FloatGrads* init) {
+  if (!ok_) return FloatGrads{};
+  const bool lstm = p_.c.lstm();
+  GuardedFloats grads(p_.num_params()), dx(p_.x_count()), dh0(p_.h_count()), dc0(lstm ? p_.c_count() : 1);
+  auto fill = [](GuardedFloats& buf, const std::vector<float>* from) {
+    for (int64_t i = 0; i < buf.size(); ++i)
+      buf[i] = from != nullptr && !from->empty() ? (*from)[static_cast<size_t>(i)] : NAN;
+  };
+  fill(grads, init ? &init->grads : nullptr);
+  fill(dx, init ? &init->dx : nullptr);
+  fill(dh0, init ? &init->dh0 : nullptr);
+  fill(dc0, init ? &init->dc0 : nullptr);
+  simdrnn_backward_args b = backward_args(threads, accumulate);
+  b.grads = grads.data();
+  b.dx = dx.data();
+  b.dh0 = dh0.data();  // also without h0: the gradient at the zero state
+  b.dc0 = lstm ? dc0.data() : nullptr;
+  const std::vector<unsigned char> reserve_before = reserve_;
+  if (!expect_ok(simdrnn_backward(model_, &b), "backward")) return FloatGrads{};
+  EXPECT_TRUE(reserve_before == reserve_) << "backward modified the reserve";
+  EXPECT_TRUE(grads.canaries_intact() && dx.canaries_intact() && dh0.canaries_intact() && dc0.canaries_intact())
+      << "backward wrote before an output buffer";
+  FloatGrads r;
+  r.grads.assign(grads.data(), grads.data() + grads.size());
+  r.dx.assign(dx.data(), dx.data() + dx.size());
+  r.dh0.assign(dh0.data(), dh0.data() + dh0.size());
+  if (lstm) r.dc0.assign(dc0.data(), dc0.data() + dc0.size());
+  return r;
+}
+
+bool bit_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 }  // namespace simdrnn_test

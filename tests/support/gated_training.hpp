@@ -71,15 +71,16 @@ GatedProblem make_gated_problem(const GatedTrainCase& c, uint32_t seed, double k
 
 std::vector<double> to_double(const std::vector<float>& v);
 
-// The double forward of a problem with other parameters / x / h0 / c0 (null: the problem's own).
+// The double forward of a problem's configuration, lengths and layout with the given parameters,
+// x, h0 and c0 (null h0 / c0: zeros).
 RefForwardD gated_forward_d(const GatedProblem& p, const std::vector<double>& params,
                             const std::vector<double>& x, const std::vector<double>* h0,
                             const std::vector<double>* c0);
 double gated_loss(const GatedProblem& p, const RefForwardD& r);
 
 // How far a float forward pass's values may be from the exact ones, relative to each value's
-// first-order magnitude: 4 epsilons per term of the longest sum (RefResult::k_hidden), as the
-// forward tests allow. reference_backward_flat turns it into each gradient's *_sens.
+// forward magnitude: 4 epsilons per term of the longest sum (RefResult::k_hidden), as the forward
+// tests allow. reference_backward_flat turns it into each gradient's *_sens.
 double forward_error_per_magnitude(const simdrnn_config& config);
 
 // Expected values of one result tensor (params, dx, dh0 or dc0): value, its own error bound
@@ -133,5 +134,44 @@ void compare_tensor(const float* got, const float* base, const Expected& want, i
 // Every tensor of the layout, dx, dh0 and dc0 (where got has them).
 GradCheck compare_all(const GatedProblem& p, const GatedExpected& want, const FloatGrads& got, double rel,
                       const FloatGrads* base = nullptr);
+
+// One simdrnn model (on the ISA active when it was created) of a problem, with a reserve filled by
+// simdrnn_forward_training; backward calls write into guard-paged buffers. Failures are reported
+// with ADD_FAILURE and leave ok() false (so a test can go on to its next case).
+class GatedTrainer {
+ public:
+  GatedTrainer(const GatedProblem& p, int32_t forward_threads);
+  ~GatedTrainer();
+  GatedTrainer(const GatedTrainer&) = delete;
+  GatedTrainer& operator=(const GatedTrainer&) = delete;
+
+  bool ok() const { return ok_; }
+  simdrnn_model* model() const { return model_; }
+  const simdrnn_forward_args& args() const { return args_; }
+  const std::vector<float>& y() const { return y_; }
+  const std::vector<float>& h_n() const { return h_n_; }
+  const std::vector<float>& c_n() const { return c_n_; }
+  const std::vector<float>& out() const { return out_; }
+  std::vector<unsigned char>& reserve() { return reserve_; }
+  std::vector<unsigned char>& backward_workspace() { return bwd_ws_; }
+
+  // The backward call's args over the problem's dy, dout, dh_n, dc_n (no outputs set).
+  simdrnn_backward_args backward_args(int32_t threads, int32_t accumulate);
+  // Backward into guard-paged buffers starting from `init` (NaN when null: overwrite mode must not
+  // read them); dc0 only for an LSTM. Checks that the reserve is unchanged and nothing was written
+  // before the buffers. On failure (ADD_FAILURE'd), returns empty vectors.
+  FloatGrads backward(int32_t threads, int32_t accumulate, const FloatGrads* init = nullptr);
+
+ private:
+  const GatedProblem& p_;
+  simdrnn_model* model_ = nullptr;
+  simdrnn_forward_args args_{};
+  std::vector<float> y_, h_n_, c_n_, out_;
+  std::vector<unsigned char> fwd_ws_, reserve_, bwd_ws_;
+  bool ok_ = false;
+};
+
+// Bitwise equality of float vectors.
+bool bit_equal(const std::vector<float>& a, const std::vector<float>& b);
 
 }  // namespace simdrnn_test

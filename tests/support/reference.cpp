@@ -611,9 +611,9 @@ std::vector<double> flatten_ref_weights(const simdrnn_config& config, const RefW
 }
 
 // ---- LSTM and GRU over flat parameters: double forward (for finite differences) and the analytic
-// backward. Each forward value carries its first-order magnitude (RefResult's, for gated cells)
-// when the backward asks for it: the scale of a float forward pass's error in that value, which
-// the backward's *_sens turns into a bound on how much those errors move each gradient.
+// backward. When the backward asks for it, each forward value carries its root-sum-square
+// magnitude (Val): the scale of a float forward pass's error in that value, which the backward's
+// *_sens turns into how much those errors move each gradient (RefBackwardD).
 namespace {
 
 // One cell's tensors in a flat parameter vector; null where the layout has none.
@@ -645,48 +645,52 @@ FlatCell flat_cell(const std::vector<ParamTensor>& layout, const std::vector<dou
   return c;
 }
 
-// A forward value and its first-order magnitude.
+// A forward value and the square of its magnitude: the root-sum-square of the terms that went
+// into it, recursively, with each rounded operation adding its own result (the statistical scale
+// of a float forward pass's error in it; sums of |terms| would grow like (sum |W|)^T through the
+// recurrence, far beyond the errors seen).
 struct Val {
   double v = 0.0;
-  double m = 0.0;
+  double m2 = 0.0;
 };
 
-Val operator+(const Val& a, const Val& b) { return {a.v + b.v, a.m + b.m}; }
+Val operator+(const Val& a, const Val& b) { return {a.v + b.v, a.m2 + b.m2}; }
 // a * b, rounded once.
 Val product(const Val& a, const Val& b) {
   const double v = a.v * b.v;
-  return {v, std::fabs(a.v) * b.m + std::fabs(b.v) * a.m + std::fabs(v)};
+  return {v, b.v * b.v * a.m2 + a.v * a.v * b.m2 + v * v};
 }
 // An exact parameter times a value.
 Val weighted(double w, const Val& x) {
   const double v = w * x.v;
-  return {v, std::fabs(v) + std::fabs(w) * x.m};
+  return {v, v * v + w * w * x.m2};
 }
 Val bias_val(const double* b, int64_t row) {
   if (b == nullptr) return {};
-  return {b[row], std::fabs(b[row])};
+  return {b[row], b[row] * b[row]};
 }
 // sum_k w[k] x[k]; the magnitude only when tracking (finite differences need values alone).
 Val dot_val(const double* w, const Val* x, int64_t count, bool track) {
-  double sum = 0.0, mag = 0.0;
+  double sum = 0.0, mag2 = 0.0;
   if (track) {
     for (int64_t k = 0; k < count; ++k) {
       const double term = w[k] * x[k].v;
       sum += term;
-      mag += std::fabs(term) + std::fabs(w[k]) * x[k].m;
+      mag2 += term * term + w[k] * w[k] * x[k].m2;
     }
   } else {
     for (int64_t k = 0; k < count; ++k) sum += w[k] * x[k].v;
   }
-  return {sum, mag};
+  return {sum, mag2};
 }
-// act(clip(pre)), as activate_tracked.
+// act(clip(pre)): the slope carries the pre-activation's error; 2 |value| covers the library's
+// own activation error (a few ulp), as activate_tracked.
 Val activate_val(double clip, bool is_tanh, const Val& pre) {
   double v = pre.v;
   if (clip > 0.0) v = std::min(std::max(v, -clip), clip);
   const double a = is_tanh ? std::tanh(v) : 1.0 / (1.0 + std::exp(-v));
   const double slope = is_tanh ? 1.0 - a * a : a * (1.0 - a);
-  return {a, slope * pre.m + 2.0 * std::fabs(a)};
+  return {a, slope * slope * pre.m2 + 4.0 * a * a};
 }
 
 // What the analytic backward reads of one step of one sequence, layer and direction.
@@ -806,8 +810,9 @@ RefForwardD gated_forward_flat(const simdrnn_config& config, const std::vector<P
             for (int64_t j = 0; j < H; ++j) {
               const double zv = gate[sz(H + j)].v, nv = gate[sz(2 * H + j)].v, hv = h[sz(j)].v;
               next[sz(j)].v = (1.0 - zv) * nv + zv * hv;
-              next[sz(j)].m = std::fabs(nv - hv) * gate[sz(H + j)].m + std::fabs(1.0 - zv) * gate[sz(2 * H + j)].m +
-                              std::fabs(zv) * h[sz(j)].m + std::fabs(nv) + std::fabs(zv * nv) + std::fabs(zv * hv);
+              next[sz(j)].m2 = (nv - hv) * (nv - hv) * gate[sz(H + j)].m2 +
+                               (1.0 - zv) * (1.0 - zv) * gate[sz(2 * H + j)].m2 + zv * zv * h[sz(j)].m2 +
+                               nv * nv + zv * nv * zv * nv + zv * hv * zv * hv;
             }
             h.swap(next);
           }
@@ -861,14 +866,14 @@ RefForwardD gated_forward_flat(const simdrnn_config& config, const std::vector<P
   return r;
 }
 
-// A gradient: value, magnitude (sum of |terms| through the chain) and sensitivity (first-order
-// effect of the forward values' errors); see RefBackwardD.
+// A gradient: value, and the squares of its magnitude and sensitivity, kept as sums of squares
+// (root-sum-square through the chain; see RefBackwardD).
 struct Grad {
   double v = 0.0;
-  double m = 0.0;
-  double s = 0.0;
+  double m2 = 0.0;
+  double s2 = 0.0;
 };
-Grad operator+(const Grad& a, const Grad& b) { return {a.v + b.v, a.m + b.m, a.s + b.s}; }
+Grad operator+(const Grad& a, const Grad& b) { return {a.v + b.v, a.m2 + b.m2, a.s2 + b.s2}; }
 Grad& operator+=(Grad& a, const Grad& b) { return a = a + b; }
 
 // A forward value as a factor of the backward, with its error bound.
@@ -876,15 +881,23 @@ struct Factor {
   double v = 0.0;
   double e = 0.0;
 };
+// g * f: the magnitude scales with |f|; f's error e moves the product by |g| e.
 Grad scaled(const Grad& g, const Factor& f) {
-  return {g.v * f.v, g.m * std::fabs(f.v), g.s * std::fabs(f.v) + g.m * f.e};
+  const double f2 = f.v * f.v;
+  return {g.v * f.v, g.m2 * f2, g.s2 * f2 + (g.m2 + g.v * g.v) * f.e * f.e};
+}
+// A value the backward computes and rounds (a sum or product it keeps): its own rounding joins
+// its magnitude.
+Grad rounded(Grad g) {
+  g.m2 += g.v * g.v;
+  return g;
 }
 // By an exact parameter.
-Grad scaled(const Grad& g, double w) { return {g.v * w, g.m * std::fabs(w), g.s * std::fabs(w)}; }
+Grad scaled(const Grad& g, double w) { return {g.v * w, g.m2 * w * w, g.s2 * w * w}; }
 // sigmoid' from the sigmoid's value s: s (1 - s); tanh' from tanh's value: 1 - t^2.
 Factor sigmoid_slope(const Factor& s) { return {s.v * (1.0 - s.v), std::fabs(1.0 - 2.0 * s.v) * s.e}; }
 Factor tanh_slope(const Factor& t) { return {1.0 - t.v * t.v, 2.0 * std::fabs(t.v) * t.e}; }
-Grad incoming(double v) { return {v, std::fabs(v), 0.0}; }
+Grad incoming(double v) { return {v, v * v, 0.0}; }
 
 RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector<ParamTensor>& layout,
                                  const std::vector<double>& params, int64_t T, int64_t N,
@@ -904,7 +917,7 @@ RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector
     return sz((data_layout == SIMDRNN_TIME_MAJOR ? t * N + n : n * T + t) * width);
   };
   auto len_of = [&](int64_t n) { return seq_lens != nullptr ? seq_lens[n] : T; };
-  auto factor = [&](const Val& q) { return Factor{q.v, h_error * q.m}; };
+  auto factor = [&](const Val& q) { return Factor{q.v, h_error * std::sqrt(q.m2)}; };
   auto clipped = [&](double pre) { return clip > 0.0 && (pre > clip || pre < -clip); };
 
   GatedRecord rec;
@@ -914,10 +927,11 @@ RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector
   b.grads.assign(params.size(), 0.0);
   b.grads_mag.assign(params.size(), 0.0);
   b.grads_sens.assign(params.size(), 0.0);
+  // Sums of squares until the end (see Grad).
   auto acc = [&](int64_t index, const Grad& g) {
     b.grads[sz(index)] += g.v;
-    b.grads_mag[sz(index)] += g.m;
-    b.grads_sens[sz(index)] += g.s;
+    b.grads_mag[sz(index)] += g.m2;
+    b.grads_sens[sz(index)] += g.s2;
   };
 
   // dLoss / d(top layer output), time-major.
@@ -980,7 +994,8 @@ RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector
         for (int64_t step = len_of(n) - 1; step >= 0; --step) {
           const GatedStepRecord& sr = rec.steps[sz((state * N + n) * T + step)];
           const int64_t t = sr.t;
-          for (int64_t k = 0; k < H_out; ++k) dh[sz(k)] = g[sz((t * N + n) * C + d * H_out + k)] + carry_h[sz(k)];
+          for (int64_t k = 0; k < H_out; ++k)
+            dh[sz(k)] = rounded(g[sz((t * N + n) * C + d * H_out + k)] + carry_h[sz(k)]);
           if (lstm) {
             if (P > 0) {
               for (int64_t j = 0; j < H; ++j) dm[sz(j)] = Grad{};
@@ -989,6 +1004,7 @@ RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector
                   acc(w_hr->offset + q * H + j, scaled(dh[sz(q)], factor(sr.m[sz(j)])));
                   dm[sz(j)] += scaled(dh[sz(q)], W_hr[q * H + j]);
                 }
+              for (int64_t j = 0; j < H; ++j) dm[sz(j)] = rounded(dm[sz(j)]);
             } else {
               for (int64_t j = 0; j < H; ++j) dm[sz(j)] = dh[sz(j)];
             }
@@ -997,16 +1013,17 @@ RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector
               const Factor i = factor(sr.gate[js]), f = factor(sr.gate[sz(H + j)]);
               const Factor gg = factor(sr.gate[sz(2 * H + j)]), o = factor(sr.gate[sz(3 * H + j)]);
               const Factor c = factor(sr.c[js]), tc = factor(sr.tc[js]), c_prev = factor(sr.c_prev[js]);
-              Grad da_o = scaled(scaled(dm[js], tc), sigmoid_slope(o));
+              Grad da_o = rounded(scaled(rounded(scaled(dm[js], tc)), sigmoid_slope(o)));
               if (clipped(sr.pre[sz(3 * H + j)])) da_o = Grad{};
-              Grad dc = carry_c[js] + scaled(scaled(dm[js], o), tanh_slope(tc));
+              Grad dc = carry_c[js] + scaled(rounded(scaled(dm[js], o)), tanh_slope(tc));
               if (p != nullptr) {
                 dc += scaled(da_o, p[2 * H + j]);
                 acc(peep->offset + 2 * H + j, scaled(da_o, c));
               }
-              Grad da_i = scaled(scaled(dc, gg), sigmoid_slope(i));
-              Grad da_f = scaled(scaled(dc, c_prev), sigmoid_slope(f));
-              Grad da_g = scaled(scaled(dc, i), tanh_slope(gg));
+              dc = rounded(dc);
+              Grad da_i = rounded(scaled(rounded(scaled(dc, gg)), sigmoid_slope(i)));
+              Grad da_f = rounded(scaled(rounded(scaled(dc, c_prev)), sigmoid_slope(f)));
+              Grad da_g = rounded(scaled(rounded(scaled(dc, i)), tanh_slope(gg)));
               if (clipped(sr.pre[js])) da_i = Grad{};
               if (clipped(sr.pre[sz(H + j)])) da_f = Grad{};
               if (clipped(sr.pre[sz(2 * H + j)])) da_g = Grad{};
@@ -1016,6 +1033,7 @@ RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector
                 acc(peep->offset + j, scaled(da_i, c_prev));
                 acc(peep->offset + H + j, scaled(da_f, c_prev));
               }
+              carry_c[js] = rounded(carry_c[js]);
               da_x[js] = da_i;
               da_x[sz(H + j)] = da_f;
               da_x[sz(2 * H + j)] = da_g;
@@ -1027,19 +1045,19 @@ RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector
               const size_t js = sz(j);
               const Factor r = factor(sr.gate[js]), z = factor(sr.gate[sz(H + j)]);
               const Factor nn = factor(sr.gate[sz(2 * H + j)]), h_prev = factor(sr.h_prev[js]);
-              const Grad dn = scaled(dh[js], Factor{1.0 - z.v, z.e});
-              const Grad dz = scaled(dh[js], Factor{h_prev.v - nn.v, h_prev.e + nn.e});
-              direct[js] = scaled(dh[js], z);
-              Grad da_n = scaled(dn, tanh_slope(nn));
-              Grad da_z = scaled(dz, sigmoid_slope(z));
+              const Grad dn = rounded(scaled(dh[js], Factor{1.0 - z.v, z.e}));
+              const Grad dz = rounded(scaled(dh[js], Factor{h_prev.v - nn.v, h_prev.e + nn.e}));
+              direct[js] = rounded(scaled(dh[js], z));
+              Grad da_n = rounded(scaled(dn, tanh_slope(nn)));
+              Grad da_z = rounded(scaled(dz, sigmoid_slope(z)));
               if (clipped(sr.pre[sz(2 * H + j)])) da_n = Grad{};
               if (clipped(sr.pre[sz(H + j)])) da_z = Grad{};
               da_x[sz(H + j)] = da_h[sz(H + j)] = da_z;
               da_x[sz(2 * H + j)] = da_h[sz(2 * H + j)] = da_n;
               if (lbr) {
-                Grad da_r = scaled(scaled(da_n, factor(sr.hidden_n[js])), sigmoid_slope(r));
+                Grad da_r = rounded(scaled(rounded(scaled(da_n, factor(sr.hidden_n[js]))), sigmoid_slope(r)));
                 if (clipped(sr.pre[js])) da_r = Grad{};
-                da_h[sz(2 * H + j)] = scaled(da_n, r);  // W_hn h + b_hn sits inside r * (..)
+                da_h[sz(2 * H + j)] = rounded(scaled(da_n, r));  // W_hn h + b_hn sits inside r * (..)
                 da_x[js] = da_h[js] = da_r;
               }
             }
@@ -1047,9 +1065,10 @@ RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector
               for (int64_t k = 0; k < H; ++k) {  // n reads r * h: d(r h)_k = sum_j W_hn[j][k] da_n[j]
                 Grad d_rh;
                 for (int64_t j = 0; j < H; ++j) d_rh += scaled(da_h[sz(2 * H + j)], W_hh[(2 * H + j) * H + k]);
+                d_rh = rounded(d_rh);
                 const Factor r = factor(sr.gate[sz(k)]), h_prev = factor(sr.h_prev[sz(k)]);
-                direct[sz(k)] += scaled(d_rh, r);
-                Grad da_r = scaled(scaled(d_rh, h_prev), sigmoid_slope(r));
+                direct[sz(k)] = rounded(direct[sz(k)] + rounded(scaled(d_rh, r)));
+                Grad da_r = rounded(scaled(rounded(scaled(d_rh, h_prev)), sigmoid_slope(r)));
                 if (clipped(sr.pre[sz(k)])) da_r = Grad{};
                 da_x[sz(k)] = da_h[sz(k)] = da_r;
               }
@@ -1073,23 +1092,24 @@ RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector
           for (int64_t k = 0; k < H_out; ++k) {
             Grad sum = lstm ? Grad{} : direct[sz(k)];
             for (int64_t row = 0; row < recurrent_rows; ++row) sum += scaled(da_h[sz(row)], W_hh[row * H_out + k]);
-            carry_h[sz(k)] = sum;
+            carry_h[sz(k)] = rounded(sum);
           }
         }
         for (int64_t k = 0; k < H_out; ++k) {
           const size_t s = sz((state * N + n) * H_out + k);
           b.dh0[s] = carry_h[sz(k)].v;
-          b.dh0_mag[s] = carry_h[sz(k)].m;
-          b.dh0_sens[s] = carry_h[sz(k)].s;
+          b.dh0_mag[s] = std::sqrt(carry_h[sz(k)].m2);
+          b.dh0_sens[s] = std::sqrt(carry_h[sz(k)].s2);
         }
         for (int64_t k = 0; lstm && k < H; ++k) {
           const size_t s = sz((state * N + n) * H + k);
           b.dc0[s] = carry_c[sz(k)].v;
-          b.dc0_mag[s] = carry_c[sz(k)].m;
-          b.dc0_sens[s] = carry_c[sz(k)].s;
+          b.dc0_mag[s] = std::sqrt(carry_c[sz(k)].m2);
+          b.dc0_sens[s] = std::sqrt(carry_c[sz(k)].s2);
         }
       }
     }
+    for (Grad& v : g_in) v = rounded(v);
     g.swap(g_in);
   }
   b.dx.assign(sz(T * N * I), 0.0);
@@ -1100,9 +1120,11 @@ RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector
       for (int64_t i = 0; i < I; ++i) {
         const Grad& v = g[sz((t * N + n) * I + i)];
         b.dx[at(t, n, I) + sz(i)] = v.v;
-        b.dx_mag[at(t, n, I) + sz(i)] = v.m;
-        b.dx_sens[at(t, n, I) + sz(i)] = v.s;
+        b.dx_mag[at(t, n, I) + sz(i)] = std::sqrt(v.m2);
+        b.dx_sens[at(t, n, I) + sz(i)] = std::sqrt(v.s2);
       }
+  for (size_t i = 0; i < b.grads.size(); ++i) b.grads_mag[i] = std::sqrt(b.grads_mag[i] + b.grads[i] * b.grads[i]);
+  for (double& e : b.grads_sens) e = std::sqrt(e);
   return b;
 }
 
