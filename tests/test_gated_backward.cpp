@@ -100,6 +100,15 @@ void check_with_finite_differences(const GatedProblem& p) {
   check_problem(p, want);
 }
 
+// The feature tests: finite differences in full mode; in quick mode (the sanitizer run) the
+// analytic reference, which test_gated_reference_backward checks against finite differences.
+void check_feature(const GatedProblem& p) {
+  if (quick_mode())
+    check_problem(p, expected_from_reference(p));
+  else
+    check_with_finite_differences(p);
+}
+
 // ---- the sweep: every variant x clip x direction x layer count, seeded draws of the rest -------------
 
 struct SweepParam {
@@ -234,7 +243,7 @@ TEST_P(GatedBackwardTails, EveryGradientAgainstTheReference) {
   // Thousands of pre-activations: 5e-5 from every clip kink still exceeds how far the +-2e-5
   // perturbations of the sampled finite differences (and a float forward's errors) move them.
   const GatedProblem p = make_gated_problem(c, 1000u + static_cast<uint32_t>(t.hidden), 5e-5);
-  const GatedExpected sampled = expected_from_finite_differences(p, 3);
+  const GatedExpected sampled = expected_from_finite_differences(p, quick_mode() ? 1 : 3);
   ASSERT_TRUE(reference_agrees(p, sampled));
   check_problem(p, expected_from_reference(p));
 }
@@ -270,7 +279,7 @@ TEST(GatedBackwardFeatures, EachIncomingGradientAlone) {
       c.dh_n = only == 2;
       c.dc_n = only == 3;
       c.forward_y = only == 0;
-      check_with_finite_differences(make_gated_problem(c, 40 + static_cast<uint32_t>(only)));
+      check_feature(make_gated_problem(c, 40 + static_cast<uint32_t>(only)));
     }
 }
 
@@ -279,7 +288,7 @@ TEST(GatedBackwardFeatures, OutputLayerWithoutDout) {
   for (const CellVariant& variant : gated_variants()) {
     GatedTrainCase c = full_case(variant);
     c.dout = false;
-    check_with_finite_differences(make_gated_problem(c, 44));
+    check_feature(make_gated_problem(c, 44));
   }
 }
 
@@ -289,12 +298,12 @@ TEST(GatedBackwardFeatures, PartialAndAbsentBiases) {
     GatedTrainCase c = full_case(variant);
     c.bias = false;
     c.bias_hy = false;
-    check_with_finite_differences(make_gated_problem(c, 45));
+    check_feature(make_gated_problem(c, 45));
     c.partial_bias = true;
-    check_with_finite_differences(make_gated_problem(c, 46));
+    check_feature(make_gated_problem(c, 46));
     c.partial_bias = false;
     c.bias_hy = true;
-    check_with_finite_differences(make_gated_problem(c, 47));
+    check_feature(make_gated_problem(c, 47));
   }
 }
 
@@ -303,7 +312,7 @@ TEST(GatedBackwardFeatures, TightClip) {
   for (const CellVariant& variant : gated_variants()) {
     GatedTrainCase c = full_case(variant);
     c.clip = 0.2f;
-    check_with_finite_differences(make_gated_problem(c, 48));
+    check_feature(make_gated_problem(c, 48));
   }
 }
 
@@ -593,7 +602,7 @@ TEST(GatedBackwardSelfCheck, WrongReferencesAreCaughtAgainstOnednn) {
   for (const CellVariant& variant : gated_variants()) {
     const GatedProblem p = mutation_problem(variant);
     SCOPED_TRACE(p.c.name());
-    const GatedExpected want = expected_from_finite_differences(p);
+    const GatedExpected want = quick_mode() ? expected_from_reference(p) : expected_from_finite_differences(p);
     ASSERT_TRUE(reference_agrees(p, want));
     OnednnGatedRnnTraining onednn;
     onednn.setup(p.config, p.c.steps, p.c.batch, to_baseline(p.ref), 1, BaselineDirection::kBidirectionalConcat);
@@ -625,7 +634,7 @@ TEST(GatedBackwardSelfCheck, WrongReferencesAreCaughtAgainstSimdrnn) {
   for (const CellVariant& variant : gated_variants()) {
     const GatedProblem p = mutation_problem(variant);
     SCOPED_TRACE(p.c.name());
-    const GatedExpected want = expected_from_finite_differences(p);
+    const GatedExpected want = quick_mode() ? expected_from_reference(p) : expected_from_finite_differences(p);
     GatedTrainer trainer(p, 1);
     if (!trainer.ok()) continue;
     const FloatGrads got = trainer.backward(1, 0);

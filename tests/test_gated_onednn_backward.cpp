@@ -79,7 +79,7 @@ void PrintTo(const OnednnCase& c, std::ostream* os) { *os << c.name(); }
 // Per cell variant: fixed shapes around the panel edges (8 scalar, 16 AVX2, 64 AVX-512), then a
 // seeded random sample.
 std::vector<OnednnCase> onednn_cases() {
-  const int random_per_variant = quick_mode() ? 3 : 14;
+  const int random_per_variant = quick_mode() ? 3 : 20;
   const std::vector<std::pair<int64_t, int64_t>> shapes = {{1, 2}, {8, 8}, {17, 16}, {16, 17}, {33, 65}};
   std::mt19937 gen(9091u);
   auto pick = [&gen](const std::vector<int64_t>& v) {
