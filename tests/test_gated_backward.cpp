@@ -43,7 +43,9 @@
 namespace simdrnn_test {
 namespace {
 
-std::vector<int32_t> thread_counts() { return quick_mode() ? std::vector<int32_t>{1, 2} : std::vector<int32_t>{1, 2, 3}; }
+std::vector<int32_t> thread_counts() {
+  return quick_mode() ? std::vector<int32_t>{1, 2} : std::vector<int32_t>{1, 2, 3};
+}
 
 // The whole check of one problem against `want`: every ISA, every thread count (bit-identical),
 // repeated calls, overwrite and accumulate.
@@ -206,13 +208,15 @@ struct TailParam {
   const CellVariant* variant;
   int64_t hidden;
 };
-std::string tail_label(const TailParam& t) { return std::string(t.variant->name) + "_h" + std::to_string(t.hidden); }
+std::string tail_label(const TailParam& t) {
+  return std::string(t.variant->name) + "_h" + std::to_string(t.hidden);
+}
 std::string tail_name(const ::testing::TestParamInfo<TailParam>& info) { return tail_label(info.param); }
 void PrintTo(const TailParam& t, std::ostream* os) { *os << tail_label(t); }
 
 std::vector<TailParam> tail_params() {
-  const std::vector<int64_t> sizes = quick_mode() ? std::vector<int64_t>{1, 17, 65}
-                                                  : std::vector<int64_t>{1, 7, 9, 17, 33, 65};
+  const std::vector<int64_t> sizes =
+      quick_mode() ? std::vector<int64_t>{1, 17, 65} : std::vector<int64_t>{1, 7, 9, 17, 33, 65};
   std::vector<TailParam> v;
   for (const CellVariant& variant : gated_variants())
     for (int64_t h : sizes) v.push_back({&variant, variant.projection && h == 1 ? 2 : h});
@@ -330,8 +334,9 @@ TEST(GatedBackwardFeatures, OutputsMayBeNull) {
     const int outputs = p.c.lstm() ? 4 : 3;
     for (int mask = 1; mask < (1 << outputs); ++mask) {
       SCOPED_TRACE("mask " + std::to_string(mask));
-      std::vector<float> grads(static_cast<size_t>(p.num_params()), NAN), dx(static_cast<size_t>(p.x_count()), NAN),
-          dh0(static_cast<size_t>(p.h_count()), NAN), dc0(static_cast<size_t>(p.c_count()), NAN);
+      std::vector<float> grads(static_cast<size_t>(p.num_params()), NAN),
+          dx(static_cast<size_t>(p.x_count()), NAN), dh0(static_cast<size_t>(p.h_count()), NAN),
+          dc0(static_cast<size_t>(p.c_count()), NAN);
       simdrnn_backward_args b = trainer.backward_args(1, 0);
       b.grads = mask & 1 ? grads.data() : nullptr;
       b.dx = mask & 2 ? dx.data() : nullptr;
@@ -464,7 +469,8 @@ TEST(GatedBackwardFeatures, SetParamsAndStaleReserve) {
     if (!fresh.ok()) continue;
     const FloatGrads want = fresh.backward(2, 0);
     std::vector<float> new_params(q.params.begin(), q.params.end());
-    ASSERT_EQ(simdrnn_model_set_params(trainer.model(), new_params.data()), SIMDRNN_OK) << simdrnn_last_error();
+    ASSERT_EQ(simdrnn_model_set_params(trainer.model(), new_params.data()), SIMDRNN_OK)
+        << simdrnn_last_error();
     std::vector<float> got(new_params.size(), NAN);
     ASSERT_EQ(simdrnn_model_get_params(trainer.model(), got.data()), SIMDRNN_OK);
     EXPECT_TRUE(bit_equal(got, new_params)) << "get_params after set_params";
@@ -528,7 +534,8 @@ void expect_mutations_caught(const GatedProblem& p, const GatedExpected& want, c
     const ParamTensor* t = find_param(p.layout, name);
     ASSERT_NE(t, nullptr) << name;
     for (int64_t i = 0; i < count; ++i)
-      std::swap(e->params.g[static_cast<size_t>(t->offset + a + i)], e->params.g[static_cast<size_t>(t->offset + b + i)]);
+      std::swap(e->params.g[static_cast<size_t>(t->offset + a + i)],
+                e->params.g[static_cast<size_t>(t->offset + b + i)]);
   };
   {
     GatedExpected bad = want;
@@ -550,7 +557,8 @@ void expect_mutations_caught(const GatedProblem& p, const GatedExpected& want, c
     ASSERT_NE(fwd, nullptr);
     ASSERT_NE(rev, nullptr);
     for (int64_t i = 0; i < fwd->count; ++i)
-      std::swap(bad.params.g[static_cast<size_t>(fwd->offset + i)], bad.params.g[static_cast<size_t>(rev->offset + i)]);
+      std::swap(bad.params.g[static_cast<size_t>(fwd->offset + i)],
+                bad.params.g[static_cast<size_t>(rev->offset + i)]);
     rejected(bad, "swapped direction biases");
   }
   if (p.c.peephole()) {
@@ -565,7 +573,8 @@ void expect_mutations_caught(const GatedProblem& p, const GatedExpected& want, c
     const int64_t P = p.config.proj_size;
     for (int64_t q = 0; q < P; ++q)
       for (int64_t j = 0; j < P; ++j)
-        bad.params.g[static_cast<size_t>(hr->offset + q * H + j)] = want.params.g[static_cast<size_t>(hr->offset + j * H + q)];
+        bad.params.g[static_cast<size_t>(hr->offset + q * H + j)] =
+            want.params.g[static_cast<size_t>(hr->offset + j * H + q)];
     rejected(bad, "transposed dW_hr");
   }
   if (p.c.lstm()) {
@@ -602,10 +611,12 @@ TEST(GatedBackwardSelfCheck, WrongReferencesAreCaughtAgainstOnednn) {
   for (const CellVariant& variant : gated_variants()) {
     const GatedProblem p = mutation_problem(variant);
     SCOPED_TRACE(p.c.name());
-    const GatedExpected want = quick_mode() ? expected_from_reference(p) : expected_from_finite_differences(p);
+    const GatedExpected want =
+        quick_mode() ? expected_from_reference(p) : expected_from_finite_differences(p);
     ASSERT_TRUE(reference_agrees(p, want));
     OnednnGatedRnnTraining onednn;
-    onednn.setup(p.config, p.c.steps, p.c.batch, to_baseline(p.ref), 1, BaselineDirection::kBidirectionalConcat);
+    onednn.setup(p.config, p.c.steps, p.c.batch, to_baseline(p.ref), 1,
+                 BaselineDirection::kBidirectionalConcat);
     onednn.forward(p.x.data(), p.h0.data(), p.c0.empty() ? nullptr : p.c0.data(), nullptr, nullptr, nullptr);
     FloatGrads got;
     got.dx.assign(p.x.size(), NAN);
@@ -634,7 +645,8 @@ TEST(GatedBackwardSelfCheck, WrongReferencesAreCaughtAgainstSimdrnn) {
   for (const CellVariant& variant : gated_variants()) {
     const GatedProblem p = mutation_problem(variant);
     SCOPED_TRACE(p.c.name());
-    const GatedExpected want = quick_mode() ? expected_from_reference(p) : expected_from_finite_differences(p);
+    const GatedExpected want =
+        quick_mode() ? expected_from_reference(p) : expected_from_finite_differences(p);
     GatedTrainer trainer(p, 1);
     if (!trainer.ok()) continue;
     const FloatGrads got = trainer.backward(1, 0);

@@ -36,7 +36,8 @@ TEST(GatedNoAllocation, TrainingCalls) {
     if (variant.peephole != variant.projection) continue;  // lstm, lstm_peephole_proj, both GRUs
     for (simdrnn_isa isa : available_isas())
       for (bool deep : {false, true}) {
-        SCOPED_TRACE(std::string(variant.name) + " " + simdrnn_isa_name(isa) + (deep ? " 2 layers bi" : " 1 layer"));
+        SCOPED_TRACE(std::string(variant.name) + " " + simdrnn_isa_name(isa) +
+                     (deep ? " 2 layers bi" : " 1 layer"));
         IsaCap cap(isa);
         GatedTrainCase c;
         c.variant = &variant;
@@ -75,14 +76,16 @@ TEST(GatedNoAllocation, TrainingCalls) {
         for (int32_t threads : {1, 2}) {
           a.num_threads = b.num_threads = threads;
           auto one_round = [&] {
-            ASSERT_EQ(SIMDRNN_OK, simdrnn_forward_training(trainer.model(), &a, reserve.data(), reserve.size()))
+            ASSERT_EQ(SIMDRNN_OK,
+                      simdrnn_forward_training(trainer.model(), &a, reserve.data(), reserve.size()))
                 << simdrnn_last_error();
             ASSERT_EQ(SIMDRNN_OK, simdrnn_backward(trainer.model(), &b)) << simdrnn_last_error();
             if (session != nullptr) {
-              ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_forward(session, c.steps, x_chunk.data(), y_chunk.data(),
-                                                                  out_chunk.data(), threads));
-              ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_backward(session, dy_chunk.data(), dout_chunk.data(),
-                                                                   dx.data(), grads.data(), 0, threads));
+              ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_forward(session, c.steps, x_chunk.data(),
+                                                                  y_chunk.data(), out_chunk.data(), threads));
+              ASSERT_EQ(SIMDRNN_OK,
+                        simdrnn_train_session_backward(session, dy_chunk.data(), dout_chunk.data(), dx.data(),
+                                                       grads.data(), 0, threads));
             }
           };
           one_round();  // warm-up
@@ -98,5 +101,7 @@ TEST(GatedNoAllocation, TrainingCalls) {
 }  // namespace
 }  // namespace simdrnn_test
 #else
-TEST(GatedNoAllocation, SkippedUnderSanitizers) { GTEST_SKIP() << "operator new is the sanitizer's in this build"; }
+TEST(GatedNoAllocation, SkippedUnderSanitizers) {
+  GTEST_SKIP() << "operator new is the sanitizer's in this build";
+}
 #endif

@@ -39,7 +39,7 @@ struct OnednnCase {
   const CellVariant* variant = nullptr;
   int64_t input = 7, hidden = 9, batch = 3, steps = 5, layers = 1;
   BaselineDirection direction = BaselineDirection::kLeft2Right;
-  bool state = false;     // h0 (and c0) given
+  bool state = false;       // h0 (and c0) given
   bool final_grad = false;  // dh_n (and dc_n) given
   bool bias = true;
   std::string prefix;
@@ -148,8 +148,8 @@ FloatGrads run_onednn(const GatedProblem& p, BaselineDirection direction, std::s
   g.dh0.assign(static_cast<size_t>(p.h_count()), NAN);
   if (p.c.lstm()) g.dc0.assign(static_cast<size_t>(p.c_count()), NAN);
   std::vector<BaselineGatedCellGrads> cells;
-  onednn.backward(dy.data(), ptr(p.whn), ptr(p.wcn), g.dx.data(), g.dh0.data(), p.c.lstm() ? g.dc0.data() : nullptr,
-                  &cells);
+  onednn.backward(dy.data(), ptr(p.whn), ptr(p.wcn), g.dx.data(), g.dh0.data(),
+                  p.c.lstm() ? g.dc0.data() : nullptr, &cells);
   if (reverse) g.dx = reverse_time(g.dx, T);
   if (impl != nullptr) *impl = onednn.impl_info();
   g.grads.assign(static_cast<size_t>(p.num_params()), NAN);
@@ -193,10 +193,9 @@ TEST_P(GatedOnednnBackward, SimdrnnMatchesOnednn) {
   const FloatGrads onednn = run_onednn(p, oc.direction, nullptr);
   const GatedExpected exact = expected_from_reference(p);
   GatedExpected around_onednn = exact;
-  for (auto [part, values] : {std::make_pair(&around_onednn.params, &onednn.grads),
-                              std::make_pair(&around_onednn.dx, &onednn.dx),
-                              std::make_pair(&around_onednn.dh0, &onednn.dh0),
-                              std::make_pair(&around_onednn.dc0, &onednn.dc0)}) {
+  for (auto [part, values] :
+       {std::make_pair(&around_onednn.params, &onednn.grads), std::make_pair(&around_onednn.dx, &onednn.dx),
+        std::make_pair(&around_onednn.dh0, &onednn.dh0), std::make_pair(&around_onednn.dc0, &onednn.dc0)}) {
     part->g.assign(values->begin(), values->end());
     for (double& m : part->mag) m *= 2.0;
     for (double& s : part->sens) s *= 2.0;
@@ -271,7 +270,8 @@ TEST(GatedOnednnBackwardStrength, WrongGradientsAreCaught) {
       const ParamTensor* w = find_param(p.layout, "weight_hh_l1_reverse");
       const int64_t block = w->count / gate_count(p.config);
       for (int64_t i = 0; i < block; ++i)
-        std::swap(bad.grads[static_cast<size_t>(w->offset + i)], bad.grads[static_cast<size_t>(w->offset + block + i)]);
+        std::swap(bad.grads[static_cast<size_t>(w->offset + i)],
+                  bad.grads[static_cast<size_t>(w->offset + block + i)]);
       EXPECT_FALSE(compare_all(p, want, bad, rel).ok()) << "swapped gate blocks of dW_hh passed";
     }
     if (variant.cell == SIMDRNN_CELL_GRU && variant.gru_linear_before_reset == 1) {
@@ -279,7 +279,8 @@ TEST(GatedOnednnBackwardStrength, WrongGradientsAreCaught) {
       const ParamTensor* b_ih = find_param(p.layout, "bias_ih_l0");
       const ParamTensor* b_hh = find_param(p.layout, "bias_hh_l0");
       for (int64_t i = 2 * H; i < 3 * H; ++i)
-        std::swap(bad.grads[static_cast<size_t>(b_ih->offset + i)], bad.grads[static_cast<size_t>(b_hh->offset + i)]);
+        std::swap(bad.grads[static_cast<size_t>(b_ih->offset + i)],
+                  bad.grads[static_cast<size_t>(b_hh->offset + i)]);
       EXPECT_FALSE(compare_all(p, want, bad, rel).ok()) << "exchanged b_in / b_hn gradients passed";
     }
     {

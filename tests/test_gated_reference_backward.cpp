@@ -152,7 +152,8 @@ INSTANTIATE_TEST_SUITE_P(Sweep, GatedReferenceBackward, ::testing::ValuesIn(swee
 std::vector<const CellVariant*> feature_variants() {
   std::vector<const CellVariant*> v;
   for (const CellVariant& variant : gated_variants())
-    if (!quick_mode() || std::string(variant.name) == "lstm_peephole_proj" || variant.cell == SIMDRNN_CELL_GRU)
+    if (!quick_mode() || std::string(variant.name) == "lstm_peephole_proj" ||
+        variant.cell == SIMDRNN_CELL_GRU)
       v.push_back(&variant);
   return v;
 }

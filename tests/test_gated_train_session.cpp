@@ -91,7 +91,8 @@ Chunk by_hand(simdrnn_model* model, const GatedProblem& p, int64_t steps, const 
   std::vector<unsigned char> wsb(ws + 1), reserve(rs), bw(bws);
   a.workspace = wsb.data();
   a.workspace_size = wsb.size();
-  EXPECT_EQ(SIMDRNN_OK, simdrnn_forward_training(model, &a, reserve.data(), reserve.size())) << simdrnn_last_error();
+  EXPECT_EQ(SIMDRNN_OK, simdrnn_forward_training(model, &a, reserve.data(), reserve.size()))
+      << simdrnn_last_error();
   simdrnn_backward_args b{};
   b.forward = &a;
   b.reserve = reserve.data();
@@ -113,7 +114,8 @@ class GatedTrainSession : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(GatedTrainSession, ChunksEqualManualTruncatedBptt) {
   const CellVariant& variant = variant_named(GetParam());
-  const std::vector<int64_t> chunks = quick_mode() ? std::vector<int64_t>{3, 2} : std::vector<int64_t>{4, 4, 2};
+  const std::vector<int64_t> chunks =
+      quick_mode() ? std::vector<int64_t>{3, 2} : std::vector<int64_t>{4, 4, 2};
   const GatedProblem p = session_problem(variant, 4);
   const bool lstm = p.c.lstm();
   const int64_t H = p.c.hidden, H_out = p.H_out();
@@ -138,9 +140,11 @@ TEST_P(GatedTrainSession, ChunksEqualManualTruncatedBptt) {
         const auto x = random_vector(static_cast<size_t>(steps * kN * p.c.input), seed++);
         const auto dy = random_vector(static_cast<size_t>(steps * kN * H_out), seed++);
         const auto dout = random_vector(static_cast<size_t>(steps * kN * kO), seed++);
-        std::vector<float> y(static_cast<size_t>(steps * kN * H_out), NAN), out(static_cast<size_t>(steps * kN * kO), NAN),
-            dx(x.size(), NAN), grads(static_cast<size_t>(num_params), NAN);
-        ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_forward(session.get(), steps, x.data(), y.data(), out.data(), threads))
+        std::vector<float> y(static_cast<size_t>(steps * kN * H_out), NAN),
+            out(static_cast<size_t>(steps * kN * kO), NAN), dx(x.size(), NAN),
+            grads(static_cast<size_t>(num_params), NAN);
+        ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_forward(session.get(), steps, x.data(), y.data(),
+                                                            out.data(), threads))
             << simdrnn_last_error();
         ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_backward(session.get(), dy.data(), dout.data(), dx.data(),
                                                              grads.data(), 0, threads))
@@ -171,12 +175,14 @@ TEST_P(GatedTrainSession, ChunkGradientsAreTheReferences) {
   ASSERT_NE(model, nullptr) << error;
   SessionPtr session = make_session(model.get(), steps);
   if (!session) return;
-  ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_reset(session.get(), p.h0.data(), lstm ? p.c0.data() : nullptr));
+  ASSERT_EQ(SIMDRNN_OK,
+            simdrnn_train_session_reset(session.get(), p.h0.data(), lstm ? p.c0.data() : nullptr));
   // A first chunk moves the state on; the second is checked.
   const auto x1 = random_vector(static_cast<size_t>(p.x_count()), 77);
   ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_forward(session.get(), steps, x1.data(), nullptr, nullptr, 1))
       << simdrnn_last_error();
-  ASSERT_EQ(SIMDRNN_OK, simdrnn_train_session_state(session.get(), p.h0.data(), lstm ? p.c0.data() : nullptr));
+  ASSERT_EQ(SIMDRNN_OK,
+            simdrnn_train_session_state(session.get(), p.h0.data(), lstm ? p.c0.data() : nullptr));
   p.whn.clear();
   p.wcn.clear();
   std::vector<float> dx(p.x.size(), NAN), grads(static_cast<size_t>(p.num_params()), NAN);
@@ -260,7 +266,9 @@ TEST_P(GatedTrainSession, ResetAndStateCarryTheCellState) {
 
 INSTANTIATE_TEST_SUITE_P(Cells, GatedTrainSession,
                          ::testing::Values("lstm", "lstm_peephole_proj", "gru", "gru_reset_first"),
-                         [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return std::string(info.param);
+                         });
 
 // Sessions are unidirectional: a bidirectional LSTM or GRU is UNSUPPORTED, naming the model.
 TEST(GatedTrainSessionErrors, BidirectionalIsUnsupported) {

@@ -158,8 +158,8 @@ class GatedStep {
 };
 
 // Expects INVALID naming every one of `names`, the gradients and the reserve untouched.
-void expect_backward_rejected(GatedStep& s, const simdrnn_backward_args& b, const std::vector<std::string>& names,
-                              simdrnn_model* model = nullptr) {
+void expect_backward_rejected(GatedStep& s, const simdrnn_backward_args& b,
+                              const std::vector<std::string>& names, simdrnn_model* model = nullptr) {
   prime_last_error(names);
   const std::vector<unsigned char> reserve_before = s.reserve;
   const simdrnn_status status = simdrnn_backward(model != nullptr ? model : s.model(), &b);
@@ -169,7 +169,8 @@ void expect_backward_rejected(GatedStep& s, const simdrnn_backward_args& b, cons
   EXPECT_TRUE(s.reserve == reserve_before) << "backward wrote the reserve";
 }
 
-void expect_forward_rejected(GatedStep& s, const simdrnn_forward_args& a, const std::vector<std::string>& names) {
+void expect_forward_rejected(GatedStep& s, const simdrnn_forward_args& a,
+                             const std::vector<std::string>& names) {
   for (std::vector<float>* v : {&s.y, &s.h_n, &s.c_n, &s.out}) std::fill(v->begin(), v->end(), kSentinel);
   prime_last_error(names);
   const std::vector<unsigned char> reserve_before = s.reserve;
@@ -306,7 +307,8 @@ TEST(GatedTrainingErrors, CellStateBufferOverlaps) {
   a.c_n = reinterpret_cast<float*>(s.reserve.data() + 64);
   prime_last_error({"c_n", "reserve"});
   const std::vector<unsigned char> before = s.reserve;
-  EXPECT_EQ(simdrnn_forward_training(s.model(), &a, s.reserve.data(), s.reserve.size()), SIMDRNN_INVALID_ARGUMENT);
+  EXPECT_EQ(simdrnn_forward_training(s.model(), &a, s.reserve.data(), s.reserve.size()),
+            SIMDRNN_INVALID_ARGUMENT);
   EXPECT_TRUE(LastErrorNamesAll({"c_n", "reserve"}));
   EXPECT_TRUE(s.reserve == before);
 }
@@ -402,9 +404,9 @@ TEST(GatedTrainingErrors, MismatchedShapes) {
     // A reserve filled for batch 4 by this model, given to the batch-3 call.
     simdrnn_forward_args w = s.fa;
     w.batch = 4;
-    std::vector<float> x4 = random_vector(static_cast<size_t>(5 * 4 * 3), 3), h04(s.p.h0.size() / 3 * 4, 0.1f),
-        c04(s.p.c0.size() / 3 * 4, 0.1f), y4(s.y.size() / 3 * 4), h_n4(h04.size()), c_n4(c04.size()),
-        out4(s.out.size() / 3 * 4);
+    std::vector<float> x4 = random_vector(static_cast<size_t>(5 * 4 * 3), 3),
+                       h04(s.p.h0.size() / 3 * 4, 0.1f), c04(s.p.c0.size() / 3 * 4, 0.1f),
+                       y4(s.y.size() / 3 * 4), h_n4(h04.size()), c_n4(c04.size()), out4(s.out.size() / 3 * 4);
     std::vector<int64_t> lens4 = {5, 1, 3, 5};
     w.x = x4.data();
     w.h0 = h04.data();
@@ -422,7 +424,8 @@ TEST(GatedTrainingErrors, MismatchedShapes) {
     ASSERT_EQ(simdrnn_training_reserve_size(s.model(), &w, &bytes), SIMDRNN_OK);
     ASSERT_GE(bytes, s.reserve.size());
     std::vector<unsigned char> wide_reserve(bytes);
-    ASSERT_EQ(simdrnn_forward_training(s.model(), &w, wide_reserve.data(), bytes), SIMDRNN_OK) << last_error();
+    ASSERT_EQ(simdrnn_forward_training(s.model(), &w, wide_reserve.data(), bytes), SIMDRNN_OK)
+        << last_error();
     b = s.backward_args();
     b.reserve = wide_reserve.data();
     b.reserve_size = wide_reserve.size();

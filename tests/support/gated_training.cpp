@@ -26,8 +26,11 @@ simdrnn_config GatedTrainCase::config() const {
 std::string GatedTrainCase::name() const {
   std::ostringstream s;
   s << variant->name << "_i" << input << "h" << hidden << "t" << steps << "n" << batch << "l" << layers
-    << (bidirectional ? "bi" : "uni") << (layout == SIMDRNN_TIME_MAJOR ? "_tm" : "_bm") << (clip > 0 ? "_clip" : "")
-    << (partial_bias ? "_partialbias" : bias ? "_bias" : "_nobias");
+    << (bidirectional ? "bi" : "uni") << (layout == SIMDRNN_TIME_MAJOR ? "_tm" : "_bm")
+    << (clip > 0 ? "_clip" : "")
+    << (partial_bias ? "_partialbias"
+        : bias       ? "_bias"
+                     : "_nobias");
   if (output > 0) s << "_o" << output << (bias_hy ? "b" : "") << (dout ? "" : "_nodout");
   if (lens) s << "_lens";
   if (h0) s << "_h0";
@@ -85,7 +88,8 @@ GatedProblem make_gated_problem(const GatedTrainCase& c, uint32_t seed, double k
     p.params = flatten_ref_weights(p.config, p.ref, p.layout);
     p.x = random_vector(static_cast<size_t>(p.x_count()), p.seed + 1);
     p.h0 = c.h0 ? random_vector(static_cast<size_t>(p.h_count()), p.seed + 2) : std::vector<float>();
-    p.c0 = c.c0 && c.lstm() ? random_vector(static_cast<size_t>(p.c_count()), p.seed + 8) : std::vector<float>();
+    p.c0 =
+        c.c0 && c.lstm() ? random_vector(static_cast<size_t>(p.c_count()), p.seed + 8) : std::vector<float>();
     p.lens = c.lens ? random_seq_lens(c.steps, c.batch, p.seed + 3) : std::vector<int64_t>();
     p.wy = c.dy ? random_vector(static_cast<size_t>(p.y_count()), p.seed + 4) : std::vector<float>();
     p.wout = c.output > 0 && c.dout ? random_vector(static_cast<size_t>(p.out_count()), p.seed + 5)
@@ -121,7 +125,8 @@ RefBackwardD gated_exact(const GatedProblem& p) {
 
 namespace {
 
-Expected exact_part(const std::vector<double>& g, const std::vector<double>& mag, const std::vector<double>& sens) {
+Expected exact_part(const std::vector<double>& g, const std::vector<double>& mag,
+                    const std::vector<double>& sens) {
   Expected e;
   e.g = g;
   e.err.assign(g.size(), 0.0);
@@ -226,7 +231,8 @@ GatedExpected expected_from_finite_differences(const GatedProblem& p, int sample
   return e;
 }
 
-::testing::AssertionResult reference_agrees(const GatedProblem& p, const GatedExpected& e, double* max_ratio) {
+::testing::AssertionResult reference_agrees(const GatedProblem& p, const GatedExpected& e,
+                                            double* max_ratio) {
   const struct {
     const char* name;
     const Expected* fd;
@@ -238,8 +244,9 @@ GatedExpected expected_from_finite_differences(const GatedProblem& p, int sample
   double worst = 0.0;
   for (const auto& part : parts) {
     if (part.fd->g.size() != part.exact->size())
-      return ::testing::AssertionFailure() << p.c.name() << ": " << part.name << " has " << part.exact->size()
-                                           << " analytic values, " << part.fd->g.size() << " finite differences";
+      return ::testing::AssertionFailure()
+             << p.c.name() << ": " << part.name << " has " << part.exact->size() << " analytic values, "
+             << part.fd->g.size() << " finite differences";
     for (size_t i = 0; i < part.fd->g.size(); ++i) {
       if (std::isnan(part.fd->g[i])) continue;
       const double error = std::fabs((*part.exact)[i] - part.fd->g[i]);
@@ -251,10 +258,10 @@ GatedExpected expected_from_finite_differences(const GatedProblem& p, int sample
           for (const ParamTensor& t : p.layout)
             if (static_cast<int64_t>(i) >= t.offset && static_cast<int64_t>(i) < t.offset + t.count)
               where = t.name + "[" + std::to_string(static_cast<int64_t>(i) - t.offset) + "]";
-        return ::testing::AssertionFailure() << p.c.name() << " seed " << p.seed << ": analytic " << part.name
-                                             << " " << where << " = " << (*part.exact)[i]
-                                             << " vs finite difference " << part.fd->g[i] << " (allowed "
-                                             << allowed << ")";
+        return ::testing::AssertionFailure()
+               << p.c.name() << " seed " << p.seed << ": analytic " << part.name << " " << where << " = "
+               << (*part.exact)[i] << " vs finite difference " << part.fd->g[i] << " (allowed " << allowed
+               << ")";
       }
     }
   }
@@ -275,8 +282,8 @@ GatedExpected expected_from_finite_differences(const GatedProblem& p, int sample
 // of a small problem, exceeds it.
 double gated_grad_rel(const GatedProblem& p) {
   const int64_t G = gate_count(p.config), H = p.c.hidden;
-  const double K = static_cast<double>(p.c.steps * p.c.batch + p.c.layers * (p.c.steps + 1) * (G * H + H + 10) +
-                                       p.c.output);
+  const double K = static_cast<double>(p.c.steps * p.c.batch +
+                                       p.c.layers * (p.c.steps + 1) * (G * H + H + 10) + p.c.output);
   return 4.0 * std::ldexp(1.0, -24) * K;
 }
 
@@ -297,8 +304,9 @@ void compare_tensor(const float* got, const float* base, const Expected& want, i
       if (check->bad == 0) {
         std::ostringstream os;
         os.precision(9);
-        os << what << "[" << i - begin << "]: got " << static_cast<double>(got[i]) - b << ", expected " << want.g[k]
-           << ", |diff| " << error << " > allowed " << allowed << " (magnitude " << want.mag[k] << ")";
+        os << what << "[" << i - begin << "]: got " << static_cast<double>(got[i]) - b << ", expected "
+           << want.g[k] << ", |diff| " << error << " > allowed " << allowed << " (magnitude " << want.mag[k]
+           << ")";
         check->message = os.str();
       }
       ++check->bad;
@@ -315,10 +323,12 @@ GradCheck compare_all(const GatedProblem& p, const GatedExpected& want, const Fl
     if (g.size() != w.g.size()) {
       ++check.bad;
       if (check.message.empty())
-        check.message = what + ": " + std::to_string(g.size()) + " values, expected " + std::to_string(w.g.size());
+        check.message =
+            what + ": " + std::to_string(g.size()) + " values, expected " + std::to_string(w.g.size());
       return;
     }
-    compare_tensor(g.data(), b != nullptr && !b->empty() ? b->data() : nullptr, w, begin, count, rel, what, &check);
+    compare_tensor(g.data(), b != nullptr && !b->empty() ? b->data() : nullptr, w, begin, count, rel, what,
+                   &check);
   };
   for (const ParamTensor& t : p.layout)
     part(got.grads, base ? &base->grads : nullptr, want.params, t.offset, t.count, t.name);
@@ -335,7 +345,8 @@ GradCheck compare_all(const GatedProblem& p, const GatedExpected& want, const Fl
 namespace {
 
 bool expect_ok(simdrnn_status status, const char* what) {
-  EXPECT_EQ(status, SIMDRNN_OK) << what << ": " << simdrnn_status_name(status) << ": " << simdrnn_last_error();
+  EXPECT_EQ(status, SIMDRNN_OK) << what << ": " << simdrnn_status_name(status) << ": "
+                                << simdrnn_last_error();
   return status == SIMDRNN_OK;
 }
 
@@ -372,7 +383,8 @@ GatedTrainer::GatedTrainer(const GatedProblem& p, int32_t forward_threads) : p_(
   ok_ = ok_ && expect_ok(simdrnn_training_reserve_size(model_, &args_, &bytes), "training_reserve_size");
   if (!ok_) return;
   reserve_.assign(bytes, 0);
-  ok_ = expect_ok(simdrnn_forward_training(model_, &args_, reserve_.data(), reserve_.size()), "forward_training");
+  ok_ = expect_ok(simdrnn_forward_training(model_, &args_, reserve_.data(), reserve_.size()),
+                  "forward_training");
   ok_ = ok_ && expect_ok(simdrnn_backward_workspace_size(model_, &args_, &bytes), "backward_workspace_size");
   bwd_ws_.resize(bytes);
 }
@@ -417,7 +429,8 @@ FloatGrads GatedTrainer::backward(int32_t threads, int32_t accumulate, const Flo
   const std::vector<unsigned char> reserve_before = reserve_;
   if (!expect_ok(simdrnn_backward(model_, &b), "backward")) return FloatGrads{};
   EXPECT_TRUE(reserve_before == reserve_) << "backward modified the reserve";
-  EXPECT_TRUE(grads.canaries_intact() && dx.canaries_intact() && dh0.canaries_intact() && dc0.canaries_intact())
+  EXPECT_TRUE(grads.canaries_intact() && dx.canaries_intact() && dh0.canaries_intact() &&
+              dc0.canaries_intact())
       << "backward wrote before an output buffer";
   FloatGrads r;
   r.grads.assign(grads.data(), grads.data() + grads.size());
@@ -428,7 +441,8 @@ FloatGrads GatedTrainer::backward(int32_t threads, int32_t accumulate, const Flo
 }
 
 bool bit_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 }  // namespace simdrnn_test

@@ -49,10 +49,10 @@ struct GatedProblem {
   simdrnn_config config{};
   RefWeights ref;
   std::vector<ParamTensor> layout;
-  std::vector<double> params;                       // flat, every value an exact float
-  std::vector<float> x, h0, c0;                     // h0 / c0 empty when absent
-  std::vector<int64_t> lens;                        // empty when absent
-  std::vector<float> wy, wout, whn, wcn;            // = dy, dout, dh_n, dc_n; empty when absent
+  std::vector<double> params;             // flat, every value an exact float
+  std::vector<float> x, h0, c0;           // h0 / c0 empty when absent
+  std::vector<int64_t> lens;              // empty when absent
+  std::vector<float> wy, wout, whn, wcn;  // = dy, dout, dh_n, dc_n; empty when absent
   uint32_t seed = 0;
   int attempts = 0;
   double kink = 0.0;  // distance of the nearest pre-activation to a clip kink

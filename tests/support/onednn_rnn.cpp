@@ -1112,7 +1112,8 @@ struct OnednnGatedRnnTraining::Impl {
     // src_layer and diff_dst_layer are handles onto other buffers (set in setup() and per call);
     // everything else is owned.
     dnnl::memory src_layer, src_iter, src_iter_c, dst_layer, dst_iter, dst_iter_c, workspace;
-    dnnl::memory diff_src_layer, diff_src_iter, diff_src_iter_c, diff_dst_layer, diff_dst_iter, diff_dst_iter_c;
+    dnnl::memory diff_src_layer, diff_src_iter, diff_src_iter_c, diff_dst_layer, diff_dst_iter,
+        diff_dst_iter_c;
     dnnl::memory fwd_scratchpad, bwd_scratchpad;
     // Diff weights in the backward pd's formats, their user-layout (ldigo / ldgo / ldio) copies and
     // the reorders between them: layer, iter, bias, peephole, projection (the last two when present).
@@ -1136,7 +1137,8 @@ struct OnednnGatedRnnTraining::Impl {
   void add_stage(int64_t first_layer, int64_t layers, const BaselineWeights& weights);
 };
 
-void OnednnGatedRnnTraining::Impl::add_stage(int64_t first_layer, int64_t layers, const BaselineWeights& weights) {
+void OnednnGatedRnnTraining::Impl::add_stage(int64_t first_layer, int64_t layers,
+                                             const BaselineWeights& weights) {
   const int64_t slc = layer_input(config, first_layer);
   const int64_t bias_gates = lbr ? 4 : G;
   const dnnl::memory::desc src_layer_md({T, N, slc}, dt::f32, tag::tnc);
@@ -1162,36 +1164,37 @@ void OnednnGatedRnnTraining::Impl::add_stage(int64_t first_layer, int64_t layers
   s.slc = slc;
   dnnl::primitive_desc fwd_pd, bwd_pd;
   if (lstm) {
-    const dnnl::lstm_forward::desc fd(fwd_prop, dir, src_layer_md, iter_md, iter_c_md, wl_any, wi_any, peephole_md,
-                                      projection_any, bias_md, dst_layer_md, iter_md, iter_c_md);
+    const dnnl::lstm_forward::desc fd(fwd_prop, dir, src_layer_md, iter_md, iter_c_md, wl_any, wi_any,
+                                      peephole_md, projection_any, bias_md, dst_layer_md, iter_md, iter_c_md);
     const dnnl::lstm_forward::primitive_desc f(fd, attr, engine);
-    const dnnl::lstm_backward::desc bd(bwd_prop, dir, src_layer_md, iter_md, iter_c_md, wl_any, wi_any, peephole_md,
-                                       projection_any, bias_md, dst_layer_md, iter_md, iter_c_md, src_layer_md,
-                                       iter_md, iter_c_md, wl_any, wi_any, peephole_md, projection_any, bias_md,
-                                       dst_layer_md, iter_md, iter_c_md);
+    const dnnl::lstm_backward::desc bd(bwd_prop, dir, src_layer_md, iter_md, iter_c_md, wl_any, wi_any,
+                                       peephole_md, projection_any, bias_md, dst_layer_md, iter_md, iter_c_md,
+                                       src_layer_md, iter_md, iter_c_md, wl_any, wi_any, peephole_md,
+                                       projection_any, bias_md, dst_layer_md, iter_md, iter_c_md);
     const dnnl::lstm_backward::primitive_desc b(bd, attr, engine, f);
     s.fwd = dnnl::lstm_forward(f);
     s.bwd = dnnl::lstm_backward(b);
     fwd_pd = f;
     bwd_pd = b;
   } else if (lbr) {
-    const dnnl::lbr_gru_forward::desc fd(fwd_prop, dir, src_layer_md, iter_md, wl_any, wi_any, bias_md, dst_layer_md,
-                                         iter_md);
+    const dnnl::lbr_gru_forward::desc fd(fwd_prop, dir, src_layer_md, iter_md, wl_any, wi_any, bias_md,
+                                         dst_layer_md, iter_md);
     const dnnl::lbr_gru_forward::primitive_desc f(fd, attr, engine);
     const dnnl::lbr_gru_backward::desc bd(bwd_prop, dir, src_layer_md, iter_md, wl_any, wi_any, bias_md,
-                                          dst_layer_md, iter_md, src_layer_md, iter_md, wl_any, wi_any, bias_md,
-                                          dst_layer_md, iter_md);
+                                          dst_layer_md, iter_md, src_layer_md, iter_md, wl_any, wi_any,
+                                          bias_md, dst_layer_md, iter_md);
     const dnnl::lbr_gru_backward::primitive_desc b(bd, attr, engine, f);
     s.fwd = dnnl::lbr_gru_forward(f);
     s.bwd = dnnl::lbr_gru_backward(b);
     fwd_pd = f;
     bwd_pd = b;
   } else {
-    const dnnl::gru_forward::desc fd(fwd_prop, dir, src_layer_md, iter_md, wl_any, wi_any, bias_md, dst_layer_md,
-                                     iter_md);
+    const dnnl::gru_forward::desc fd(fwd_prop, dir, src_layer_md, iter_md, wl_any, wi_any, bias_md,
+                                     dst_layer_md, iter_md);
     const dnnl::gru_forward::primitive_desc f(fd, attr, engine);
-    const dnnl::gru_backward::desc bd(bwd_prop, dir, src_layer_md, iter_md, wl_any, wi_any, bias_md, dst_layer_md,
-                                      iter_md, src_layer_md, iter_md, wl_any, wi_any, bias_md, dst_layer_md, iter_md);
+    const dnnl::gru_backward::desc bd(bwd_prop, dir, src_layer_md, iter_md, wl_any, wi_any, bias_md,
+                                      dst_layer_md, iter_md, src_layer_md, iter_md, wl_any, wi_any, bias_md,
+                                      dst_layer_md, iter_md);
     const dnnl::gru_backward::primitive_desc b(bd, attr, engine, f);
     s.fwd = dnnl::gru_forward(f);
     s.bwd = dnnl::gru_backward(b);
@@ -1220,11 +1223,13 @@ void OnednnGatedRnnTraining::Impl::add_stage(int64_t first_layer, int64_t layers
     dnnl::memory::desc user_md;
     std::vector<float>* data;
   };
-  std::vector<WeightArg> weight_args = {{DNNL_ARG_WEIGHTS_LAYER, DNNL_ARG_DIFF_WEIGHTS_LAYER, wl_user_md, &user.layer},
-                                        {DNNL_ARG_WEIGHTS_ITER, DNNL_ARG_DIFF_WEIGHTS_ITER, wi_user_md, &user.iter},
-                                        {DNNL_ARG_BIAS, DNNL_ARG_DIFF_BIAS, bias_md, &user.bias}};
+  std::vector<WeightArg> weight_args = {
+      {DNNL_ARG_WEIGHTS_LAYER, DNNL_ARG_DIFF_WEIGHTS_LAYER, wl_user_md, &user.layer},
+      {DNNL_ARG_WEIGHTS_ITER, DNNL_ARG_DIFF_WEIGHTS_ITER, wi_user_md, &user.iter},
+      {DNNL_ARG_BIAS, DNNL_ARG_DIFF_BIAS, bias_md, &user.bias}};
   if (peephole)
-    weight_args.push_back({DNNL_ARG_WEIGHTS_PEEPHOLE, DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE, peephole_md, &user.peephole});
+    weight_args.push_back(
+        {DNNL_ARG_WEIGHTS_PEEPHOLE, DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE, peephole_md, &user.peephole});
   if (P > 0)
     weight_args.push_back(
         {DNNL_ARG_WEIGHTS_PROJECTION, DNNL_ARG_DIFF_WEIGHTS_PROJECTION, proj_user_md, &user.projection});
@@ -1376,8 +1381,9 @@ void OnednnGatedRnnTraining::backward(const float* diff_y, const float* diff_h_n
   const int64_t per_layer = m.D * m.N * m.H_out, c_per_layer = m.D * m.N * m.H;
   for (size_t k = m.stages.size(); k-- > 0;) {
     Impl::Stage& s = m.stages[k];
-    s.diff_dst_layer.set_data_handle(k + 1 == m.stages.size() ? const_cast<float*>(diff_y)
-                                                              : m.stages[k + 1].diff_src_layer.get_data_handle());
+    s.diff_dst_layer.set_data_handle(k + 1 == m.stages.size()
+                                         ? const_cast<float*>(diff_y)
+                                         : m.stages[k + 1].diff_src_layer.get_data_handle());
     float* ddi = static_cast<float*>(s.diff_dst_iter.get_data_handle());
     if (diff_h_n != nullptr)
       std::copy(diff_h_n + s.first_layer * per_layer, diff_h_n + (s.first_layer + s.layers) * per_layer, ddi);
@@ -1449,13 +1455,16 @@ void OnednnGatedRnnTraining::backward(const float* diff_y, const float* diff_h_n
         if (proj != nullptr) {
           g.w_hr.resize(static_cast<size_t>(P * H));
           for (int64_t p = 0; p < P; ++p)
-            for (int64_t h = 0; h < H; ++h) g.w_hr[static_cast<size_t>(p * H + h)] = proj[(ld * H + h) * P + p];
+            for (int64_t h = 0; h < H; ++h)
+              g.w_hr[static_cast<size_t>(p * H + h)] = proj[(ld * H + h) * P + p];
         }
       }
   }
 }
 
-bool OnednnGatedRnnTraining::single_primitive() const { return impl_ != nullptr && impl_->stages.size() == 1; }
+bool OnednnGatedRnnTraining::single_primitive() const {
+  return impl_ != nullptr && impl_->stages.size() == 1;
+}
 
 std::string OnednnGatedRnnTraining::impl_info() const {
   std::string info;

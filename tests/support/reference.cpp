@@ -777,7 +777,8 @@ RefForwardD gated_forward_flat(const simdrnn_config& config, const std::vector<P
               const Val gf = activate_val(clip, false, pre[sz(H + j)]);
               const Val gg = activate_val(clip, true, pre[sz(2 * H + j)]);
               c[js] = product(gf, c[js]) + product(gi, gg);
-              if (p != nullptr) pre[sz(3 * H + j)] = pre[sz(3 * H + j)] + weighted(p[2 * H + j], c[js]);  // o sees c_t
+              if (p != nullptr)
+                pre[sz(3 * H + j)] = pre[sz(3 * H + j)] + weighted(p[2 * H + j], c[js]);  // o sees c_t
               const Val go = activate_val(clip, false, pre[sz(3 * H + j)]);
               gate[js] = gi;
               gate[sz(H + j)] = gf;
@@ -802,8 +803,8 @@ RefForwardD gated_forward_flat(const simdrnn_config& config, const std::vector<P
                 hidden_n[sz(j)] = bias_val(cell.b_hh, row) + dot_val(cell.w_hh + row * H, h.data(), H, track);
                 pre[sz(row)] = input_part + product(gate[sz(j)], hidden_n[sz(j)]);
               } else {
-                pre[sz(row)] =
-                    input_part + bias_val(cell.b_hh, row) + dot_val(cell.w_hh + row * H, reset_h.data(), H, track);
+                pre[sz(row)] = input_part + bias_val(cell.b_hh, row) +
+                               dot_val(cell.w_hh + row * H, reset_h.data(), H, track);
               }
               gate[sz(row)] = activate_val(clip, true, pre[sz(row)]);
             }
@@ -860,7 +861,8 @@ RefForwardD gated_forward_flat(const simdrnn_config& config, const std::vector<P
         if (t >= len_of(n)) continue;  // padding: out is exactly 0
         const Val* yt = &input[sz((t * N + n) * C)];
         for (int64_t o = 0; o < O; ++o)
-          r.out[at(t, n, O) + sz(o)] = (b_hy != nullptr ? b_hy[o] : 0.0) + dot_val(w_hy + o * C, yt, C, false).v;
+          r.out[at(t, n, O) + sz(o)] =
+              (b_hy != nullptr ? b_hy[o] : 0.0) + dot_val(w_hy + o * C, yt, C, false).v;
       }
   }
   return r;
@@ -1064,7 +1066,8 @@ RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector
             if (!lbr)
               for (int64_t k = 0; k < H; ++k) {  // n reads r * h: d(r h)_k = sum_j W_hn[j][k] da_n[j]
                 Grad d_rh;
-                for (int64_t j = 0; j < H; ++j) d_rh += scaled(da_h[sz(2 * H + j)], W_hh[(2 * H + j) * H + k]);
+                for (int64_t j = 0; j < H; ++j)
+                  d_rh += scaled(da_h[sz(2 * H + j)], W_hh[(2 * H + j) * H + k]);
                 d_rh = rounded(d_rh);
                 const Factor r = factor(sr.gate[sz(k)]), h_prev = factor(sr.h_prev[sz(k)]);
                 direct[sz(k)] = rounded(direct[sz(k)] + rounded(scaled(d_rh, r)));
@@ -1091,7 +1094,8 @@ RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector
           const int64_t recurrent_rows = !lstm && !lbr ? 2 * H : G * H;  // lbr = 0: n's went through r h
           for (int64_t k = 0; k < H_out; ++k) {
             Grad sum = lstm ? Grad{} : direct[sz(k)];
-            for (int64_t row = 0; row < recurrent_rows; ++row) sum += scaled(da_h[sz(row)], W_hh[row * H_out + k]);
+            for (int64_t row = 0; row < recurrent_rows; ++row)
+              sum += scaled(da_h[sz(row)], W_hh[row * H_out + k]);
             carry_h[sz(k)] = rounded(sum);
           }
         }
@@ -1123,7 +1127,8 @@ RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector
         b.dx_mag[at(t, n, I) + sz(i)] = std::sqrt(v.m2);
         b.dx_sens[at(t, n, I) + sz(i)] = std::sqrt(v.s2);
       }
-  for (size_t i = 0; i < b.grads.size(); ++i) b.grads_mag[i] = std::sqrt(b.grads_mag[i] + b.grads[i] * b.grads[i]);
+  for (size_t i = 0; i < b.grads.size(); ++i)
+    b.grads_mag[i] = std::sqrt(b.grads_mag[i] + b.grads[i] * b.grads[i]);
   for (double& e : b.grads_sens) e = std::sqrt(e);
   return b;
 }
@@ -1435,7 +1440,8 @@ RefBackwardD reference_backward_flat(const simdrnn_config& config, const std::ve
 double kink_distance(const simdrnn_config& config, const std::vector<double>& pre) {
   double best = std::numeric_limits<double>::infinity();
   for (double v : pre) {
-    if (config.cell == SIMDRNN_CELL_RNN && config.activation == SIMDRNN_RELU) best = std::min(best, std::fabs(v));
+    if (config.cell == SIMDRNN_CELL_RNN && config.activation == SIMDRNN_RELU)
+      best = std::min(best, std::fabs(v));
     if (config.clip > 0.0f) {
       best = std::min(best, std::fabs(v - config.clip));
       best = std::min(best, std::fabs(v + config.clip));
