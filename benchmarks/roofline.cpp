@@ -462,7 +462,8 @@ Bound lower_bound(const Roofline& r, const Workload& w, int threads) {
   };
 
   // One step reads W_hh (and W_hr) of every direction, split over the threads.
-  const double step_bytes = D * (G * H * Hout + P * H) * sizeof(float);
+  const double wb = w.weight_bytes;
+  const double step_bytes = D * (G * H * Hout + P * H) * wb;
   const double step_flops = 2.0 * N * D * (G * H * Hout + P * H);
   const double step = std::max(read_seconds(step_bytes), step_flops / peak);
 
@@ -471,11 +472,11 @@ Bound lower_bound(const Roofline& r, const Workload& w, int threads) {
   double gemm_seconds = 0;
   for (int64_t l = 0; l < w.L; ++l) {
     const double in = l == 0 ? static_cast<double>(w.I) : D * Hout;
-    gemm_seconds += std::max(2.0 * T * N * in * G * H * D / peak, read_seconds(in * G * H * D * sizeof(float)));
+    gemm_seconds += std::max(2.0 * T * N * in * G * H * D / peak, read_seconds(in * G * H * D * wb));
   }
   if (w.O > 0) {
     const double o = static_cast<double>(w.O);
-    gemm_seconds += std::max(2.0 * T * N * D * Hout * o / peak, read_seconds(D * Hout * o * sizeof(float)));
+    gemm_seconds += std::max(2.0 * T * N * D * Hout * o / peak, read_seconds(D * Hout * o * wb));
   }
   bound.seconds = gemm_seconds + static_cast<double>(w.L) * T * step;
   bound.whh_level = level_of(step_bytes);

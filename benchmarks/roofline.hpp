@@ -45,6 +45,7 @@ void add_context(const Roofline& roofline);
 struct Workload {
   int64_t T, N, I, H, L, D, O;
   int64_t G = 1, P = 0;
+  double weight_bytes = 4.0;  // per weight element: 4 f32, 2 bf16, 1 int8
 };
 
 struct Bound {

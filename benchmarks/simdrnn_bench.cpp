@@ -3,10 +3,11 @@
 // process, and rates every result against the machine's roofline, measured at
 // the start of the run (roofline.hpp).
 //
-// Names: <suite>/<impl>/t<T>n<N>i<I>h<H>[l<L>][bi][o<O>]/threads:<k>, where k
+// Names: <suite>/<impl>/t<T>n<N>i<I>h<H>[l<L>][bi][o<O>][p<P>]/threads:<k>, where k
 // is the thread count handed to the library (simdrnn's num_threads, OpenMP's
 // for oneDNN) -- not benchmark's ->Threads(), which would run k copies at once.
-// Suites (kShapes below): latency, batch, throughput, layers, stream.
+// Suites (kShapes below): latency, batch, throughput, layers, stream, training
+// (Elman cell); lstm_latency, gru_latency, lstm_throughput, gru_throughput.
 // Impls: simdrnn, onednn, gemmloop; the stream suite names what it times:
 //   simdrnn_step   one simdrnn_stream_step() of one step (t1)
 //   simdrnn_seq    a full-sequence simdrnn_forward(); us_per_step = time / T
@@ -40,8 +41,9 @@
 // names), --benchmark_min_time, --benchmark_repetitions=5
 // --benchmark_report_aggregates_only=true (medians), --benchmark_out=x.json
 // --benchmark_out_format=json. benchmarks/run.sh runs it all and writes the
-// report. Thread placement is OpenMP's: OMP_PROC_BIND=close OMP_PLACES=cores
-// (run.sh sets them) makes runs repeatable.
+// report. OMP_PROC_BIND=close OMP_PLACES=cores (set by run.sh) place oneDNN's
+// OpenMP threads and pin the main thread; simdrnn's workers are its own pool's
+// (src/thread_pool.hpp) and are not pinned.
 //
 // Weights are warm: each benchmark builds one weight set and reuses it every
 // iteration, so they sit in whatever cache level they fit. Inputs, initial
@@ -163,6 +165,8 @@ struct Variant {
   const char* impl;
   Engine engine;
   bool one_step;
+  simdrnn_isa max_isa = SIMDRNN_ISA_AVX512;  // simdrnn's kernels capped to this ISA (simdrnn_avx2)
+  simdrnn_precision precision = SIMDRNN_PRECISION_F32;  // simdrnn's weights (simdrnn_bf16, simdrnn_int8)
 };
 
 struct Suite {
@@ -173,26 +177,48 @@ struct Suite {
 const std::vector<Variant> kForwardVariants = {{"simdrnn", Engine::kSimdrnn, false},
                                                {"onednn", Engine::kOnednn, false},
                                                {"gemmloop", Engine::kGemmloop, false}};
+// Many servers lack AVX-512 or run it at a lower clock: the latency and
+// throughput suites also show simdrnn with its AVX2 kernels (on a CPU
+// without AVX-512 the row equals the simdrnn one).
+const std::vector<Variant> kForwardVariantsWithAvx2 = {{"simdrnn", Engine::kSimdrnn, false},
+                                                       {"simdrnn_avx2", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX2},
+                                                       {"onednn", Engine::kOnednn, false},
+                                                       {"gemmloop", Engine::kGemmloop, false}};
+// Latency suites also run reduced-precision weights (bf16, int8).
+const std::vector<Variant> kLatencyVariants = {
+    {"simdrnn", Engine::kSimdrnn, false},
+    {"simdrnn_bf16", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_BF16},
+    {"simdrnn_int8", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_INT8},
+    {"simdrnn_avx2", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX2},
+    {"onednn", Engine::kOnednn, false},
+    {"gemmloop", Engine::kGemmloop, false}};
 
 // Gated cells: no gemmloop (an sgemm-per-step LSTM is what PyTorch does,
 // but the Elman suites already show that loop).
 const std::vector<Variant> kGatedVariants = {{"simdrnn", Engine::kSimdrnn, false},
                                              {"onednn", Engine::kOnednn, false}};
+const std::vector<Variant> kGatedLatencyVariants = {
+    {"simdrnn", Engine::kSimdrnn, false},
+    {"simdrnn_bf16", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_BF16},
+    {"simdrnn_int8", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_INT8},
+    {"onednn", Engine::kOnednn, false}};
 
 const Suite kSuites[] = {
-    {"latency", kForwardVariants},
+    {"latency", kLatencyVariants},
     {"batch", kForwardVariants},
-    {"throughput", kForwardVariants},
+    {"throughput", kForwardVariantsWithAvx2},
     {"layers", kForwardVariants},
     {"stream",
      {{"simdrnn_step", Engine::kSimdrnnStream, true},
+      {"simdrnn_bf16_step", Engine::kSimdrnnStream, true, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_BF16},
+      {"simdrnn_int8_step", Engine::kSimdrnnStream, true, SIMDRNN_ISA_AVX512, SIMDRNN_PRECISION_INT8},
       {"simdrnn_seq", Engine::kSimdrnn, false},
       {"onednn_step", Engine::kOnednn, true},
       {"onednn_seq", Engine::kOnednn, false},
       {"gemmloop_step", Engine::kGemmloop, true}}},
     {"training", {{"simdrnn", Engine::kSimdrnnTrain, false}, {"onednn", Engine::kOnednnTrain, false}}},
-    {"lstm_latency", kGatedVariants},
-    {"gru_latency", kGatedVariants},
+    {"lstm_latency", kGatedLatencyVariants},
+    {"gru_latency", kGatedLatencyVariants},
     {"lstm_throughput", kGatedVariants},
     {"gru_throughput", kGatedVariants},
 };
@@ -271,7 +297,8 @@ double own_cpu_seconds() {
          1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
 }
 
-// Round trip of a cache line between OpenMP threads 0 and 1, µs (median of 5
+// Round trip of a cache line between two OpenMP threads (the machine's two
+// cores as oneDNN sees them), µs (median of 5
 // runs of 400): each per-step barrier at 2+ threads costs about one. On a VM
 // it depends on where the hypervisor put the two vCPUs (~0.09 us on one core
 // complex, ~0.45 us across dies on the machine of the reports), which can
@@ -319,8 +346,8 @@ double core_round_trip_us() {
 // mirrored by dX) plus the dW GEMMs at peak.
 template <class Call>
 void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, Call&& call,
-               bool training = false) {
-  call();  // warm-up: caches, page faults, OpenMP thread pool
+               bool training = false, simdrnn_precision precision = SIMDRNN_PRECISION_F32) {
+  call();  // warm-up: caches, page faults, thread pools
   const double trip_before = g_probes && threads >= 2 ? core_round_trip_us() : 0.0;
   const double busy_before = system_busy_seconds(), own_before = own_cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
@@ -338,7 +365,10 @@ void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, 
   simdrnn_bench::Bound bound =
       simdrnn_bench::lower_bound(g_roofline,
                                  {T, s.N, s.I, s.H, s.L, s.bidir ? 2 : 1, s.O,
-                                  s.cell == SIMDRNN_CELL_LSTM ? 4 : s.cell == SIMDRNN_CELL_GRU ? 3 : 1, s.P},
+                                  s.cell == SIMDRNN_CELL_LSTM ? 4 : s.cell == SIMDRNN_CELL_GRU ? 3 : 1, s.P,
+                                  precision == SIMDRNN_PRECISION_BF16   ? 2.0
+                                  : precision == SIMDRNN_PRECISION_INT8 ? 1.0
+                                                                        : 4.0},
                                  threads);
   if (training && g_roofline.valid) {
     const double d = s.bidir ? 2.0 : 1.0;
@@ -365,9 +395,21 @@ void time_loop(benchmark::State& state, const Shape& s, int64_t T, int threads, 
         std::max(0.0, (busy_after - busy_before) - (own_after - own_before)) / seconds;
 }
 
+// Caps simdrnn's ISA for the models created while it lives.
+struct ScopedMaxIsa {
+  // Never above the cap the run started with (SIMDRNN_MAX_ISA).
+  explicit ScopedMaxIsa(simdrnn_isa isa) : previous(simdrnn_active_isa()) {
+    simdrnn_set_max_isa(static_cast<simdrnn_isa>(std::min<int>(isa, previous)));
+  }
+  ~ScopedMaxIsa() { simdrnn_set_max_isa(previous); }
+  simdrnn_isa previous;
+};
+
 void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int threads) {
+  const ScopedMaxIsa isa_cap(v.max_isa);
   const int64_t T = v.one_step ? 1 : s.T;
-  const simdrnn_config config = config_for(s);
+  simdrnn_config config = config_for(s);
+  config.weight_precision = v.precision;
   const int64_t D = s.bidir ? 2 : 1;
   const std::shared_ptr<const BaselineWeights> weights = weights_for(s);
   const std::vector<float> x = simdrnn_test::random_vector(static_cast<size_t>(T * s.N * s.I), 1);
@@ -400,9 +442,12 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       args.workspace = workspace.data();
       args.workspace_size = workspace.size();
       state.SetLabel(simdrnn::isa_name(model.isa()));
-      time_loop(state, s, T, threads, [&] {
-        if (simdrnn_forward(model.get(), &args) != SIMDRNN_OK) throw std::runtime_error(simdrnn_last_error());
-      });
+      time_loop(
+          state, s, T, threads,
+          [&] {
+            if (simdrnn_forward(model.get(), &args) != SIMDRNN_OK) throw std::runtime_error(simdrnn_last_error());
+          },
+          false, v.precision);
       break;
     }
     case Engine::kSimdrnnStream: {
@@ -412,7 +457,8 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       stream.reset(h0);
       state.SetLabel(simdrnn::isa_name(model.isa()));
       const simdrnn::Span<float> out_span(out_ptr, out.size());
-      time_loop(state, s, T, threads, [&] { stream.step(1, x, y, out_span, threads); });
+      time_loop(
+          state, s, T, threads, [&] { stream.step(1, x, y, out_span, threads); }, false, v.precision);
       break;
     }
     case Engine::kOnednn: {

@@ -45,7 +45,8 @@ install(TARGETS simdrnn EXPORT simdrnnTargets
 # (The include directory comes from the target's $<INSTALL_INTERFACE:...>.)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/simdrnn
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp")
+  FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp"
+  PATTERN "simdrnn_onnx.h" EXCLUDE)  # src/onnx/CMakeLists.txt installs it with its library
 install(EXPORT simdrnnTargets
   NAMESPACE simdrnn::
   FILE simdrnnTargets.cmake

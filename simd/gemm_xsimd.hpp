@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+
+#include <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
 #include "simd/kernels.h"
@@ -105,8 +107,47 @@ inline Vec<Arch> epilogue_v(Vec<Arch> v, int32_t activation, float clip) {
 // NV vectors of W floats make one packed panel (panel_width = NV * W), so a
 // tile reads B as a single contiguous stream: separate per-vector panels
 // K * W floats apart alias in the same L1 sets once K reaches a few hundred.
-template <class Arch, int NV, int MR_MAX>
+// Packed B elements of each WeightFormat, widened to f32 vectors.
+template <class Arch, int32_t FORMAT>
+struct BElements;
+template <class Arch>
+struct BElements<Arch, kF32> {
+  using T = float;
+  static Vec<Arch> load(const float* p) { return Vec<Arch>::load_unaligned(p); }
+};
+template <class Arch>
+struct BElements<Arch, kBf16> {
+  using T = uint16_t;  // the upper half of an f32: shifting it up restores the float exactly
+  static Vec<Arch> load(const uint16_t* p) {
+    if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value)
+      return _mm512_castsi512_ps(
+          _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+    else
+      return _mm256_castsi256_ps(
+          _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+  }
+};
+template <class Arch>
+struct BElements<Arch, kInt8> {
+  using T = int8_t;  // the column's scale multiplies the finished sum
+  static Vec<Arch> load(const int8_t* p) {
+    if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value)
+      return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+    else
+      return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
+};
+
+// The GEMM's blocking on this CPU, one per ISA (kernels.h, GemmTuning).
+template <class Arch>
+struct Tuning {
+  static inline GemmTuning value{};
+};
+
+template <class Arch, int NV, int MR_MAX, int32_t FORMAT = kF32>
 struct Gemm {
+  using BE = BElements<Arch, FORMAT>;
+  using BT = typename BE::T;
   using V = Vec<Arch>;
   static constexpr int64_t W = static_cast<int64_t>(V::size);
   static constexpr int64_t kPanel = NV * W;
@@ -115,8 +156,7 @@ struct Gemm {
   static constexpr int64_t kGroupTiles = 8;
   // Chosen once per process before any GEMM runs (src/dispatch.cpp): the
   // same for every call, so the blocking never depends on the thread count.
-  static inline GemmTuning tuning{};
-  static void tune(const GemmTuning& t) { tuning = t; }
+  static void tune(const GemmTuning& t) { Tuning<Arch>::value = t; }
 
   // Loads `n` (< W) floats; the other lanes are zero. Never reads past src + n.
   static V load_partial(const float* src, int64_t n) {
@@ -182,7 +222,7 @@ struct Gemm {
         acc[r][v] = k0 == 0 ? V(0.0f) : V::load_aligned(partial + r * kPanel + v * W);
     const int64_t k = p.k;
     const float* a = k > 0 ? p.a + (AT ? row0 : row0 * p.lda) : nullptr;
-    const float* b = k > 0 ? p.b + (col0 / kPanel) * k * kPanel : nullptr;
+    const BT* b = k > 0 ? static_cast<const BT*>(p.b) + (col0 / kPanel) * k * kPanel : nullptr;
     int64_t kk = k0;
     if (MR == 1 && p.split_k && p.m == 1) {
       // A single row has only NVT dependent FMA chains, each k long: latency
@@ -193,15 +233,15 @@ struct Gemm {
       for (; kk + 1 < k; kk += 2) {
         const V a0(AT ? a[kk * p.lda] : a[kk]), a1(AT ? a[(kk + 1) * p.lda] : a[kk + 1]);
         for (int v = 0; v < NVT; ++v) {
-          acc[0][v] = fmadd<Arch>(a0, V::load_unaligned(b + kk * kPanel + v * W), acc[0][v]);
-          odd[v] = fmadd<Arch>(a1, V::load_unaligned(b + (kk + 1) * kPanel + v * W), odd[v]);
+          acc[0][v] = fmadd<Arch>(a0, BE::load(b + kk * kPanel + v * W), acc[0][v]);
+          odd[v] = fmadd<Arch>(a1, BE::load(b + (kk + 1) * kPanel + v * W), odd[v]);
         }
       }
       for (int v = 0; v < NVT; ++v) acc[0][v] += odd[v];
     }
     for (; kk < k1; ++kk) {
       V bv[NVT];
-      for (int v = 0; v < NVT; ++v) bv[v] = V::load_unaligned(b + kk * kPanel + v * W);
+      for (int v = 0; v < NVT; ++v) bv[v] = BE::load(b + kk * kPanel + v * W);
       for (int r = 0; r < MR; ++r) {
         const V av(AT ? a[kk * p.lda + r] : a[r * p.lda + kk]);
         for (int v = 0; v < NVT; ++v) acc[r][v] = fmadd<Arch>(av, bv[v], acc[r][v]);
@@ -212,6 +252,11 @@ struct Gemm {
         for (int v = 0; v < NVT; ++v) acc[r][v].store_aligned(partial + r * kPanel + v * W);
       return;
     }
+    if constexpr (FORMAT == kInt8)
+      for (int v = 0; v < NVT; ++v) {
+        const V scale = V::load_unaligned(p.b_scale + col0 + v * W);
+        for (int r = 0; r < MR; ++r) acc[r][v] *= scale;
+      }
     if (!p.accumulate && !p.bias && p.activation == kNone && p.clip <= 0.0f && ncols == NVT * W) {
       // Plain product (weight gradients): short k makes the epilogue count.
       for (int r = 0; r < MR; ++r)
@@ -277,17 +322,17 @@ struct Gemm {
       for (int v = 0; v < NV; ++v) even[q][v] = V(0.0f), odd[q][v] = V(0.0f);
     const int64_t k = p.k;
     const float* a = p.a;
-    const float* b0 = p.b + (col0 / kPanel) * k * kPanel;
-    const float* b1 = b0 + k * kPanel;
+    const BT* b0 = static_cast<const BT*>(p.b) + (col0 / kPanel) * k * kPanel;
+    const BT* b1 = b0 + k * kPanel;
     int64_t kk = 0;
     if constexpr (SPLIT) {
       for (; kk + 1 < k; kk += 2) {
         const V a0(a[kk]), a1(a[kk + 1]);
         for (int v = 0; v < NV; ++v) {
-          even[0][v] = fmadd<Arch>(a0, V::load_unaligned(b0 + kk * kPanel + v * W), even[0][v]);
-          even[1][v] = fmadd<Arch>(a0, V::load_unaligned(b1 + kk * kPanel + v * W), even[1][v]);
-          odd[0][v] = fmadd<Arch>(a1, V::load_unaligned(b0 + (kk + 1) * kPanel + v * W), odd[0][v]);
-          odd[1][v] = fmadd<Arch>(a1, V::load_unaligned(b1 + (kk + 1) * kPanel + v * W), odd[1][v]);
+          even[0][v] = fmadd<Arch>(a0, BE::load(b0 + kk * kPanel + v * W), even[0][v]);
+          even[1][v] = fmadd<Arch>(a0, BE::load(b1 + kk * kPanel + v * W), even[1][v]);
+          odd[0][v] = fmadd<Arch>(a1, BE::load(b0 + (kk + 1) * kPanel + v * W), odd[0][v]);
+          odd[1][v] = fmadd<Arch>(a1, BE::load(b1 + (kk + 1) * kPanel + v * W), odd[1][v]);
         }
       }
       for (int q = 0; q < 2; ++q)
@@ -296,14 +341,15 @@ struct Gemm {
     for (; kk < k; ++kk) {
       const V a0(a[kk]);
       for (int v = 0; v < NV; ++v) {
-        even[0][v] = fmadd<Arch>(a0, V::load_unaligned(b0 + kk * kPanel + v * W), even[0][v]);
-        even[1][v] = fmadd<Arch>(a0, V::load_unaligned(b1 + kk * kPanel + v * W), even[1][v]);
+        even[0][v] = fmadd<Arch>(a0, BE::load(b0 + kk * kPanel + v * W), even[0][v]);
+        even[1][v] = fmadd<Arch>(a0, BE::load(b1 + kk * kPanel + v * W), even[1][v]);
       }
     }
     for (int q = 0; q < 2; ++q) {
       float* c = p.c + col0 + q * kPanel;
       for (int v = 0; v < NV; ++v) {
         V val = even[q][v];
+        if constexpr (FORMAT == kInt8) val *= V::load_unaligned(p.b_scale + col0 + q * kPanel + v * W);
         if (p.accumulate) val += V::load_unaligned(c + v * W);
         if (p.bias) val += V::load_unaligned(p.bias + col0 + q * kPanel + v * W);
         val = finish(val, p, 0, col0 + q * kPanel + v * W, W);
@@ -328,7 +374,7 @@ struct Gemm {
       }
       return;
     }
-    const int64_t kb = tuning.k_block > 0 ? tuning.k_block : p.k;
+    const int64_t kb = Tuning<Arch>::value.k_block > 0 ? Tuning<Arch>::value.k_block : p.k;
     alignas(64) float partial[kGroupTiles * MR * kPanel];
     const int64_t fit =
         std::max<int64_t>(MR, (int64_t{384} << 10) / (4 * std::max<int64_t>(p.k, 1)) / MR * MR);

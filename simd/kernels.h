@@ -35,7 +35,7 @@ struct GemmParams {
   int64_t k;           // reduction length, >= 0 (0: the product is zero, A unread)
   const float* a;      // A: row r is a[r * lda + 0 .. k-1]
   int64_t lda;         // >= k, or 0: every row of A is the same k floats
-  const float* b;      // packed B (see above); all panels of the matrix
+  const void* b;      // packed B (see above); all panels of the matrix, elements as b_format says
   int64_t n_begin;     // first column computed; a multiple of panel_width
   int64_t n_end;       // one past the last column computed; n_begin < n_end
   float* c;            // C: element (r, j) at c[r * ldc + j]
@@ -52,7 +52,19 @@ struct GemmParams {
   int64_t ldmask;      //   forward with clip > 0 writes 1 where |pre| <= clip, else 0;
   int32_t mask_write;  //   *Grad multiplies by it when mask != NULL (mask_write 0)
   int32_t split_k;     // 1: a single-row call (m == 1) may split the k sum (above)
+  // --- reduced-precision weights (zero-initialise for f32) ---
+  int32_t b_format;      // WeightFormat of B's elements (run_gemm picks the kernel)
+  const float* b_scale;  // kInt8: column j of B is b_scale[j] times its integers (j < round_up(n_end))
 };
+
+// How packed B stores its elements (docs/design.md, "Weight precision"): the
+// same panel layout, elements of another size. bf16: the upper half of the
+// f32 bit pattern (rounded to nearest even when packed). int8: symmetric,
+// one f32 scale per column of B (per row of the weight matrix), B(k, j) =
+// b_scale[j] * q(k, j) with q in [-127, 127]. The kernels widen elements to
+// f32 in registers; A, the sums and the epilogue stay f32. For int8 the
+// scale multiplies the finished sum (before C, bias, clip, activation).
+enum WeightFormat : int32_t { kF32 = 0, kBf16 = 1, kInt8 = 2 };
 
 // gemm(p): for r < m and n_begin <= j < n_end computes the GemmParams formula.
 // Reads A rows 0..m-1 (k floats each), the panels covering [n_begin, n_end),
@@ -124,8 +136,64 @@ struct CellStep {
   int64_t hp;             // H rounded up to whole panels
   float clip;             // > 0: clamp pre-activations
   int32_t save_gates;
+  uint8_t* mask;  // clip > 0, training: 1 where -clip <= pre <= clip, else 0 (blocked); or NULL
+  int64_t ld_mask;
 };
 using CellStepFn = void (*)(const CellStep& p);
+
+// ---- gated cells: the element-wise step of backpropagation --------------------
+// For rows r < m and units [u_begin, u_end) as in CellStep, from dh = dL/dh_t
+// and the saved forward step (activations in `gates`, clip masks, c, the
+// previous state), the gradients of the gate pre-activations (blocked):
+//   lstm_backward: dh is dL/d(o tanh c) (dL/dh_t without a projection);
+//     do = dh tanh(c) o'; dc = dc_in + dh o tanh'(c) + do p_o;
+//     di = dc g i'; df = dc c_prev f'; dg = dc i g'; da = (di, df, dg, do);
+//     dc (in place) = dc f + di p_i + df p_f, the carry into step t-1;
+//     dpeephole (i, f, o) += di c_prev, df c_prev, do c
+//   gru_backward (linear_before_reset = 1): dn = dh (1 - z) n';
+//     dz = dh (h_prev - n) z'; dr = dn rec_n r'; da_x = (dr, dz, dn),
+//     da_h = (dr, dz, dn r); dh_prev += dh z
+//   gru_update_backward (linear_before_reset = 0, first): dn, dz as above;
+//     da_x = (., dz, dn), da_h = (., dz, 0), da_n (unit order) = dn;
+//     dh_prev += dh z
+//   gru_reset_backward (then, dh = dL/d(r h_prev) from the W_hn GEMM):
+//     dr = dh h_prev r'; da_x, da_h r slot = dr; dh_prev += dh r
+// where x' is the activation's derivative from its saved value (sig: a(1-a),
+// tanh: 1-a^2) times the clip mask (when mask != NULL). Writes only units
+// [u_begin, u_end) of each row; any partition of rows or unit blocks gives the
+// same bits (dpeephole sums rows in order within one call).
+struct CellBackward {
+  int64_t m;
+  int64_t u_begin, u_end;
+  const float* dh;  // unit order
+  int64_t ld_dh;
+  const float* gates;  // saved activations, blocked
+  int64_t ld_gates;
+  const uint8_t* mask;  // saved clip masks, blocked; or NULL (no clip)
+  int64_t ld_mask;
+  const float* rec;  // GRU (linear_before_reset = 1): saved recurrent products, blocked
+  int64_t ld_rec;
+  const float* c;  // LSTM: c_t
+  int64_t ld_c;
+  const float* c_prev;  // LSTM: c_{t-1} (ld 0: the same row for all)
+  int64_t ld_c_prev;
+  float* dc;  // LSTM: in dL/dc_t from later steps, out dL/dc_{t-1}
+  int64_t ld_dc;
+  const float* h_prev;  // GRU: h_{t-1} (ld 0: the same row for all)
+  int64_t ld_h_prev;
+  float* dh_prev;  // GRU: += the direct path to h_{t-1}
+  int64_t ld_dh_prev;
+  float* da_x;  // gradients of the pre-activations, input side (blocked)
+  int64_t ld_da_x;
+  float* da_h;  // recurrent side (blocked; may equal da_x for LSTM)
+  int64_t ld_da_h;
+  float* da_n;  // GRU (linear_before_reset = 0): dn in unit order
+  int64_t ld_da_n;
+  const float* peephole;  // LSTM: i, f, o, each padded to hp; or NULL
+  float* dpeephole;       // LSTM: += peephole gradients (same layout); or NULL
+  int64_t hp;
+};
+using CellBackwardFn = void (*)(const CellBackward& p);
 
 // Element-wise activation in place over n floats (n >= 0).
 using ActivateFn = void (*)(int32_t activation, float clip, float* data, int64_t n);
@@ -149,15 +217,23 @@ struct KernelTable {
   int32_t isa;          // simdrnn_isa value
   int64_t panel_width;  // columns per packed panel
   int64_t tile_rows;    // rows per GEMM tile
-  GemmFn gemm;
-  TuneFn tune;  // sets the GEMM's blocking (not a kernel: not in kernel_list.inc)
+  GemmFn gemm;       // B in f32
+  GemmFn gemm_bf16;  // B in bf16 (b_format kBf16)
+  GemmFn gemm_int8;  // B in int8 with column scales (b_format kInt8)
+  TuneFn tune;       // sets the GEMM's blocking (not a kernel: not in kernel_list.inc)
   CellStepFn lstm_step, gru_step, gru_reset, gru_update;
+  CellBackwardFn lstm_backward, gru_backward, gru_update_backward, gru_reset_backward;
   ActivateFn activate;
   SumSquaresFn sum_squares;
   ScaleFn scale;
   SgdFn sgd;
   AdamFn adam;
 };
+
+// The GEMM kernel for p.b_format.
+inline void run_gemm(const KernelTable& kt, const GemmParams& p) {
+  (p.b_format == kBf16 ? kt.gemm_bf16 : p.b_format == kInt8 ? kt.gemm_int8 : kt.gemm)(p);
+}
 
 // Every kernel of simd/kernel_list.inc is a member of the table.
 #define SIMDRNN_KERNEL(name) static_assert(sizeof(&KernelTable::name) > 0, #name);

@@ -76,18 +76,23 @@ simdrnn_status forward_impl(const Model& m, const simdrnn_forward_args* a, void*
   // lengths; layer outputs and masks go to the reserve.
   TrainingSink sink;
   training_reserve_layout(m, a->seq_len, a->batch, reserve, &sink);
-  *sink.header =
-      ReserveHeader{kReserveMagic,   m.id, a->seq_len, a->batch, raw_enum(a->layout), a->seq_lens != nullptr,
-                    a->h0 != nullptr};
+  *sink.header = ReserveHeader{kReserveMagic,       m.id,
+                               a->seq_len,          a->batch,
+                               raw_enum(a->layout), a->seq_lens != nullptr,
+                               a->h0 != nullptr,    a->c0 != nullptr};
   const size_t lens_bytes = static_cast<size_t>(a->batch) * sizeof(int64_t);
   if (a->seq_lens)
     std::memcpy(sink.lens, a->seq_lens, lens_bytes);
   else
     std::memset(sink.lens, 0, lens_bytes);
-  if (a->h0)
-    std::memcpy(sink.h0, a->h0, static_cast<size_t>(s.h) * sizeof(float));
-  else
-    std::memset(sink.h0, 0, static_cast<size_t>(s.h) * sizeof(float));
+  auto keep = [](float* dst, const float* src, int64_t count) {
+    if (src)
+      std::memcpy(dst, src, static_cast<size_t>(count) * sizeof(float));
+    else
+      std::memset(dst, 0, static_cast<size_t>(count) * sizeof(float));
+  };
+  keep(sink.h0, a->h0, s.h);
+  if (sink.c0) keep(sink.c0, a->c0, s.c);
   run_forward(m, *a, resolve_threads(a->num_threads), &sink, call_name);
   return SIMDRNN_OK;
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "src/api_internal.hpp"
+#include "src/cell.hpp"
 #include "src/engine.hpp"
 
 using namespace simdrnn;
@@ -147,10 +148,11 @@ simdrnn_status simdrnn_model_create(const simdrnn_weights* weights, simdrnn_mode
       int64_t packed = built->w_hy.bytes;
       for (const Cell& cell : built->cells) packed += cell.w_ih.bytes + cell.w_hh.bytes + cell.w_hr.bytes;
       verbose_line(
-          "model_create,isa=%s,shape=i%lldh%lldl%lldd%lldo%lld,packed_bytes=%lld,total_us=%.1f",
-          built->kernels->name, static_cast<long long>(c.input_size), static_cast<long long>(c.hidden_size),
-          static_cast<long long>(c.num_layers), static_cast<long long>(built->directions),
-          static_cast<long long>(c.output_size), static_cast<long long>(packed),
+          "model_create,isa=%s,cell=%s,shape=i%lldh%lldl%lldd%lldo%lldp%lld,packed_bytes=%lld,total_us=%.1f",
+          built->kernels->name, cell_desc(c.cell).name, static_cast<long long>(c.input_size),
+          static_cast<long long>(c.hidden_size), static_cast<long long>(c.num_layers),
+          static_cast<long long>(built->directions), static_cast<long long>(c.output_size),
+          static_cast<long long>(c.proj_size), static_cast<long long>(packed),
           std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
     }
     const uint64_t h = model_table().insert(std::move(built));

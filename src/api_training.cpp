@@ -44,8 +44,8 @@ simdrnn_status backward_impl(const simdrnn_model* model, const simdrnn_backward_
     SIMDRNN_FAIL("%s: expected NULL (only an LSTM has a cell state), got %p",
                  args->dc_n ? "args->dc_n" : "args->dc0",
                  args->dc_n ? static_cast<const void*>(args->dc_n) : static_cast<const void*>(args->dc0));
-  if (!args->dx && !args->dh0 && !args->grads)
-    SIMDRNN_FAIL("args->dx, args->dh0, args->grads: expected at least one output, got all NULL");
+  if (!args->dx && !args->dh0 && !args->grads && !args->dc0)
+    SIMDRNN_FAIL("args->dx, args->dh0, args->dc0, args->grads: expected at least one output, got all NULL");
   const int64_t need = s.reserve;
   if (!args->reserve || static_cast<uint64_t>(need) > args->reserve_size)
     SIMDRNN_FAIL(
@@ -72,6 +72,9 @@ simdrnn_status backward_impl(const simdrnn_model* model, const simdrnn_backward_
                             region("args->dh_n", args->dh_n, s.h, false),
                             region("args->dx", args->dx, s.x, true),
                             region("args->dh0", args->dh0, s.h, true),
+                            region("args->forward->c0", f->c0, s.c, false),
+                            region("args->dc_n", args->dc_n, s.c, false),
+                            region("args->dc0", args->dc0, s.c, true),
                             region("args->grads", args->grads, np, true),
                             bytes_region("args->workspace", args->workspace, ws, true)};
   if (simdrnn_status st = check_regions(regions)) return st;
@@ -92,6 +95,11 @@ simdrnn_status backward_impl(const simdrnn_model* model, const simdrnn_backward_
         "forward_training call that filled the reserve, got seq_len %lld, batch %lld and layout %d",
         static_cast<long long>(h.seq_len), static_cast<long long>(h.batch), static_cast<long long>(h.layout),
         static_cast<long long>(f->seq_len), static_cast<long long>(f->batch), raw_enum(f->layout));
+  if (h.has_c0 != (f->c0 != nullptr))
+    SIMDRNN_FAIL(
+        "args->forward->c0: expected %s as in the forward_training call that filled args->reserve, "
+        "got %s",
+        h.has_c0 ? "a c0" : "NULL", f->c0 ? "a c0" : "NULL");
   if (h.has_h0 != (f->h0 != nullptr))
     SIMDRNN_FAIL(
         "args->forward->h0: expected %s as in the forward_training call that filled args->reserve, "

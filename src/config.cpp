@@ -53,9 +53,6 @@ simdrnn_status validate_config(const simdrnn_config* c, const char* arg) {
                 "%s->weight_precision: expected SIMDRNN_PRECISION_F32 (0), SIMDRNN_PRECISION_BF16 (1) or "
                 "SIMDRNN_PRECISION_INT8 (2), got %d",
                 arg, precision);
-  if (precision != SIMDRNN_PRECISION_F32)
-    return fail(SIMDRNN_UNSUPPORTED, "%s->weight_precision: only SIMDRNN_PRECISION_F32 is available yet",
-                arg);
   if (!(c->clip >= 0.0f))
     return fail(SIMDRNN_INVALID_ARGUMENT, "%s->clip: expected >= 0 (0 = off), got %g", arg,
                 static_cast<double>(c->clip));

@@ -5,10 +5,10 @@
 #include <strings.h>
 
 #include <atomic>
-#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "src/internal.hpp"
 

@@ -76,7 +76,7 @@ inline bool splits_by_columns(const KernelTable& kt, int64_t panels, int64_t m, 
 // fewer panels than threads. Every element's arithmetic is the same either way.
 inline void gemm_share(const KernelTable& kt, const GemmParams& base, int64_t tid, int64_t nt) {
   if (nt <= 1) {
-    kt.gemm(base);
+    kernels::run_gemm(kt, base);
     return;
   }
   const int64_t pw = kt.panel_width;
@@ -86,7 +86,7 @@ inline void gemm_share(const KernelTable& kt, const GemmParams& base, int64_t ti
     const Range r = split(panels, nt, tid);
     p.n_begin = base.n_begin + r.begin * pw;
     p.n_end = std::min(base.n_end, base.n_begin + r.end * pw);
-    if (r.begin < r.end) kt.gemm(p);
+    if (r.begin < r.end) kernels::run_gemm(kt, p);
   } else {
     // Split at multiples of the kernel's tile height (kernels.h: keeps every
     // element's summation order independent of the thread count).
@@ -102,7 +102,7 @@ inline void gemm_share(const KernelTable& kt, const GemmParams& base, int64_t ti
     p.c += r.begin * base.ldc;
     if (p.aux) p.aux += r.begin * base.ldaux;
     if (p.mask) p.mask += r.begin * base.ldmask;
-    if (p.m > 0) kt.gemm(p);
+    if (p.m > 0) kernels::run_gemm(kt, p);
   }
 }
 
@@ -116,7 +116,7 @@ inline void gemm_share(const KernelTable& kt, const GemmParams& base, int64_t ti
 // otherwise it walks downwards and sequence n starts at t = lens[n] - 1.
 struct Recurrence {
   const KernelTable* kt;
-  const float* b;  // packed B, k = H
+  const PackedMatrix* b;  // packed W_hh (forward) or its backward pack, k = H
   int64_t T, N, H, dh, column;
   bool forward;
   Rows rows;
@@ -158,7 +158,7 @@ struct Recurrence {
       p.a = dst + rows.at(tprev, n0) * dh + column;
       p.lda = rows.n_stride * dh;
     }
-    kt->gemm(p);
+    kernels::run_gemm(*kt, p);
   }
 
   // Thread `member` of a group of `members` computes its slice of hidden
@@ -170,7 +170,7 @@ struct Recurrence {
     const int64_t pw = kt->panel_width;
     const Range r = split((H + pw - 1) / pw, members, member);
     GemmParams p{};
-    p.b = b;
+    set_b(p, *b);
     p.n_begin = r.begin * pw;
     p.n_end = std::min(H, r.end * pw);
     p.accumulate = 1;

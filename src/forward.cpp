@@ -73,15 +73,15 @@ struct Call {
   bool gated() const { return desc.gate_count > 1; }
 
   float* layer_output(int64_t l) const {
-    if (training) return training->h[l];
+    if (training) return training->layer[l].h;
     return ((L - 1 - l) % 2 == 0) ? y : intermediate;
   }
 
   Recurrence recurrence(int64_t l, int64_t d, float* dst) const {
     const Cell& cell = model.cells[l * D + d];
-    uint8_t* mask = training && model.config.clip > 0.0f ? training->mask[l] : nullptr;
+    uint8_t* mask = training && model.config.clip > 0.0f ? training->layer[l].mask : nullptr;
     return Recurrence{&kt,
-                      cell.w_hh.data.get(),
+                      &cell.w_hh,
                       T,
                       N,
                       H,
@@ -100,8 +100,23 @@ struct Call {
                       mask ? 1 : 0};
   }
 
+  // A gated layer's buffers: the workspace's, reused layer after layer, or
+  // for forward_training the layer's slots in the reserve (the one-step
+  // recurrent products stay in the workspace unless backward needs them).
+  struct GatedBuffers {
+    float *gates, *rec, *c, *r, *rh;
+    bool rec_per_step;
+    uint8_t* mask;
+  };
+  GatedBuffers gated_buffers(int64_t l) const {
+    if (!training) return {buf.gates, buf.rec, buf.c, buf.r, buf.rh, true, nullptr};
+    const SavedLayer& s = training->layer[l];
+    return {s.gates, s.rec ? s.rec : buf.rec, s.c, s.r, s.rh, s.rec == nullptr, s.mask};
+  }
+
   GatedWalk gated_walk(int64_t l, int64_t d, float* dst) const {
     const int64_t state_col = d * H;
+    const GatedBuffers g = gated_buffers(l);
     return GatedWalk{&kt,
                      &desc,
                      &model.cells[l * D + d],
@@ -114,18 +129,19 @@ struct Call {
                      desc.kind == SIMDRNN_CELL_GRU && !model.config.gru_linear_before_reset,
                      rows,
                      RowBuffer{dst, w.out, d * Hout},
-                     RowBuffer{buf.gates, w.gates, d * w.G * w.hp},
-                     RowBuffer{buf.rec, w.gates, d * w.G * w.hp},
-                     true,
-                     RowBuffer{buf.c, w.state, state_col},
-                     RowBuffer{buf.r, w.state, state_col},
-                     RowBuffer{buf.rh, w.state, state_col},
+                     RowBuffer{g.gates, w.gates, d * w.G * w.hp},
+                     RowBuffer{g.rec, w.gates, d * w.G * w.hp},
+                     g.rec_per_step,
+                     RowBuffer{g.c, w.state, state_col},
+                     RowBuffer{g.r, w.state, state_col},
+                     RowBuffer{g.rh, w.state, state_col},
+                     g.mask,
                      a.h0 ? a.h0 + (l * D + d) * N * Hout : nullptr,
                      a.c0 ? a.c0 + (l * D + d) * N * H : nullptr,
                      model.zeros.get(),
                      a.seq_lens,
                      model.config.clip,
-                     0};
+                     training ? 1 : 0};
   }
 
   // Phase A: the input projection of every step, this thread's share.
@@ -138,12 +154,12 @@ struct Call {
       p.k = src_width;
       p.a = src;
       p.lda = src_width;
-      p.b = cell.w_ih.data.get();
+      set_b(p, cell.w_ih);
       p.n_begin = 0;
       p.bias = cell.bias.get();
       if (gated()) {
         p.n_end = w.G * w.hp;
-        p.c = buf.gates + d * w.G * w.hp;
+        p.c = gated_buffers(l).gates + d * w.G * w.hp;
         p.ldc = w.gates;
       } else {
         p.n_end = H;
@@ -177,7 +193,8 @@ struct Call {
           std::memcpy(a.h_n + ((l * D + d) * N + n) * Hout, dst + rows.at(t_last, n) * w.out + d * Hout,
                       static_cast<size_t>(Hout) * sizeof(float));
         if (a.c_n)
-          std::memcpy(a.c_n + ((l * D + d) * N + n) * H, buf.c + rows.at(t_last, n) * w.state + d * H,
+          std::memcpy(a.c_n + ((l * D + d) * N + n) * H,
+                      gated_buffers(l).c + rows.at(t_last, n) * w.state + d * H,
                       static_cast<size_t>(H) * sizeof(float));
       }
     }
@@ -237,7 +254,7 @@ struct Call {
       p.k = w.out;
       p.a = y;
       p.lda = w.out;
-      p.b = model.w_hy.data.get();
+      set_b(p, model.w_hy);
       p.n_begin = 0;
       p.n_end = O;
       p.c = a.out;
@@ -295,7 +312,7 @@ void run_forward(const Model& model, const simdrnn_forward_args& a, int32_t thre
   // Training: every layer's output goes to its slot in the reserve.
   ForwardBuffers buf{};
   forward_workspace_layout(model, T, N, a.y != nullptr, a.workspace, &buf);
-  float* y = training ? training->h[c.num_layers - 1] : a.y ? a.y : buf.y_stand_in;
+  float* y = training ? training->layer[c.num_layers - 1].h : a.y ? a.y : buf.y_stand_in;
 
   // No more threads than the recurrence can use: unit panels per direction
   // (both directions at once when bidirectional), and one thread for tiny work.

@@ -42,6 +42,7 @@ struct GatedWalk {
   RowBuffer c;      // LSTM: c_t, H wide
   RowBuffer r;      // projection: o * tanh(c_t) before W_hr, H wide
   RowBuffer rh;     // reset_first: r * h_{t-1}, H wide
+  uint8_t* mask;    // training with clip: a byte per gate pre-activation (the gates' geometry)
   const float* h0;  // [N, Hout] or null
   const float* c0;  // [N, H] or null
   const float* zeros;
@@ -97,14 +98,14 @@ struct GatedWalk {
     p.k = k;
     p.a = a;
     p.lda = lda;
-    p.b = b.data.get();
+    set_b(p, b);
     p.n_begin = n_begin;
     p.n_end = n_end;
     p.c = rec_rows(t, n0);
     p.ldc = rec_ld();
     p.bias = bias;
     p.split_k = 1;  // m is the same for every thread count: the sum order too
-    kt->gemm(p);
+    kernels::run_gemm(*kt, p);
   }
 
   kernels::CellStep step_params(int64_t t, int64_t n0, int64_t n1, int64_t u0, int64_t u1) const {
@@ -120,6 +121,10 @@ struct GatedWalk {
     s.hp = round_up(H, kt->panel_width);
     s.clip = clip;
     s.save_gates = save_gates;
+    if (mask) {
+      s.mask = mask + rows.at(t, n0) * gates.stride + gates.column;
+      s.ld_mask = gates.ld(rows);
+    }
     return s;
   }
 
@@ -188,13 +193,13 @@ struct GatedWalk {
             p.k = H;
             p.a = r.at(rows, t, n0);
             p.lda = r.ld(rows);
-            p.b = cell->w_hr.data.get();
+            set_b(p, cell->w_hr);
             p.n_begin = proj_panels.begin * pw;
             p.n_end = std::min(proj, proj_panels.end * pw);
             p.c = h.at(rows, t, n0);
             p.ldc = h.ld(rows);
             p.split_k = 1;
-            kt->gemm(p);
+            kernels::run_gemm(*kt, p);
           });
       }
       if (s + 1 < T) sync();

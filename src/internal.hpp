@@ -80,11 +80,24 @@ int32_t default_num_threads();  // SIMDRNN_NUM_THREADS, else the cores this proc
 // ---- weights and model ----------------------------------------------------------------
 // A weight matrix W [rows, cols] packed as the GEMM's B operand (B = W^T).
 struct PackedMatrix {
-  AlignedFloats data;
-  int64_t rows = 0;   // output columns of the GEMM (n)
-  int64_t cols = 0;   // reduction length (k)
-  int64_t bytes = 0;  // of data, panels padded
+  AlignedFloats data;  // panels of elements as `format` says (raw storage for bf16 / int8)
+  int64_t rows = 0;    // output columns of the GEMM (n)
+  int64_t cols = 0;    // reduction length (k)
+  int64_t bytes = 0;   // of data, panels padded
+  int64_t panel_width = 0;
+  int32_t format = kernels::kF32;
+  AlignedFloats scale;  // kInt8: one scale per column of B (per row of W), padded; else null
 };
+// Points a GEMM's B operand at a packed matrix, its format and scales.
+inline void set_b(kernels::GemmParams& p, const PackedMatrix& m) {
+  p.b = m.data.get();
+  p.b_format = m.format;
+  p.b_scale = m.scale.get();
+}
+// Converts an f32 pack to bf16 (round to nearest even) or int8 (symmetric,
+// per column of B: scale = max |w| / 127, q = round(w / scale)) in the same
+// panel layout (kernels.h, WeightFormat); kF32 returns it unchanged.
+PackedMatrix convert_pack(PackedMatrix f32, int32_t format);
 // Packs row-major W [rows, cols] into panels of panel_width (simd/kernels.h).
 PackedMatrix pack_b(const float* w, int64_t rows, int64_t cols, int64_t panel_width);
 
@@ -98,6 +111,10 @@ int64_t gate_column(int64_t g, int64_t u, int64_t gates, int64_t panel_width);
 // blocked gate columns: gates * round_up(units, panel_width) columns, the
 // padding units zero.
 PackedMatrix pack_b_gated(const float* w, int64_t gates, int64_t units, int64_t cols, int64_t panel_width);
+// Packs B = W itself (W [gates * units, cols]) with its rows in the blocked
+// gate order: k = gates * round_up(units, panel_width), the backward GEMMs'
+// operand (gate gradients, blocked, times W).
+PackedMatrix pack_b_gated_kn(const float* w, int64_t gates, int64_t units, int64_t cols, int64_t panel_width);
 
 struct Cell {  // one layer and direction
   // RNN: plain columns. Gated cells: blocked gate columns (pack_b_gated).
@@ -106,8 +123,10 @@ struct Cell {  // one layer and direction
   AlignedFloats recurrent_bias;  // GRU: b_hn at the n columns of the recurrent GEMM; or null
   PackedMatrix w_hr;             // LSTM projection: B = W_hr^T, P columns
   AlignedFloats peephole;        // LSTM: i, f, o, each padded to whole panels; or null
-  // Backward (built by prepare_training): B = W_ih [H, in] and B = W_hh.
-  PackedMatrix w_ih_bwd, w_hh_bwd;
+  // Backward (built by prepare_training): B = W_ih [G*H, in] and B = W_hh
+  // (gated cells: k in the blocked gate order); LSTM projection: B = W_hr
+  // [P, H]; GRU with linear_before_reset 0: B = W_hn [H, H].
+  PackedMatrix w_ih_bwd, w_hh_bwd, w_hr_bwd, w_hn_bwd;
   // Offsets in the flat parameter vector (-1: the model has no such tensor).
   int64_t off_w_ih = -1, off_w_hh = -1, off_b_ih = -1, off_b_hh = -1, off_w_hr = -1, off_peephole = -1;
 };
@@ -179,21 +198,34 @@ int64_t forward_workspace_layout(const Model& model, int64_t seq_len, int64_t ba
 // can reject a reserve that does not belong to its call.
 struct ReserveHeader {
   uint64_t magic, model_id;
-  int64_t seq_len, batch, layout, has_lens, has_h0;
+  int64_t seq_len, batch, layout, has_lens, has_h0, has_c0;
 };
 constexpr uint64_t kReserveMagic = 0x73696d64726e6e32ull;  // "simdrnn2"
 constexpr int64_t kMaxTrainingLayers = 64;
 
+// What forward_training saved of one layer, in the reserve; rows as the
+// call's layout orders (t, n), T*N of them.
+struct SavedLayer {
+  float* h;       // the layer's output [TN, D*H_out]
+  uint8_t* mask;  // clip > 0: RNN [TN, D*H] (bytes); gated cells per gate pre-activation,
+                  // blocked [TN, D*G*hp]; else null
+  float* gates;   // gated: the gate activations, blocked [TN, D*G*hp]
+  float* c;       // LSTM: c_t [TN, D*H]
+  float* r;       // LSTM projection: o*tanh(c_t) [TN, D*H]
+  float* rh;      // GRU, linear_before_reset 0: r*h_{t-1} [TN, D*H]
+  float* rec;     // GRU, linear_before_reset 1: the recurrent products, blocked [TN, D*G*hp]
+};
+
 // forward_training's reserve, carved: the header, a copy of seq_lens (so
-// backward can tell that they changed), a copy of h0 (forward may overwrite
-// the caller's h0 in place: h_n == h0), every layer's output [T, N, D*H]
-// and, when clip > 0, its clip mask (bytes, same geometry).
+// backward can tell that they changed), copies of h0 and (LSTM) c0 (forward
+// may overwrite the caller's in place: h_n == h0), then every layer's saved
+// tensors.
 struct TrainingSink {
   ReserveHeader* header;
   int64_t* lens;
-  float* h0;  // [L*D, N, H] (zeros when the call had none)
-  float* h[kMaxTrainingLayers];
-  uint8_t* mask[kMaxTrainingLayers];
+  float* h0;  // [L*D, N, H_out] (zeros when the call had none)
+  float* c0;  // LSTM: [L*D, N, H] (zeros when the call had none)
+  SavedLayer layer[kMaxTrainingLayers];
 };
 
 // Runs a validated forward call (training != null: forward_training).

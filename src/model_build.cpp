@@ -3,6 +3,7 @@
 #include <atomic>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "src/cell.hpp"
 #include "src/internal.hpp"
@@ -26,15 +27,25 @@ uint64_t next_model_id() {
 namespace {
 void pack_backward(Model& m) {
   const simdrnn_config& c = m.config;
-  const int64_t pw = m.kernels->panel_width, H = c.hidden_size, D = m.directions;
+  const CellDesc& desc = cell_desc(c.cell);
+  const int64_t pw = m.kernels->panel_width, H = c.hidden_size, D = m.directions, G = desc.gate_count;
+  const int64_t Hout = hidden_out(c);
   for (int64_t l = 0; l < c.num_layers; ++l)
     for (int64_t d = 0; d < D; ++d) {
-      const int64_t in = l == 0 ? c.input_size : D * H;
+      const int64_t in = layer_input(c, l);
       Cell& cell = m.cells[l * D + d];
-      cell.w_ih_bwd = pack_b_kn(m.at(cell.off_w_ih), H, in, in, pw);
-      cell.w_hh_bwd = pack_b_kn(m.at(cell.off_w_hh), H, H, H, pw);
+      if (G == 1) {
+        cell.w_ih_bwd = pack_b_kn(m.at(cell.off_w_ih), H, in, in, pw);
+        cell.w_hh_bwd = pack_b_kn(m.at(cell.off_w_hh), H, H, H, pw);
+        continue;
+      }
+      cell.w_ih_bwd = pack_b_gated_kn(m.at(cell.off_w_ih), G, H, in, pw);
+      cell.w_hh_bwd = pack_b_gated_kn(m.at(cell.off_w_hh), G, H, Hout, pw);
+      if (c.proj_size > 0) cell.w_hr_bwd = pack_b_kn(m.at(cell.off_w_hr), c.proj_size, H, H, pw);
+      if (desc.kind == SIMDRNN_CELL_GRU && !c.gru_linear_before_reset)
+        cell.w_hn_bwd = pack_b_kn(m.at(cell.off_w_hh) + 2 * H * H, H, H, H, pw);
     }
-  if (c.output_size > 0) m.w_hy_bwd = pack_b_kn(m.at(m.off_w_hy), c.output_size, D * H, D * H, pw);
+  if (c.output_size > 0) m.w_hy_bwd = pack_b_kn(m.at(m.off_w_hy), c.output_size, D * Hout, D * Hout, pw);
 }
 }  // namespace
 
@@ -80,20 +91,28 @@ void pack_model(Model& m) {
   const simdrnn_config& c = m.config;
   const int64_t pw = m.kernels->panel_width, H = c.hidden_size, D = m.directions;
   const bool gated = cell_desc(c.cell).gate_count > 1;
+  // Inference weights in the model's precision (docs/design.md, "Weight
+  // precision"); biases, peepholes and every computation stay f32.
+  const int32_t format = c.weight_precision == SIMDRNN_PRECISION_BF16   ? kernels::kBf16
+                         : c.weight_precision == SIMDRNN_PRECISION_INT8 ? kernels::kInt8
+                                                                        : kernels::kF32;
   for (int64_t l = 0; l < c.num_layers; ++l)
     for (int64_t d = 0; d < D; ++d) {
       const int64_t in = layer_input(c, l);
       Cell& cell = m.cells[l * D + d];
       if (gated) {
         pack_gated_cell(m, in, cell);
-        continue;
+      } else {
+        cell.w_ih = pack_b(m.at(cell.off_w_ih), H, in, pw);
+        cell.w_hh = pack_b(m.at(cell.off_w_hh), H, H, pw);
+        cell.bias = padded_bias(m.at(cell.off_b_ih), m.at(cell.off_b_hh), H, pw);
       }
-      cell.w_ih = pack_b(m.at(cell.off_w_ih), H, in, pw);
-      cell.w_hh = pack_b(m.at(cell.off_w_hh), H, H, pw);
-      cell.bias = padded_bias(m.at(cell.off_b_ih), m.at(cell.off_b_hh), H, pw);
+      cell.w_ih = convert_pack(std::move(cell.w_ih), format);
+      cell.w_hh = convert_pack(std::move(cell.w_hh), format);
+      if (c.proj_size > 0) cell.w_hr = convert_pack(std::move(cell.w_hr), format);
     }
   if (c.output_size > 0) {
-    m.w_hy = pack_b(m.at(m.off_w_hy), c.output_size, D * hidden_out(c), pw);
+    m.w_hy = convert_pack(pack_b(m.at(m.off_w_hy), c.output_size, D * hidden_out(c), pw), format);
     m.b_hy = padded_bias(m.at(m.off_b_hy), nullptr, c.output_size, pw);
   }
   if (m.training_ready.load()) pack_backward(m);

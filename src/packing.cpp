@@ -3,6 +3,8 @@
 #include <sys/mman.h>
 
 #include <cstdlib>
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <new>
 
@@ -35,6 +37,7 @@ PackedMatrix pack_strided(const float* src, int64_t k, int64_t n, int64_t k_stri
   const int64_t panels = (n + panel_width - 1) / panel_width;
   m.data = aligned_floats(panels * panel_width * k);
   m.bytes = panels * panel_width * k * int64_t{sizeof(float)};
+  m.panel_width = panel_width;
   float* dst = m.data.get();
   for (int64_t p = 0; p < panels; ++p)
     for (int64_t kk = 0; kk < k; ++kk)
@@ -65,6 +68,7 @@ PackedMatrix pack_b_gated(const float* w, int64_t gates, int64_t units, int64_t 
   m.cols = cols;
   m.data = aligned_floats(n * cols);
   m.bytes = n * cols * int64_t{sizeof(float)};
+  m.panel_width = panel_width;
   float* dst = m.data.get();
   // Column j of B is row g * units + u of W (gate g of unit u), or zeros.
   for (int64_t g = 0; g < gates; ++g)
@@ -75,6 +79,80 @@ PackedMatrix pack_b_gated(const float* w, int64_t gates, int64_t units, int64_t 
       for (int64_t kk = 0; kk < cols; ++kk) panel[kk * panel_width] = row[kk];
     }
   return m;
+}
+
+PackedMatrix pack_b_gated_kn(const float* w, int64_t gates, int64_t units, int64_t cols,
+                             int64_t panel_width) {
+  const int64_t hp = round_up(units, panel_width), k = gates * hp;
+  const int64_t panels = (cols + panel_width - 1) / panel_width;
+  PackedMatrix m;
+  m.rows = cols;
+  m.cols = k;
+  m.data = aligned_floats(panels * panel_width * k);
+  m.bytes = panels * panel_width * k * int64_t{sizeof(float)};
+  m.panel_width = panel_width;
+  float* dst = m.data.get();
+  // Row kk of B is row g * units + u of W for the blocked column kk of
+  // (g, u); the padding units' rows stay zero.
+  for (int64_t g = 0; g < gates; ++g)
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t kk = gate_column(g, u, gates, panel_width);
+      const float* row = w + (g * units + u) * cols;
+      for (int64_t p = 0; p < panels; ++p)
+        for (int64_t c = 0; c < panel_width && p * panel_width + c < cols; ++c)
+          dst[(p * k + kk) * panel_width + c] = row[p * panel_width + c];
+    }
+  return m;
+}
+
+namespace {
+uint16_t to_bf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);  // NaN stays NaN
+  bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest, ties to even
+  return static_cast<uint16_t>(bits >> 16);
+}
+}  // namespace
+
+PackedMatrix convert_pack(PackedMatrix f32, int32_t format) {
+  if (format == kernels::kF32) return f32;
+  // Panels of panel_width columns, k rows each: element (kk, j) of panel p
+  // at (p * k + kk) * panel_width + j % panel_width.
+  const int64_t k = f32.cols, total = f32.bytes / int64_t{sizeof(float)};
+  PackedMatrix out;
+  out.rows = f32.rows;
+  out.cols = k;
+  out.panel_width = f32.panel_width;
+  out.format = format;
+  const float* src = f32.data.get();
+  if (format == kernels::kBf16) {
+    out.bytes = total * int64_t{sizeof(uint16_t)};
+    out.data = aligned_floats((out.bytes + 3) / 4);
+    auto* dst = reinterpret_cast<uint16_t*>(out.data.get());
+    for (int64_t i = 0; i < total; ++i) dst[i] = to_bf16(src[i]);
+    return out;
+  }
+  // int8: the columns of B are the rows of every panel; total / k of them.
+  const int64_t columns = k > 0 ? total / k : 0;
+  out.bytes = total;
+  out.data = aligned_floats((out.bytes + 3) / 4);
+  out.scale = aligned_floats(std::max<int64_t>(columns, 1));
+  auto* dst = reinterpret_cast<int8_t*>(out.data.get());
+  const int64_t panel_width = f32.panel_width;
+  for (int64_t j = 0; j < columns; ++j) {
+    const int64_t panel = j / panel_width, c = j % panel_width;
+    auto at = [&](int64_t kk) { return (panel * k + kk) * panel_width + c; };
+    float amax = 0.0f;
+    for (int64_t kk = 0; kk < k; ++kk) amax = std::max(amax, std::fabs(src[at(kk)]));
+    const float scale = amax > 0.0f ? amax / 127.0f : 0.0f;
+    out.scale[j] = scale;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const float q = scale > 0.0f ? std::nearbyint(src[at(kk)] / scale) : 0.0f;
+      dst[at(kk)] = static_cast<int8_t>(std::max(-127.0f, std::min(127.0f, q)));
+    }
+  }
+  return out;
 }
 
 }  // namespace simdrnn

@@ -162,6 +162,9 @@ int64_t spin_us() {
   return us;
 }
 
+Occupancy::Occupancy() { g_busy.fetch_add(1, std::memory_order_acq_rel); }
+Occupancy::~Occupancy() { g_busy.fetch_sub(1, std::memory_order_acq_rel); }
+
 double round_trip_us() { return pool().round_trip_us; }
 
 int64_t workers() { return pool().count.load(std::memory_order_acquire); }

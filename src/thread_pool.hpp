@@ -31,6 +31,17 @@ struct Job {
 // for a futex wake-up). Returns the team size that ran. Thread-safe.
 int64_t run(int64_t want, const Job& job, bool wake);
 
+// Counts the calling thread as one busy core while it lives: a call that
+// runs alone still occupies its core, so threaded calls beside it take
+// fewer workers.
+class Occupancy {
+ public:
+  Occupancy();
+  ~Occupancy();
+  Occupancy(const Occupancy&) = delete;
+  Occupancy& operator=(const Occupancy&) = delete;
+};
+
 // Round trip of a cache line between the caller's core and a worker, in
 // microseconds (measured once, when the first worker starts; 0 before).
 double round_trip_us();
@@ -51,6 +62,7 @@ void fail_thread_creation_for_testing(bool fail);
 template <class Body>
 int64_t run_team(int64_t want, Body&& body, bool wake = true) {
   if (want <= 1) {
+    const threads::Occupancy busy;  // the caller's core counts against the others' teams
     body(int64_t{0}, int64_t{1});
     return 1;
   }

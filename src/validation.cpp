@@ -101,9 +101,12 @@ simdrnn_status check_threads(int32_t n, const char* arg) {
 }
 
 simdrnn_status check_training_model(const Model& m) {
-  if (m.config.cell != SIMDRNN_CELL_RNN)
-    return fail(SIMDRNN_UNSUPPORTED, "model: training a%s model is not available yet (RNN cells only)",
-                m.config.cell == SIMDRNN_CELL_LSTM ? "n LSTM" : " GRU");
+  if (m.config.weight_precision != SIMDRNN_PRECISION_F32)
+    return fail(SIMDRNN_UNSUPPORTED,
+                "model: training needs f32 weights; this model stores them in %s (weight_precision %d): reduced "
+                "precision is for inference",
+                m.config.weight_precision == SIMDRNN_PRECISION_BF16 ? "bf16" : "int8",
+                static_cast<int>(m.config.weight_precision));
   if (m.config.num_layers > kMaxTrainingLayers)
     return fail(SIMDRNN_UNSUPPORTED, "model: training supports num_layers <= %lld, got %lld",
                 static_cast<long long>(kMaxTrainingLayers), static_cast<long long>(m.config.num_layers));

@@ -1,6 +1,9 @@
 # ctest registrations for examples/: each example is built and run as a test.
 #   example_quickstart_cpp  examples/quickstart.cpp (C++ API)
 #   example_quickstart_c    examples/quickstart.c   (C99 API)
+#   example_lstm            examples/lstm.cpp: a 2-layer bidirectional LSTM with a
+#                           projection, lengths, h0/c0, h_n/c_n; a stream checked bit
+#                           for bit against the whole-sequence call (C++ API)
 #   example_torch_ctypes    examples/torch_ctypes.py against libsimdrnn.so, compared
 #                           with torch; skipped (exit 77) when /usr/bin/python3 has no
 #                           torch/numpy, not registered in sanitizer builds.
@@ -12,7 +15,7 @@ add_test(NAME example_quickstart_cpp COMMAND example_quickstart_cpp)
 
 add_executable(example_quickstart_c ${_simdrnn_examples_dir}/quickstart.c)
 target_link_libraries(example_quickstart_c PRIVATE simdrnn)
-# libsimdrnn is C++ (and, when static, needs OpenMP): link with the C++ driver.
+# libsimdrnn is C++ (and, when static, needs its C++ runtime): link with the C++ driver.
 set_target_properties(example_quickstart_c PROPERTIES
   C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF LINKER_LANGUAGE CXX)
 if(UNIX)
@@ -20,7 +23,11 @@ if(UNIX)
 endif()
 add_test(NAME example_quickstart_c COMMAND example_quickstart_c)
 
-set_tests_properties(example_quickstart_cpp example_quickstart_c PROPERTIES
+add_executable(example_lstm ${_simdrnn_examples_dir}/lstm.cpp)
+target_link_libraries(example_lstm PRIVATE simdrnn)
+add_test(NAME example_lstm COMMAND example_lstm)
+
+set_tests_properties(example_quickstart_cpp example_quickstart_c example_lstm PROPERTIES
   TIMEOUT 60 LABELS example)
 
 # A sanitized libsimdrnn.so cannot be loaded into an unsanitized python.

@@ -1,5 +1,5 @@
 // A model is immutable after creation: several native threads running it at
-// once, each with its own buffers (and OpenMP threads inside), get exactly
+// once, each with its own buffers (and pool threads inside), get exactly
 // the results of one thread running alone.
 #include <gtest/gtest.h>
 

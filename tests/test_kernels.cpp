@@ -51,7 +51,7 @@ struct GemmCase {
 
 // Runs one GEMM through `kt` on guarded buffers and checks every written value
 // (and that nothing else was written) against the double reference.
-void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed) {
+void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed, int32_t format = simdrnn::kernels::kF32) {
   SCOPED_TRACE(std::string(kt.name) + " m=" + std::to_string(gc.m) + " k=" + std::to_string(gc.k) +
                " n=" + std::to_string(gc.n) + " acc=" + std::to_string(gc.accumulate) +
                " bias=" + std::to_string(gc.bias) + " act=" + std::to_string(gc.act) +
@@ -62,11 +62,26 @@ void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed) {
   const auto cv = simdrnn_test::random_vector(static_cast<size_t>(gc.m * ldc), seed + 2);
   const auto bv = simdrnn_test::random_vector(static_cast<size_t>(gc.n), seed + 3);
 
-  const simdrnn::PackedMatrix packed = simdrnn::pack_b(w.data(), gc.n, gc.k, pw);
-  const int64_t packed_count = (gc.n + pw - 1) / pw * pw * gc.k;
-  GuardedFloats b(packed_count), a(gc.m * lda - (lda - gc.k)), c(gc.m * ldc - (ldc - gc.n));
-  GuardedFloats bias((gc.n + pw - 1) / pw * pw);
-  std::memcpy(b.data(), packed.data.get(), static_cast<size_t>(packed_count) * sizeof(float));
+  const simdrnn::PackedMatrix packed =
+      simdrnn::convert_pack(simdrnn::pack_b(w.data(), gc.n, gc.k, pw), format);
+  const int64_t padded_n = (gc.n + pw - 1) / pw * pw;
+  GuardedFloats b((packed.bytes + 3) / 4), a(gc.m * lda - (lda - gc.k)), c(gc.m * ldc - (ldc - gc.n));
+  GuardedFloats bias(padded_n), scale(padded_n);
+  std::memcpy(b.data(), packed.data.get(), static_cast<size_t>(packed.bytes));
+  if (packed.scale) std::memcpy(scale.data(), packed.scale.get(), static_cast<size_t>(padded_n) * sizeof(float));
+  // The weights the kernel multiplies by: W itself, or its bf16 / int8 form.
+  auto weight = [&](int64_t j, int64_t kk) -> double {
+    const int64_t at = ((j / pw) * gc.k + kk) * pw + j % pw;
+    if (format == simdrnn::kernels::kBf16) {
+      const uint32_t bits = static_cast<uint32_t>(reinterpret_cast<const uint16_t*>(packed.data.get())[at]) << 16;
+      float f;
+      std::memcpy(&f, &bits, sizeof f);
+      return f;
+    }
+    if (format == simdrnn::kernels::kInt8)
+      return static_cast<double>(packed.scale[j]) * reinterpret_cast<const int8_t*>(packed.data.get())[at];
+    return w[j * gc.k + kk];
+  };
   std::memcpy(a.data(), av.data(), static_cast<size_t>(a.size()) * sizeof(float));
   std::memcpy(c.data(), cv.data(), static_cast<size_t>(c.size()) * sizeof(float));
   for (int64_t j = 0; j < bias.size(); ++j) bias[j] = j < gc.n ? bv[j] : 0.0f;
@@ -77,6 +92,8 @@ void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed) {
   p.a = gc.k ? a.data() : nullptr;
   p.lda = lda;
   p.b = b.data();
+  p.b_format = format;
+  p.b_scale = packed.scale ? scale.data() : nullptr;
   p.n_begin = 0;
   p.n_end = gc.n;
   p.c = c.data();
@@ -86,9 +103,10 @@ void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed) {
   p.activation = gc.act;
   p.clip = gc.clip;
   p.split_k = static_cast<int32_t>(seed % 2);  // the recurrence's split k sum (m == 1)
-  kt.gemm(p);
+  simdrnn::kernels::run_gemm(kt, p);
 
-  EXPECT_TRUE(a.canaries_intact() && b.canaries_intact() && c.canaries_intact() && bias.canaries_intact());
+  EXPECT_TRUE(a.canaries_intact() && b.canaries_intact() && c.canaries_intact() && bias.canaries_intact() &&
+              scale.canaries_intact());
   int failures = 0;
   for (int64_t r = 0; r < gc.m; ++r)
     for (int64_t j = 0; j < ldc && r * ldc + j < c.size(); ++j) {
@@ -99,7 +117,7 @@ void check_gemm(const KernelTable& kt, const GemmCase& gc, uint32_t seed) {
       }
       double acc = 0, mag = 0;
       for (int64_t kk = 0; kk < gc.k; ++kk) {
-        const double t = static_cast<double>(av[r * lda + kk]) * w[j * gc.k + kk];
+        const double t = static_cast<double>(av[r * lda + kk]) * weight(j, kk);
         acc += t;
         mag += std::fabs(t);
       }
@@ -131,6 +149,26 @@ TEST_P(KernelTest, GemmAllTailsPlainProjection) {
     for (int64_t n : kSizes)
       for (int64_t k : {int64_t{1}, int64_t{7}, int64_t{17}, int64_t{64}, int64_t{100}})
         check_gemm(table(), {m, k, n, false, true, simdrnn::kernels::kNone, 0.0f}, seed++);
+}
+
+// bf16 and int8 weights (gemm_bf16, gemm_int8): the same contract against the
+// double product with the weights the kernel holds, every tail; int8's column
+// scale multiplies the finished sum.
+TEST_P(KernelTest, GemmBf16AllTails) {
+  uint32_t seed = 2000;
+  for (int64_t m : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{17}})
+    for (int64_t n : kSizes)
+      for (int64_t k : {int64_t{1}, int64_t{17}, int64_t{100}})
+        check_gemm(table(), {m, k, n, m % 2 == 1, true, simdrnn::kernels::kTanh, 0.0f}, seed++,
+                   simdrnn::kernels::kBf16);
+}
+TEST_P(KernelTest, GemmInt8AllTails) {
+  uint32_t seed = 3000;
+  for (int64_t m : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{17}})
+    for (int64_t n : kSizes)
+      for (int64_t k : {int64_t{1}, int64_t{17}, int64_t{100}})
+        check_gemm(table(), {m, k, n, m % 2 == 1, m > 1, m == 7 ? simdrnn::kernels::kSigmoid : simdrnn::kernels::kNone,
+                             0.0f}, seed++, simdrnn::kernels::kInt8);
 }
 
 // No accumulate, bias, activation or clip: full-width tiles store their sums
@@ -464,11 +502,142 @@ TEST_P(KernelTest, CellStepsAllTails) {
       }
 }
 
+// ---- gated-cell backward steps (kernels.h, CellBackward) vs double formulas ----
+
+enum class CellBackwardKernel { kLstm, kGru, kGruUpdate, kGruReset };
+
+void check_cell_backward(const KernelTable& kt, CellBackwardKernel kernel, int64_t m, int64_t H,
+                         int64_t u_begin, int64_t u_end, bool peephole, bool masked, uint32_t seed) {
+  const int64_t pw = kt.panel_width, hp = (H + pw - 1) / pw * pw;
+  const int64_t G = kernel == CellBackwardKernel::kLstm ? 4 : 3, ldg = G * hp + 3;
+  auto act = simdrnn_test::random_vector(m * ldg, seed, 0.05f, 0.95f);  // activations in (0, 1)
+  const auto rec = simdrnn_test::random_vector(m * ldg, seed + 1, -2.0f, 2.0f);
+  const auto c = simdrnn_test::random_vector(m * H, seed + 2, -2.0f, 2.0f);
+  const auto prev = simdrnn_test::random_vector(m * H, seed + 3, -2.0f, 2.0f);
+  const auto dh = simdrnn_test::random_vector(m * H, seed + 4, -1.0f, 1.0f);
+  const auto dc0 = simdrnn_test::random_vector(m * H, seed + 5, -1.0f, 1.0f);
+  const auto dprev0 = simdrnn_test::random_vector(m * H, seed + 6, -1.0f, 1.0f);
+  const auto peep = simdrnn_test::random_vector(3 * hp, seed + 7, -1.0f, 1.0f);
+  const auto dpeep0 = simdrnn_test::random_vector(3 * hp, seed + 8, -1.0f, 1.0f);
+  std::vector<uint8_t> mask(static_cast<size_t>(m * ldg));
+  for (size_t i = 0; i < mask.size(); ++i) mask[i] = (i * 7 + seed) % 5 != 0;
+  auto col = [&](int64_t g, int64_t u) { return (u / pw * G + g) * pw + u % pw; };
+  GuardedFloats dc(m * H), dprev(m * H), da_x(m * ldg), da_h(m * ldg), da_n(m * H), dpeep(3 * hp);
+  std::memcpy(dc.data(), dc0.data(), dc0.size() * 4);
+  std::memcpy(dprev.data(), dprev0.data(), dprev0.size() * 4);
+  std::memcpy(dpeep.data(), dpeep0.data(), dpeep0.size() * 4);
+  for (int64_t i = 0; i < m * ldg; ++i) da_x[i] = 555.0f, da_h[i] = 555.0f;
+  for (int64_t i = 0; i < m * H; ++i) da_n[i] = 555.0f;
+  simdrnn::kernels::CellBackward p{};
+  p.m = m, p.u_begin = u_begin, p.u_end = u_end, p.dh = dh.data(), p.ld_dh = H;
+  p.gates = act.data(), p.ld_gates = ldg, p.mask = masked ? mask.data() : nullptr, p.ld_mask = ldg;
+  p.rec = rec.data(), p.ld_rec = ldg, p.c = c.data(), p.ld_c = H, p.c_prev = prev.data(), p.ld_c_prev = H;
+  p.dc = dc.data(), p.ld_dc = H, p.h_prev = prev.data(), p.ld_h_prev = H, p.dh_prev = dprev.data(),
+  p.ld_dh_prev = H;
+  p.da_x = da_x.data(), p.ld_da_x = ldg, p.da_h = da_h.data(), p.ld_da_h = ldg, p.da_n = da_n.data(),
+  p.ld_da_n = H;
+  p.peephole = peephole ? peep.data() : nullptr, p.dpeephole = peephole ? dpeep.data() : nullptr, p.hp = hp;
+  switch (kernel) {
+    case CellBackwardKernel::kLstm:
+      kt.lstm_backward(p);
+      break;
+    case CellBackwardKernel::kGru:
+      kt.gru_backward(p);
+      break;
+    case CellBackwardKernel::kGruUpdate:
+      kt.gru_update_backward(p);
+      break;
+    case CellBackwardKernel::kGruReset:
+      kt.gru_reset_backward(p);
+      break;
+  }
+  EXPECT_TRUE(dc.canaries_intact() && dprev.canaries_intact() && da_x.canaries_intact() &&
+              da_n.canaries_intact());
+  int failures = 0;
+  auto expect = [&](float got, double want, const char* what, int64_t r, int64_t u) {
+    const double tol = 4e-6 * (std::fabs(want) + 1.0);
+    if (!(std::fabs(got - want) <= tol) && ++failures < 5)
+      ADD_FAILURE() << kt.name << " " << what << " r=" << r << " u=" << u << " got " << got << " want "
+                    << want;
+  };
+  std::vector<double> dpeep_want(dpeep0.begin(), dpeep0.end());
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t u = u_begin; u < u_end; ++u) {
+      auto a = [&](int64_t g) { return static_cast<double>(act[r * ldg + col(g, u)]); };
+      auto mk = [&](int64_t g) { return masked && !mask[r * ldg + col(g, u)] ? 0.0 : 1.0; };
+      const double d = dh[r * H + u], hp_ = prev[r * H + u];
+      double dx[4] = {}, dhh[4] = {}, dc_out = 0, dprev_out = dprev0[r * H + u];
+      if (kernel == CellBackwardKernel::kLstm) {
+        const double i = a(0), f = a(1), g = a(2), o = a(3), cc = c[r * H + u], tc = std::tanh(cc);
+        const double d_o = d * tc * o * (1 - o) * mk(3);
+        double dcv = dc0[r * H + u] + d * o * (1 - tc * tc) + (peephole ? d_o * peep[2 * hp + u] : 0.0);
+        const double d_i = dcv * g * i * (1 - i) * mk(0), d_f = dcv * hp_ * f * (1 - f) * mk(1);
+        const double d_g = dcv * i * (1 - g * g) * mk(2);
+        dc_out = dcv * f + (peephole ? d_i * peep[u] + d_f * peep[hp + u] : 0.0);
+        if (peephole)
+          dpeep_want[u] += d_i * hp_, dpeep_want[hp + u] += d_f * hp_, dpeep_want[2 * hp + u] += d_o * cc;
+        dx[0] = dhh[0] = d_i, dx[1] = dhh[1] = d_f, dx[2] = dhh[2] = d_g, dx[3] = dhh[3] = d_o;
+      } else if (kernel == CellBackwardKernel::kGru) {
+        const double rg = a(0), z = a(1), n = a(2);
+        const double d_n = d * (1 - z) * (1 - n * n) * mk(2), d_z = d * (hp_ - n) * z * (1 - z) * mk(1);
+        const double d_r = d_n * rec[r * ldg + col(2, u)] * rg * (1 - rg) * mk(0);
+        dprev_out += d * z;
+        dx[0] = dhh[0] = d_r, dx[1] = dhh[1] = d_z, dx[2] = d_n, dhh[2] = d_n * rg;
+      } else if (kernel == CellBackwardKernel::kGruUpdate) {
+        const double z = a(1), n = a(2);
+        const double d_n = d * (1 - z) * (1 - n * n) * mk(2), d_z = d * (hp_ - n) * z * (1 - z) * mk(1);
+        dprev_out += d * z;
+        dx[1] = dhh[1] = d_z, dx[2] = d_n, dhh[2] = 0.0;
+        expect(da_n[r * H + u], d_n, "da_n", r, u);
+      } else {
+        const double rg = a(0), d_r = d * hp_ * rg * (1 - rg) * mk(0);
+        dprev_out += d * rg;
+        dx[0] = dhh[0] = d_r;
+      }
+      const bool full = kernel == CellBackwardKernel::kLstm || kernel == CellBackwardKernel::kGru;
+      for (int64_t g = 0; g < G; ++g) {
+        const bool written = full || (kernel == CellBackwardKernel::kGruUpdate ? g > 0 : g == 0);
+        if (!written) continue;
+        expect(da_x[r * ldg + col(g, u)], dx[g], "da_x", r, u);
+        expect(da_h[r * ldg + col(g, u)], dhh[g], "da_h", r, u);
+      }
+      if (kernel == CellBackwardKernel::kLstm)
+        expect(dc[r * H + u], dc_out, "dc", r, u);
+      else
+        expect(dprev[r * H + u], dprev_out, "dh_prev", r, u);
+    }
+  for (int64_t r = 0; r < m; ++r)  // nothing outside the unit range
+    for (int64_t u = 0; u < H; ++u)
+      if ((u < u_begin || u >= u_end) &&
+          (dc[r * H + u] != dc0[r * H + u] || dprev[r * H + u] != dprev0[r * H + u]) && ++failures < 5)
+        ADD_FAILURE() << kt.name << " wrote outside the unit range at r=" << r << " u=" << u;
+  if (peephole && kernel == CellBackwardKernel::kLstm)
+    for (int64_t k = 0; k < 3 * hp; ++k) expect(dpeep[k], dpeep_want[k], "dpeephole", 0, k);
+  EXPECT_EQ(failures, 0) << "H " << H << " units [" << u_begin << ", " << u_end << ")";
+}
+
+TEST_P(KernelTest, CellBackwardAllTails) {
+  const KernelTable& kt = table();
+  uint32_t seed = 1300;
+  for (CellBackwardKernel kernel : {CellBackwardKernel::kLstm, CellBackwardKernel::kGru,
+                                    CellBackwardKernel::kGruUpdate, CellBackwardKernel::kGruReset})
+    for (int64_t H : kSizes)
+      for (int64_t m : {int64_t{1}, int64_t{3}}) {
+        SCOPED_TRACE("kernel " + std::to_string(static_cast<int>(kernel)) + " H " + std::to_string(H));
+        const bool lstm = kernel == CellBackwardKernel::kLstm;
+        check_cell_backward(kt, kernel, m, H, 0, H, lstm, true, seed++);
+        check_cell_backward(kt, kernel, m, H, 0, H, false, false, seed++);
+        if (H > kt.panel_width) check_cell_backward(kt, kernel, m, H, kt.panel_width, H, lstm, false, seed++);
+      }
+}
+
 // Every kernel of simd/kernel_list.inc has a test above: adding a kernel to
 // the list without adding its name here (next to its test) fails to compile.
-constexpr bool kTested_gemm = true, kTested_lstm_step = true, kTested_gru_step = true,
-               kTested_gru_reset = true, kTested_gru_update = true, kTested_activate = true,
-               kTested_sum_squares = true, kTested_scale = true, kTested_sgd = true, kTested_adam = true;
+constexpr bool kTested_gemm = true, kTested_gemm_bf16 = true, kTested_gemm_int8 = true, kTested_lstm_step = true, kTested_gru_step = true,
+               kTested_gru_reset = true, kTested_gru_update = true, kTested_lstm_backward = true,
+               kTested_gru_backward = true, kTested_gru_update_backward = true,
+               kTested_gru_reset_backward = true, kTested_activate = true, kTested_sum_squares = true,
+               kTested_scale = true, kTested_sgd = true, kTested_adam = true;
 #define SIMDRNN_KERNEL(name) static_assert(kTested_##name, "kernel " #name " has no test");
 #include "simd/kernel_list.inc"
 #undef SIMDRNN_KERNEL

@@ -1,6 +1,6 @@
 // The execute path allocates nothing: every operator new is counted while
 // simdrnn_forward and simdrnn_stream_step run (after a warm-up call that lets
-// the OpenMP runtime start its threads), on every ISA and at 1 and 2 threads.
+// the worker pool start its threads), on every ISA and at 1 and 2 threads.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -235,21 +235,27 @@ SIMDRNN_API simdrnn_status simdrnn_stream_step(simdrnn_stream* stream, int64_t s
 SIMDRNN_API simdrnn_status simdrnn_stream_state(const simdrnn_stream* stream, float* h, float* c);
 
 /* ---- training ------------------------------------------------------------
- * Backpropagation through time. simdrnn_forward_training runs the forward
- * pass and saves what backward needs (every layer's hidden states, and a
- * clip mask when clip > 0) in a caller-owned "reserve" buffer; the matching
+ * Backpropagation through time, for every cell. simdrnn_forward_training
+ * runs the forward pass and saves what backward needs in a caller-owned
+ * "reserve" buffer: every layer's h, and for gated cells the gate
+ * activations, c (LSTM), o*tanh(c) (projection), r*h (GRU with
+ * linear_before_reset 0) or the recurrent products (GRU with 1), plus clip
+ * masks when clip > 0 (simdrnn_training_reserve_size gives its size); the matching
  * simdrnn_backward reads it. The reserve records the model and the call's
  * shape, and backward rejects a reserve that was not filled by a matching
  * forward_training call.
  *
- * Parameters are one flat float vector in PyTorch order: for each layer k and
- * direction (forward, then _reverse): weight_ih_l{k}, weight_hh_l{k}, then
- * bias_ih_l{k}, bias_hh_l{k} if the model has cell biases (it has them, for
- * every cell, iff any bias_ih_* or bias_hh_* tensor was set; unset ones are
- * zero); then weight_hy, and bias_hy iff it was set. Gradients use the same
+ * Parameters are one flat float vector in PyTorch named_parameters() order:
+ * for each layer k and direction (forward, then _reverse): weight_ih_l{k},
+ * weight_hh_l{k}, then bias_ih_l{k}, bias_hh_l{k} if the model has biases (it
+ * has them, for every cell, iff any bias_ih_* or bias_hh_* tensor was set;
+ * unset ones are zero), weight_hr_l{k} with a projection, weight_peephole_l{k}
+ * if the model has peepholes (iff any was set); then weight_hy, and bias_hy
+ * iff it was set. Gradients use the same
  * layout. Training supports num_layers <= 64 (else SIMDRNN_UNSUPPORTED).
- * forward_training keeps its own copy of h0 in the reserve, so an in-place
- * state update (h_n == h0) does not change what backward sees. */
+ * forward_training keeps its own copies of h0 and c0 in the reserve, so an
+ * in-place state update (h_n == h0, c_n == c0) does not change what backward
+ * sees. */
 
 /* Number of floats in the flat parameter vector. */
 SIMDRNN_API simdrnn_status simdrnn_model_num_params(const simdrnn_model* model, int64_t* count);

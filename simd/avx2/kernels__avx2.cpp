@@ -12,7 +12,10 @@ namespace kernels {
 const KernelTable& avx2_table() {
   using Arch = xsimd::fma3<xsimd::avx2>;
   using Gemm = xs::Gemm<Arch, 2, 6>;
-  static const KernelTable table = xs::make_table<Gemm, xs::Cells<Arch, Gemm::kPanel>>("avx2", 1);
+  using GemmBf16 = xs::Gemm<Arch, 2, 6, kBf16>;
+  using GemmInt8 = xs::Gemm<Arch, 2, 6, kInt8>;
+  static const KernelTable table =
+      xs::make_table<Gemm, GemmBf16, GemmInt8, xs::Cells<Arch, Gemm::kPanel>>("avx2", 1);
   return table;
 }
 

@@ -12,7 +12,10 @@ namespace kernels {
 const KernelTable& avx512_table() {
   using Arch = xsimd::avx512bw;
   using Gemm = xs::Gemm<Arch, 4, 6>;
-  static const KernelTable table = xs::make_table<Gemm, xs::Cells<Arch, Gemm::kPanel>>("avx512", 2);
+  using GemmBf16 = xs::Gemm<Arch, 4, 6, kBf16>;
+  using GemmInt8 = xs::Gemm<Arch, 4, 6, kInt8>;
+  static const KernelTable table =
+      xs::make_table<Gemm, GemmBf16, GemmInt8, xs::Cells<Arch, Gemm::kPanel>>("avx512", 2);
   return table;
 }
 

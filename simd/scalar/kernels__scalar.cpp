@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "simd/kernels.h"
 
@@ -51,29 +52,41 @@ inline float finish(float val, const GemmParams& p, int64_t row, int64_t col) {
   return epilogue(val, p.activation, p.clip);
 }
 
-void gemm(const GemmParams& p) {
+// Packed B elements (kernels.h, WeightFormat) as floats.
+float b_element(const float* b, int64_t i) { return b[i]; }
+float b_element(const uint16_t* b, int64_t i) {
+  const uint32_t bits = static_cast<uint32_t>(b[i]) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+float b_element(const int8_t* b, int64_t i) { return static_cast<float>(b[i]); }
+
+template <class BT>
+void gemm_of(const GemmParams& p) {
   for (int64_t r = 0; r < p.m; ++r) {
     float* c = p.c + r * p.ldc;
     for (int64_t col0 = p.n_begin; col0 < p.n_end; col0 += kPanel) {
-      const float* b = p.k > 0 ? p.b + (col0 / kPanel) * p.k * kPanel : nullptr;
+      const BT* b = p.k > 0 ? static_cast<const BT*>(p.b) + (col0 / kPanel) * p.k * kPanel : nullptr;
       float acc[kPanel] = {}, odd[kPanel] = {};
       const int64_t step = p.split_k && p.m == 1 ? 2 : 1;  // same order as the SIMD kernels
       int64_t kk = 0;
       if (step == 2) {
         for (; kk + 1 < p.k; kk += 2)
           for (int64_t w = 0; w < kPanel; ++w) {
-            acc[w] += p.a[p.a_transposed ? kk * p.lda : kk] * b[kk * kPanel + w];
-            odd[w] += p.a[p.a_transposed ? (kk + 1) * p.lda : kk + 1] * b[(kk + 1) * kPanel + w];
+            acc[w] += p.a[p.a_transposed ? kk * p.lda : kk] * b_element(b, kk * kPanel + w);
+            odd[w] += p.a[p.a_transposed ? (kk + 1) * p.lda : kk + 1] * b_element(b, (kk + 1) * kPanel + w);
           }
         for (int64_t w = 0; w < kPanel; ++w) acc[w] += odd[w];
       }
       for (; kk < p.k; ++kk) {
         const float a = p.a_transposed ? p.a[kk * p.lda + r] : p.a[r * p.lda + kk];
-        for (int64_t w = 0; w < kPanel; ++w) acc[w] += a * b[kk * kPanel + w];
+        for (int64_t w = 0; w < kPanel; ++w) acc[w] += a * b_element(b, kk * kPanel + w);
       }
       const int64_t n = std::min(kPanel, p.n_end - col0);
       for (int64_t w = 0; w < n; ++w) {
         float val = acc[w];
+        if (p.b_format == kInt8) val *= p.b_scale[col0 + w];
         if (p.accumulate) val += c[col0 + w];
         if (p.bias) val += p.bias[col0 + w];
         c[col0 + w] = finish(val, p, r, col0 + w);
@@ -82,8 +95,13 @@ void gemm(const GemmParams& p) {
   }
 }
 
+void gemm(const GemmParams& p) { gemm_of<float>(p); }
+void gemm_bf16(const GemmParams& p) { gemm_of<uint16_t>(p); }
+void gemm_int8(const GemmParams& p) { gemm_of<int8_t>(p); }
+
 // ---- gated cells (kernels.h, CellStep): one unit at a time ------------------
 float clamp(float v, float clip) { return clip > 0.0f ? (v > clip ? clip : (v < -clip ? -clip : v)) : v; }
+uint8_t inside(float v, float clip) { return v >= -clip && v <= clip; }
 
 // Calls body(row, u, gate_offset) for every unit; gate g of u is gate_offset + g * kPanel.
 template <int64_t G, class Body>
@@ -109,6 +127,11 @@ void lstm_step(const CellStep& p) {
     const float c = f * c_prev + i * g;
     if (p.peephole) pre_o += p.peephole[2 * p.hp + u] * c;
     const float o = sigmoid(clamp(pre_o, p.clip));
+    if (p.mask && p.clip > 0.0f) {
+      uint8_t* mask = p.mask + r * p.ld_mask + col;
+      mask[0] = inside(pre_i, p.clip), mask[kPanel] = inside(pre_f, p.clip);
+      mask[2 * kPanel] = inside(pre_g, p.clip), mask[3 * kPanel] = inside(pre_o, p.clip);
+    }
     p.c[r * p.ld_c + u] = c;
     p.h[r * p.ld_h + u] = o * std::tanh(c);
     if (p.save_gates) gates[0] = i, gates[kPanel] = f, gates[2 * kPanel] = g, gates[3 * kPanel] = o;
@@ -120,9 +143,16 @@ void gru_step(const CellStep& p) {
     float* gates = p.gates + r * p.ld_gates + col;
     const float* rec = p.rec + r * p.ld_rec + col;
     const float h_prev = p.h_prev[r * p.ld_h_prev + u];
-    const float rg = sigmoid(clamp(gates[0] + rec[0], p.clip));
-    const float z = sigmoid(clamp(gates[kPanel] + rec[kPanel], p.clip));
-    const float n = std::tanh(clamp(gates[2 * kPanel] + rg * rec[2 * kPanel], p.clip));
+    const float pre_r = gates[0] + rec[0], pre_z = gates[kPanel] + rec[kPanel];
+    const float rg = sigmoid(clamp(pre_r, p.clip));
+    const float z = sigmoid(clamp(pre_z, p.clip));
+    const float pre_n = gates[2 * kPanel] + rg * rec[2 * kPanel];
+    const float n = std::tanh(clamp(pre_n, p.clip));
+    if (p.mask && p.clip > 0.0f) {
+      uint8_t* mask = p.mask + r * p.ld_mask + col;
+      mask[0] = inside(pre_r, p.clip), mask[kPanel] = inside(pre_z, p.clip),
+      mask[2 * kPanel] = inside(pre_n, p.clip);
+    }
     p.h[r * p.ld_h + u] = n + z * (h_prev - n);
     if (p.save_gates) gates[0] = rg, gates[kPanel] = z, gates[2 * kPanel] = n;
   });
@@ -132,8 +162,13 @@ void gru_reset(const CellStep& p) {
   for_each_unit<3>(p, [&](int64_t r, int64_t u, int64_t col) {
     float* gates = p.gates + r * p.ld_gates + col;
     const float* rec = p.rec + r * p.ld_rec + col;
-    const float rg = sigmoid(clamp(gates[0] + rec[0], p.clip));
-    const float z = sigmoid(clamp(gates[kPanel] + rec[kPanel], p.clip));
+    const float pre_r = gates[0] + rec[0], pre_z = gates[kPanel] + rec[kPanel];
+    const float rg = sigmoid(clamp(pre_r, p.clip));
+    const float z = sigmoid(clamp(pre_z, p.clip));
+    if (p.mask && p.clip > 0.0f) {
+      uint8_t* mask = p.mask + r * p.ld_mask + col;
+      mask[0] = inside(pre_r, p.clip), mask[kPanel] = inside(pre_z, p.clip);
+    }
     gates[0] = rg, gates[kPanel] = z;
     p.h[r * p.ld_h + u] = rg * p.h_prev[r * p.ld_h_prev + u];
   });
@@ -145,9 +180,92 @@ void gru_update(const CellStep& p) {
     const float* rec = p.rec + r * p.ld_rec + col;
     const float h_prev = p.h_prev[r * p.ld_h_prev + u];
     const float z = gates[kPanel];
-    const float n = std::tanh(clamp(gates[2 * kPanel] + rec[2 * kPanel], p.clip));
+    const float pre_n = gates[2 * kPanel] + rec[2 * kPanel];
+    const float n = std::tanh(clamp(pre_n, p.clip));
+    if (p.mask && p.clip > 0.0f) p.mask[r * p.ld_mask + col + 2 * kPanel] = inside(pre_n, p.clip);
     p.h[r * p.ld_h + u] = n + z * (h_prev - n);
     if (p.save_gates) gates[2 * kPanel] = n;
+  });
+}
+
+// ---- gated cells, backward (kernels.h, CellBackward) -------------------------
+template <int64_t G, class Body>
+void for_each_unit_backward(const CellBackward& p, Body&& body) {
+  for (int64_t r = 0; r < p.m; ++r)
+    for (int64_t u = p.u_begin; u < p.u_end; ++u) body(r, u, (u / kPanel) * G * kPanel + u % kPanel);
+}
+float mask_of(const CellBackward& p, int64_t r, int64_t col) {
+  return p.mask && !p.mask[r * p.ld_mask + col] ? 0.0f : 1.0f;
+}
+
+void lstm_backward(const CellBackward& p) {
+  for_each_unit_backward<4>(p, [&](int64_t r, int64_t u, int64_t col) {
+    const float* gates = p.gates + r * p.ld_gates + col;
+    const float i = gates[0], f = gates[kPanel], g = gates[2 * kPanel], o = gates[3 * kPanel];
+    const float c = p.c[r * p.ld_c + u], c_prev = p.c_prev[r * p.ld_c_prev + u];
+    const float dh = p.dh[r * p.ld_dh + u];
+    float& dc_ref = p.dc[r * p.ld_dc + u];
+    const float tc = std::tanh(c);
+    const float d_o = dh * tc * (o * (1.0f - o) * mask_of(p, r, col + 3 * kPanel));
+    float dc = dh * o * (1.0f - tc * tc) + dc_ref;
+    if (p.peephole) dc += d_o * p.peephole[2 * p.hp + u];
+    const float d_i = dc * g * (i * (1.0f - i) * mask_of(p, r, col));
+    const float d_f = dc * c_prev * (f * (1.0f - f) * mask_of(p, r, col + kPanel));
+    const float d_g = dc * i * ((1.0f - g * g) * mask_of(p, r, col + 2 * kPanel));
+    float dc_prev = dc * f;
+    if (p.peephole) dc_prev += d_i * p.peephole[u] + d_f * p.peephole[p.hp + u];
+    dc_ref = dc_prev;
+    if (p.dpeephole) {
+      p.dpeephole[u] += d_i * c_prev;
+      p.dpeephole[p.hp + u] += d_f * c_prev;
+      p.dpeephole[2 * p.hp + u] += d_o * c;
+    }
+    for (float* da : {p.da_x + r * p.ld_da_x + col, p.da_h + r * p.ld_da_h + col})
+      da[0] = d_i, da[kPanel] = d_f, da[2 * kPanel] = d_g, da[3 * kPanel] = d_o;
+  });
+}
+
+void gru_backward(const CellBackward& p) {
+  for_each_unit_backward<3>(p, [&](int64_t r, int64_t u, int64_t col) {
+    const float* gates = p.gates + r * p.ld_gates + col;
+    const float rg = gates[0], z = gates[kPanel], n = gates[2 * kPanel];
+    const float rec_n = p.rec[r * p.ld_rec + col + 2 * kPanel];
+    const float dh = p.dh[r * p.ld_dh + u], h_prev = p.h_prev[r * p.ld_h_prev + u];
+    const float d_n = dh * (1.0f - z) * ((1.0f - n * n) * mask_of(p, r, col + 2 * kPanel));
+    const float d_z = dh * (h_prev - n) * (z * (1.0f - z) * mask_of(p, r, col + kPanel));
+    const float d_r = d_n * rec_n * (rg * (1.0f - rg) * mask_of(p, r, col));
+    p.dh_prev[r * p.ld_dh_prev + u] += dh * z;
+    float* dx = p.da_x + r * p.ld_da_x + col;
+    float* dhh = p.da_h + r * p.ld_da_h + col;
+    dx[0] = d_r, dx[kPanel] = d_z, dx[2 * kPanel] = d_n;
+    dhh[0] = d_r, dhh[kPanel] = d_z, dhh[2 * kPanel] = d_n * rg;
+  });
+}
+
+void gru_update_backward(const CellBackward& p) {
+  for_each_unit_backward<3>(p, [&](int64_t r, int64_t u, int64_t col) {
+    const float* gates = p.gates + r * p.ld_gates + col;
+    const float z = gates[kPanel], n = gates[2 * kPanel];
+    const float dh = p.dh[r * p.ld_dh + u], h_prev = p.h_prev[r * p.ld_h_prev + u];
+    const float d_n = dh * (1.0f - z) * ((1.0f - n * n) * mask_of(p, r, col + 2 * kPanel));
+    const float d_z = dh * (h_prev - n) * (z * (1.0f - z) * mask_of(p, r, col + kPanel));
+    p.dh_prev[r * p.ld_dh_prev + u] += dh * z;
+    float* dx = p.da_x + r * p.ld_da_x + col;
+    float* dhh = p.da_h + r * p.ld_da_h + col;
+    dx[kPanel] = d_z, dx[2 * kPanel] = d_n;
+    dhh[kPanel] = d_z, dhh[2 * kPanel] = 0.0f;
+    p.da_n[r * p.ld_da_n + u] = d_n;
+  });
+}
+
+void gru_reset_backward(const CellBackward& p) {
+  for_each_unit_backward<3>(p, [&](int64_t r, int64_t u, int64_t col) {
+    const float rg = p.gates[r * p.ld_gates + col];
+    const float d_rh = p.dh[r * p.ld_dh + u], h_prev = p.h_prev[r * p.ld_h_prev + u];
+    const float d_r = d_rh * h_prev * (rg * (1.0f - rg) * mask_of(p, r, col));
+    p.dh_prev[r * p.ld_dh_prev + u] += d_rh * rg;
+    p.da_x[r * p.ld_da_x + col] = d_r;
+    p.da_h[r * p.ld_da_h + col] = d_r;
   });
 }
 
@@ -198,11 +316,17 @@ const KernelTable& scalar_table() {
                                  scalar::kPanel,
                                  1,
                                  &scalar::gemm,
+                                 &scalar::gemm_bf16,
+                                 &scalar::gemm_int8,
                                  &scalar::tune,
                                  &scalar::lstm_step,
                                  &scalar::gru_step,
                                  &scalar::gru_reset,
                                  &scalar::gru_update,
+                                 &scalar::lstm_backward,
+                                 &scalar::gru_backward,
+                                 &scalar::gru_update_backward,
+                                 &scalar::gru_reset_backward,
                                  &scalar::activate,
                                  &scalar::sum_squares,
                                  &scalar::scale,
