@@ -1,6 +1,6 @@
 // The training execute path of LSTM and GRU models allocates nothing: every operator new is
 // counted while simdrnn_forward_training, simdrnn_backward and a truncated-BPTT session chunk run
-// (after the sizing calls, session creation and a warm-up round that lets the OpenMP runtime start
+// (after the sizing calls, session creation and a warm-up round that lets the worker pool start
 // its threads), on every ISA, at 1 and 2 threads, for an LSTM with peepholes and projection, a
 // plain LSTM and both GRUs, one- and two-layer (bidirectional) with lengths and the output layer.
 // (test_no_alloc.cpp does the same for inference and Elman training.)

@@ -5,12 +5,12 @@
 // variant, over layers, directions (oneDNN's right-to-left is simdrnn on the time-reversed
 // sequence), batch, steps, initial states and biases.
 //
-//   ReferenceMatchesOnednn (passes without the engine): the double reference backward and oneDNN
-//     agree within the float tolerance derived from the reference's magnitudes: this vets both the
-//     reference (an independent implementation of the same formulas, gate orders and bias split)
-//     and the tolerance.
-//   SimdrnnMatchesOnednn: simdrnn_backward on every ISA, 1 and 2 threads (bit-identical), against
-//     oneDNN (twice the tolerance: both are float) and against the reference.
+// Each case is one test (so that oneDNN's primitives are built once per process):
+//   first the double reference backward and oneDNN agree within the float tolerance derived from
+//     the reference's magnitudes: this vets both the reference (an independent implementation of
+//     the same formulas, gate orders and bias split) and the tolerance;
+//   then simdrnn_backward on every ISA, 1 and 2 threads (bit-identical), against oneDNN (twice the
+//     tolerance: both are float) and against the reference.
 //
 // Compared: dx, dh0, dc0, every cell's dW_ih, dW_hh, dW_hr, the peepholes and both bias gradients
 // (oneDNN has one bias per gate, so its gradient is compared with simdrnn's d/db_ih and d/db_hh;
@@ -174,24 +174,20 @@ FloatGrads run_onednn(const GatedProblem& p, BaselineDirection direction, std::s
 
 class GatedOnednnBackward : public ::testing::TestWithParam<OnednnCase> {};
 
-TEST_P(GatedOnednnBackward, ReferenceMatchesOnednn) {
+// The reference against oneDNN, then simdrnn against oneDNN, elementwise within twice the tolerance
+// (both are float computations within one tolerance of the exact result), and against the
+// reference. (As two tests per case, 300 processes each built oneDNN's primitives again.)
+TEST_P(GatedOnednnBackward, ReferenceOnednnAndSimdrnnAgree) {
   const OnednnCase& oc = GetParam();
   const GatedProblem p = make_gated_problem(oc.train_case(), oc.seed());
   std::string impl;
   const FloatGrads onednn = run_onednn(p, oc.direction, &impl);
-  const GatedExpected want = expected_from_reference(p);
-  const GradCheck check = compare_all(p, want, onednn, gated_grad_rel(p));
-  EXPECT_TRUE(check.ok()) << check.message << " (oneDNN " << impl << ")";
-  std::printf("  %s: max |oneDNN - reference| / tolerance = %.3g\n", oc.name().c_str(), check.max_ratio);
-}
-
-// simdrnn against oneDNN, elementwise within twice the tolerance (both are float computations
-// within one tolerance of the exact result), and against the reference.
-TEST_P(GatedOnednnBackward, SimdrnnMatchesOnednn) {
-  const OnednnCase& oc = GetParam();
-  const GatedProblem p = make_gated_problem(oc.train_case(), oc.seed());
-  const FloatGrads onednn = run_onednn(p, oc.direction, nullptr);
   const GatedExpected exact = expected_from_reference(p);
+  const GradCheck reference_check = compare_all(p, exact, onednn, gated_grad_rel(p));
+  EXPECT_TRUE(reference_check.ok()) << "oneDNN vs reference: " << reference_check.message << " (oneDNN "
+                                    << impl << ")";
+  std::printf("  %s: max |oneDNN - reference| / tolerance = %.3g\n", oc.name().c_str(),
+              reference_check.max_ratio);
   GatedExpected around_onednn = exact;
   for (auto [part, values] :
        {std::make_pair(&around_onednn.params, &onednn.grads), std::make_pair(&around_onednn.dx, &onednn.dx),

@@ -1,6 +1,6 @@
 // The double reference backward of LSTM and GRU cells (reference_backward_flat) against central
-// finite differences of the double forward (reference_forward_flat), before the library trains
-// gated cells: every cell variant (LSTM plain, peepholes, projection, both; GRU with
+// finite differences of the double forward (reference_forward_flat), independently of the
+// library: every cell variant (LSTM plain, peepholes, projection, both; GRU with
 // linear_before_reset 1 and 0), clip, 1 and 2 layers, both directions, both layouts, lengths,
 // h0 / c0 given or not, every incoming gradient (dy, dout, dh_n, dc_n) present or not, biases
 // present, absent or partial, the output layer with and without bias_hy. Every parameter, x, h0

@@ -5,8 +5,7 @@
 // For every rejected call we check (a) the status, (b) that simdrnn_last_error() names the
 // offending argument (the message is primed with an unrelated error first, so a stale message
 // cannot pass), and (c) that every output still holds the sentinel it was filled with and the
-// reserve the bytes it held. These fail until the engine trains gated cells, except where the
-// check comes before the cell's (dc_n / dc0 on an Elman model).
+// reserve the bytes it held.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -198,8 +197,7 @@ TEST(GatedTrainingValid, ForwardTrainingThenBackward) {
 
 // ---- the cell state's arguments -----------------------------------------------------------------------
 
-// dc_n and dc0 must be NULL for cells without a cell state: GRU (both variants) and Elman. The
-// Elman case is checked now (it trains today); the GRU's once gated cells train.
+// dc_n and dc0 must be NULL for cells without a cell state: GRU (both variants) and Elman.
 TEST(GatedTrainingErrors, CellStateGradientsOnCellsWithout) {
   for (const CellVariant* variant : {&variant_named("gru"), &variant_named("gru_reset_first"), &kElman}) {
     SCOPED_TRACE(variant->name);
