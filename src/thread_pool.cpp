@@ -86,16 +86,30 @@ void* worker_main(void* arg) {
 }
 
 // One job on worker 1 that bounces a counter with the caller: the cost of
-// one cache-line round trip between two of the pool's threads.
+// one cache-line round trip between two of the pool's threads. Both sides
+// spin, so when the cores are shared with other processes every round can
+// wait out a scheduler time slice (on a loaded 2-core machine a first
+// 2-thread call took seconds, up to 55 s, instead of 0.1 ms); past
+// `deadline` both sides stop and the rounds done so far are the measurement.
 struct PingPong {
   std::atomic<int64_t> ball{0};
+  std::atomic<bool> stop{false};
+  std::chrono::steady_clock::time_point deadline;
   static constexpr int64_t kRounds = 2000;
+  static constexpr std::chrono::milliseconds kMaxTime{5};  // 2000 rounds take 0.2 to 1 ms
   static void run(void* ctx, int64_t tid, int64_t) {
-    auto& b = static_cast<PingPong*>(ctx)->ball;
+    auto& pp = *static_cast<PingPong*>(ctx);
     for (int64_t i = 0; i < kRounds; ++i) {
       const int64_t mine = 2 * i + tid;  // caller serves even values, the worker odd ones
-      while (b.load(std::memory_order_acquire) != mine) __builtin_ia32_pause();
-      b.store(mine + 1, std::memory_order_release);
+      for (uint32_t k = 1; pp.ball.load(std::memory_order_acquire) != mine; ++k) {
+        __builtin_ia32_pause();
+        if ((k & 255) == 0 &&
+            (pp.stop.load(std::memory_order_relaxed) || std::chrono::steady_clock::now() > pp.deadline)) {
+          pp.stop.store(true, std::memory_order_relaxed);
+          return;
+        }
+      }
+      pp.ball.store(mine + 1, std::memory_order_release);
     }
   }
 };
@@ -197,6 +211,7 @@ int64_t run(int64_t want, const Job& job, bool wake) {
         w.tid = 1, w.team = 2;
         const uint32_t seq = w.posted.load(std::memory_order_relaxed) + 1;
         const auto t0 = std::chrono::steady_clock::now();
+        pp.deadline = t0 + PingPong::kMaxTime;
         w.posted.store(seq, std::memory_order_seq_cst);
         if (w.asleep.load(std::memory_order_seq_cst)) futex_wake_all(w.posted);
         PingPong::run(&pp, 0, 2);
@@ -204,7 +219,7 @@ int64_t run(int64_t want, const Job& job, bool wake) {
             w.finished, [&](uint32_t v) { return v == seq; }, &w.waited);
         const double us =
             std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
-        p.round_trip_us = us / PingPong::kRounds;
+        p.round_trip_us = us / static_cast<double>(std::max<int64_t>(1, pp.ball.load() / 2));
         w.claimed.store(false, std::memory_order_release);
       }
     }

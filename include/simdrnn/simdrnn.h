@@ -261,8 +261,13 @@ SIMDRNN_API simdrnn_status simdrnn_stream_state(const simdrnn_stream* stream, fl
  * has them, for every cell, iff any bias_ih_* or bias_hh_* tensor was set;
  * unset ones are zero), weight_hr_l{k} with a projection, weight_peephole_l{k}
  * if the model has peepholes (iff any was set); then weight_hy, and bias_hy
- * iff it was set. Gradients use the same
- * layout. Training supports num_layers <= 64 (else SIMDRNN_UNSUPPORTED).
+ * iff it was set. Gradients use the same layout. Without peepholes this is
+ * the order of the equivalent torch.nn.RNN / LSTM / GRU's parameters
+ * (followed by a torch.nn.Linear's weight and bias for the output layer), so
+ * the optimiser helpers below, run on the flat vectors, take the steps a
+ * PyTorch optimiser takes on that model; PyTorch has no peepholes, so a model
+ * with them has no such counterpart. Training supports num_layers <= 64 and
+ * f32 weights (else SIMDRNN_UNSUPPORTED).
  * forward_training keeps its own copies of h0 and c0 in the reserve, so an
  * in-place state update (h_n == h0, c_n == c0) does not change what backward
  * sees. */
@@ -293,11 +298,14 @@ SIMDRNN_API simdrnn_status simdrnn_forward_training(const simdrnn_model* model,
                                                     size_t reserve_size);
 
 typedef struct simdrnn_backward_args {
-  const simdrnn_forward_args* forward; /* the forward_training call's args, unchanged
-                                          (x, h0, seq_lens must hold the same data;
-                                          whether h0 and seq_lens are given and the
-                                          lengths themselves are checked against the
-                                          reserve, x is not) */
+  const simdrnn_forward_args* forward; /* the forward_training call's args: seq_len,
+                                          batch, layout, whether h0, c0 and seq_lens
+                                          are given, and the lengths themselves must
+                                          match the reserve (checked); x must hold
+                                          the same data (read again, not checked);
+                                          h0's and c0's values are the reserve's
+                                          copies (they may since have been
+                                          overwritten, as by h_n == h0) */
   const void* reserve;                 /* filled by that forward_training call */
   size_t reserve_size;
   const float* dy;    /* [T, N, D*H_out] (forward layout): dLoss/dy; NULL: zero */

@@ -406,6 +406,69 @@ constexpr int kGruTorchGate[3] = {1, 0, 2};
 
 }  // namespace
 
+// User-layout copies of layers [first_layer, first_layer + layers) of a gated model, in oneDNN's
+// gate order: ldigo weights, ldgo bias (lbr_gru: 4 gates, b_hn apart) and peepholes (zeros for
+// cells without when `peephole`; empty otherwise), ldio projection (empty without).
+struct GatedUserWeights {
+  std::vector<float> layer, iter, bias, peephole, projection;
+};
+
+GatedUserWeights gated_user_weights(const simdrnn_config& config, const BaselineWeights& weights,
+                                    int64_t first_layer, int64_t layers, int64_t D, bool peephole) {
+  const int64_t slc = layer_input(config, first_layer);
+  const int64_t G = config_gates(config), H = config.hidden_size, H_out = config_hidden_out(config);
+  const bool lstm = config.cell == SIMDRNN_CELL_LSTM;
+  const bool lbr = config.cell == SIMDRNN_CELL_GRU && config.gru_linear_before_reset == 1;
+  const int64_t bias_gates = lbr ? 4 : G;
+  const int64_t P = config.proj_size;
+  const int* torch_gate = lstm ? kLstmTorchGate : kGruTorchGate;
+  GatedUserWeights user;
+  std::vector<float>& wl = user.layer;
+  std::vector<float>& wi = user.iter;
+  std::vector<float>& bias = user.bias;
+  std::vector<float>& peep = user.peephole;
+  std::vector<float>& proj = user.projection;
+  wl.resize(static_cast<size_t>(layers * D * slc * G * H));
+  wi.resize(static_cast<size_t>(layers * D * H_out * G * H));
+  bias.assign(static_cast<size_t>(layers * D * bias_gates * H), 0.0f);
+  peep.assign(peephole ? static_cast<size_t>(layers * D * 3 * H) : 0u, 0.0f);
+  proj.resize(static_cast<size_t>(layers * D * H * P));
+  for (int64_t l = 0; l < layers; ++l) {
+    for (int64_t d = 0; d < D; ++d) {
+      const int64_t ld = l * D + d;
+      const BaselineCell& cell = weights.cells[static_cast<size_t>((first_layer + l) * D + d)];
+      auto b_at = [&](const std::vector<float>& b, int64_t row) {
+        return b.empty() ? 0.0f : b[static_cast<size_t>(row)];
+      };
+      for (int64_t g = 0; g < G; ++g) {
+        const int64_t tg = torch_gate[g];
+        for (int64_t h = 0; h < H; ++h) {
+          const int64_t row = tg * H + h;  // row of the PyTorch [G*H, in] matrices
+          for (int64_t i = 0; i < slc; ++i)
+            wl[static_cast<size_t>(((ld * slc + i) * G + g) * H + h)] =
+                cell.w_ih[static_cast<size_t>(row * slc + i)];
+          for (int64_t i = 0; i < H_out; ++i)
+            wi[static_cast<size_t>(((ld * H_out + i) * G + g) * H + h)] =
+                cell.w_hh[static_cast<size_t>(row * H_out + i)];
+          // lbr_gru's o gate takes b_in alone; b_hn goes to the 4th gate u' below.
+          const bool hidden_bias_apart = lbr && tg == 2;
+          bias[static_cast<size_t>((ld * bias_gates + g) * H + h)] =
+              b_at(cell.b_ih, row) + (hidden_bias_apart ? 0.0f : b_at(cell.b_hh, row));
+        }
+      }
+      if (lbr)
+        for (int64_t h = 0; h < H; ++h)
+          bias[static_cast<size_t>((ld * bias_gates + 3) * H + h)] = b_at(cell.b_hh, 2 * H + h);
+      if (peephole && !cell.peephole.empty())
+        std::copy(cell.peephole.begin(), cell.peephole.end(), peep.begin() + ld * 3 * H);
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t h = 0; h < H; ++h)
+          proj[static_cast<size_t>((ld * H + h) * P + p)] = cell.w_hr[static_cast<size_t>(p * H + h)];
+    }
+  }
+  return user;
+}
+
 struct OnednnGatedRnn::Impl {
   // One primitive covering layers [first_layer, first_layer + layers).
   struct Stage {
@@ -441,7 +504,6 @@ void OnednnGatedRnn::Impl::add_stage(int64_t first_layer, int64_t layers, const 
   const int64_t G = config_gates(config);
   const int64_t bias_gates = lbr ? 4 : G;  // lbr_gru keeps b_hn apart as a 4th bias gate
   const int64_t P = config.proj_size;
-  const int* torch_gate = lstm ? kLstmTorchGate : kGruTorchGate;
 
   const dnnl::memory::desc src_layer_md({T, N, slc}, dt::f32, tag::tnc);
   const dnnl::memory::desc iter_md({layers, D, N, H_out}, dt::f32, tag::ldnc);
@@ -489,45 +551,12 @@ void OnednnGatedRnn::Impl::add_stage(int64_t first_layer, int64_t layers, const 
   stage.impl_info = pd.impl_info_str();
   auto md = [&](int arg) { return pd.query_md(dnnl::query::exec_arg_md, arg); };
 
-  // User-layout copies: ldigo weights, ldgo bias and peepholes, ldio projection.
-  std::vector<float> wl(static_cast<size_t>(layers * D * slc * G * H));
-  std::vector<float> wi(static_cast<size_t>(layers * D * H_out * G * H));
-  std::vector<float> bias(static_cast<size_t>(layers * D * bias_gates * H), 0.0f);
-  std::vector<float> peep(peephole ? static_cast<size_t>(layers * D * 3 * H) : 0u, 0.0f);
-  std::vector<float> proj(static_cast<size_t>(layers * D * H * P));
-  for (int64_t l = 0; l < layers; ++l) {
-    for (int64_t d = 0; d < D; ++d) {
-      const int64_t ld = l * D + d;
-      const BaselineCell& cell = weights.cells[static_cast<size_t>((first_layer + l) * D + d)];
-      auto b_at = [&](const std::vector<float>& b, int64_t row) {
-        return b.empty() ? 0.0f : b[static_cast<size_t>(row)];
-      };
-      for (int64_t g = 0; g < G; ++g) {
-        const int64_t tg = torch_gate[g];
-        for (int64_t h = 0; h < H; ++h) {
-          const int64_t row = tg * H + h;  // row of the PyTorch [G*H, in] matrices
-          for (int64_t i = 0; i < slc; ++i)
-            wl[static_cast<size_t>(((ld * slc + i) * G + g) * H + h)] =
-                cell.w_ih[static_cast<size_t>(row * slc + i)];
-          for (int64_t i = 0; i < H_out; ++i)
-            wi[static_cast<size_t>(((ld * H_out + i) * G + g) * H + h)] =
-                cell.w_hh[static_cast<size_t>(row * H_out + i)];
-          // lbr_gru's o gate takes b_in alone; b_hn goes to the 4th gate u' below.
-          const bool hidden_bias_apart = lbr && tg == 2;
-          bias[static_cast<size_t>((ld * bias_gates + g) * H + h)] =
-              b_at(cell.b_ih, row) + (hidden_bias_apart ? 0.0f : b_at(cell.b_hh, row));
-        }
-      }
-      if (lbr)
-        for (int64_t h = 0; h < H; ++h)
-          bias[static_cast<size_t>((ld * bias_gates + 3) * H + h)] = b_at(cell.b_hh, 2 * H + h);
-      if (peephole && !cell.peephole.empty())
-        std::copy(cell.peephole.begin(), cell.peephole.end(), peep.begin() + ld * 3 * H);
-      for (int64_t p = 0; p < P; ++p)
-        for (int64_t h = 0; h < H; ++h)
-          proj[static_cast<size_t>((ld * H + h) * P + p)] = cell.w_hr[static_cast<size_t>(p * H + h)];
-    }
-  }
+  GatedUserWeights user = gated_user_weights(config, weights, first_layer, layers, D, peephole);
+  std::vector<float>& wl = user.layer;
+  std::vector<float>& wi = user.iter;
+  std::vector<float>& bias = user.bias;
+  std::vector<float>& peep = user.peephole;
+  std::vector<float>& proj = user.projection;
   // Each user buffer reordered into the primitive's own format.
   auto owned = [&](int arg, const dnnl::memory::desc& user_md, std::vector<float>& data) {
     dnnl::memory user(user_md, engine, data.data());
@@ -1060,6 +1089,384 @@ void OnednnRnnTraining::backward(const float* diff_y, const float* diff_h_n, flo
 bool OnednnRnnTraining::single_primitive() const { return impl_ != nullptr && impl_->stages.size() == 1; }
 
 std::string OnednnRnnTraining::impl_info() const {
+  std::string info;
+  if (impl_ == nullptr) return info;
+  for (const Impl::Stage& s : impl_->stages) {
+    if (!info.empty()) info += ",";
+    info += s.impl_info;
+  }
+  return info;
+}
+
+}  // namespace simdrnn_test
+
+// ---- OnednnGatedRnnTraining ----------------------------------------------------
+
+namespace simdrnn_test {
+
+struct OnednnGatedRnnTraining::Impl {
+  // One forward_training / backward primitive pair covering [first_layer, first_layer + layers).
+  struct Stage {
+    int64_t first_layer = 0, layers = 1, slc = 0;
+    dnnl::primitive fwd, bwd;
+    // src_layer and diff_dst_layer are handles onto other buffers (set in setup() and per call);
+    // everything else is owned.
+    dnnl::memory src_layer, src_iter, src_iter_c, dst_layer, dst_iter, dst_iter_c, workspace;
+    dnnl::memory diff_src_layer, diff_src_iter, diff_src_iter_c, diff_dst_layer, diff_dst_iter,
+        diff_dst_iter_c;
+    dnnl::memory fwd_scratchpad, bwd_scratchpad;
+    // Diff weights in the backward pd's formats, their user-layout (ldigo / ldgo / ldio) copies and
+    // the reorders between them: layer, iter, bias, peephole, projection (the last two when present).
+    std::vector<dnnl::memory> diff_weights, diff_weights_user;
+    std::vector<dnnl::reorder> diff_reorders;
+    std::unordered_map<int, dnnl::memory> fwd_args, bwd_args;
+    std::string impl_info;
+  };
+
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  simdrnn_config config{};
+  BaselineDirection direction = BaselineDirection::kLeft2Right;
+  int64_t T = 0, N = 0, D = 1, H = 0, H_out = 0, L = 0, I = 0, G = 1, P = 0;
+  bool lstm = false, lbr = false, peephole = false;
+  int threads = 1;
+  std::vector<Stage> stages;
+  std::vector<float> x_copy;
+  bool forwarded = false;
+
+  void add_stage(int64_t first_layer, int64_t layers, const BaselineWeights& weights);
+};
+
+void OnednnGatedRnnTraining::Impl::add_stage(int64_t first_layer, int64_t layers,
+                                             const BaselineWeights& weights) {
+  const int64_t slc = layer_input(config, first_layer);
+  const int64_t bias_gates = lbr ? 4 : G;
+  const dnnl::memory::desc src_layer_md({T, N, slc}, dt::f32, tag::tnc);
+  const dnnl::memory::desc iter_md({layers, D, N, H_out}, dt::f32, tag::ldnc);
+  const dnnl::memory::desc iter_c_md =
+      lstm ? dnnl::memory::desc({layers, D, N, H}, dt::f32, tag::ldnc) : dnnl::memory::desc();
+  const dnnl::memory::desc wl_any({layers, D, slc, G, H}, dt::f32, tag::any);
+  const dnnl::memory::desc wi_any({layers, D, H_out, G, H}, dt::f32, tag::any);
+  const dnnl::memory::desc peephole_md =
+      peephole ? dnnl::memory::desc({layers, D, 3, H}, dt::f32, tag::ldgo) : dnnl::memory::desc();
+  const dnnl::memory::desc projection_any =
+      P > 0 ? dnnl::memory::desc({layers, D, H, P}, dt::f32, tag::any) : dnnl::memory::desc();
+  const dnnl::memory::desc bias_md({layers, D, bias_gates, H}, dt::f32, tag::ldgo);
+  const dnnl::memory::desc dst_layer_md({T, N, D * H_out}, dt::f32, tag::tnc);
+  const dnnl::rnn_direction dir = onednn_direction(direction);
+  const dnnl::prop_kind fwd_prop = dnnl::prop_kind::forward_training, bwd_prop = dnnl::prop_kind::backward;
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+
+  Stage s;
+  s.first_layer = first_layer;
+  s.layers = layers;
+  s.slc = slc;
+  dnnl::primitive_desc fwd_pd, bwd_pd;
+  if (lstm) {
+    const dnnl::lstm_forward::desc fd(fwd_prop, dir, src_layer_md, iter_md, iter_c_md, wl_any, wi_any,
+                                      peephole_md, projection_any, bias_md, dst_layer_md, iter_md, iter_c_md);
+    const dnnl::lstm_forward::primitive_desc f(fd, attr, engine);
+    const dnnl::lstm_backward::desc bd(bwd_prop, dir, src_layer_md, iter_md, iter_c_md, wl_any, wi_any,
+                                       peephole_md, projection_any, bias_md, dst_layer_md, iter_md, iter_c_md,
+                                       src_layer_md, iter_md, iter_c_md, wl_any, wi_any, peephole_md,
+                                       projection_any, bias_md, dst_layer_md, iter_md, iter_c_md);
+    const dnnl::lstm_backward::primitive_desc b(bd, attr, engine, f);
+    s.fwd = dnnl::lstm_forward(f);
+    s.bwd = dnnl::lstm_backward(b);
+    fwd_pd = f;
+    bwd_pd = b;
+  } else if (lbr) {
+    const dnnl::lbr_gru_forward::desc fd(fwd_prop, dir, src_layer_md, iter_md, wl_any, wi_any, bias_md,
+                                         dst_layer_md, iter_md);
+    const dnnl::lbr_gru_forward::primitive_desc f(fd, attr, engine);
+    const dnnl::lbr_gru_backward::desc bd(bwd_prop, dir, src_layer_md, iter_md, wl_any, wi_any, bias_md,
+                                          dst_layer_md, iter_md, src_layer_md, iter_md, wl_any, wi_any,
+                                          bias_md, dst_layer_md, iter_md);
+    const dnnl::lbr_gru_backward::primitive_desc b(bd, attr, engine, f);
+    s.fwd = dnnl::lbr_gru_forward(f);
+    s.bwd = dnnl::lbr_gru_backward(b);
+    fwd_pd = f;
+    bwd_pd = b;
+  } else {
+    const dnnl::gru_forward::desc fd(fwd_prop, dir, src_layer_md, iter_md, wl_any, wi_any, bias_md,
+                                     dst_layer_md, iter_md);
+    const dnnl::gru_forward::primitive_desc f(fd, attr, engine);
+    const dnnl::gru_backward::desc bd(bwd_prop, dir, src_layer_md, iter_md, wl_any, wi_any, bias_md,
+                                      dst_layer_md, iter_md, src_layer_md, iter_md, wl_any, wi_any, bias_md,
+                                      dst_layer_md, iter_md);
+    const dnnl::gru_backward::primitive_desc b(bd, attr, engine, f);
+    s.fwd = dnnl::gru_forward(f);
+    s.bwd = dnnl::gru_backward(b);
+    fwd_pd = f;
+    bwd_pd = b;
+  }
+  s.impl_info = std::string("fwd:") + fwd_pd.impl_info_str() + " bwd:" + bwd_pd.impl_info_str();
+  auto fwd_md = [&](int arg) { return fwd_pd.query_md(dnnl::query::exec_arg_md, arg); };
+  auto bwd_md = [&](int arg) { return bwd_pd.query_md(dnnl::query::exec_arg_md, arg); };
+
+  // Weights: user layout, then reordered into each pd's own format.
+  GatedUserWeights user = gated_user_weights(config, weights, first_layer, layers, D, peephole);
+  const dnnl::memory::desc wl_user_md({layers, D, slc, G, H}, dt::f32, tag::ldigo);
+  const dnnl::memory::desc wi_user_md({layers, D, H_out, G, H}, dt::f32, tag::ldigo);
+  const dnnl::memory::desc proj_user_md =
+      P > 0 ? dnnl::memory::desc({layers, D, H, P}, dt::f32, tag::ldio) : dnnl::memory::desc();
+  auto reordered = [&](const dnnl::memory::desc& mine_md, const dnnl::memory::desc& user_md,
+                       std::vector<float>& data) {
+    dnnl::memory from(user_md, engine, data.data());
+    dnnl::memory mine(mine_md, engine);
+    dnnl::reorder(from, mine).execute(stream, from, mine);
+    return mine;
+  };
+  struct WeightArg {
+    int arg, diff_arg;
+    dnnl::memory::desc user_md;
+    std::vector<float>* data;
+  };
+  std::vector<WeightArg> weight_args = {
+      {DNNL_ARG_WEIGHTS_LAYER, DNNL_ARG_DIFF_WEIGHTS_LAYER, wl_user_md, &user.layer},
+      {DNNL_ARG_WEIGHTS_ITER, DNNL_ARG_DIFF_WEIGHTS_ITER, wi_user_md, &user.iter},
+      {DNNL_ARG_BIAS, DNNL_ARG_DIFF_BIAS, bias_md, &user.bias}};
+  if (peephole)
+    weight_args.push_back(
+        {DNNL_ARG_WEIGHTS_PEEPHOLE, DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE, peephole_md, &user.peephole});
+  if (P > 0)
+    weight_args.push_back(
+        {DNNL_ARG_WEIGHTS_PROJECTION, DNNL_ARG_DIFF_WEIGHTS_PROJECTION, proj_user_md, &user.projection});
+  for (WeightArg& w : weight_args) {
+    s.fwd_args.emplace(w.arg, reordered(fwd_md(w.arg), w.user_md, *w.data));
+    s.bwd_args.emplace(w.arg, reordered(bwd_md(w.arg), w.user_md, *w.data));
+    dnnl::memory diff(bwd_md(w.diff_arg), engine);
+    dnnl::memory diff_user(w.user_md, engine);
+    s.diff_reorders.push_back(dnnl::reorder(diff, diff_user));
+    s.diff_weights.push_back(diff);
+    s.diff_weights_user.push_back(diff_user);
+    s.bwd_args.emplace(w.diff_arg, diff);
+  }
+  stream.wait();
+
+  s.src_layer = dnnl::memory(fwd_md(DNNL_ARG_SRC_LAYER), engine, DNNL_MEMORY_NONE);
+  s.src_iter = dnnl::memory(fwd_md(DNNL_ARG_SRC_ITER), engine);
+  s.dst_layer = dnnl::memory(fwd_md(DNNL_ARG_DST_LAYER), engine);
+  s.dst_iter = dnnl::memory(fwd_md(DNNL_ARG_DST_ITER), engine);
+  s.workspace = dnnl::memory(fwd_md(DNNL_ARG_WORKSPACE), engine);
+  s.fwd_scratchpad = dnnl::memory(fwd_pd.scratchpad_desc(), engine);
+  s.bwd_scratchpad = dnnl::memory(bwd_pd.scratchpad_desc(), engine);
+  s.diff_src_layer = dnnl::memory(bwd_md(DNNL_ARG_DIFF_SRC_LAYER), engine);
+  s.diff_src_iter = dnnl::memory(bwd_md(DNNL_ARG_DIFF_SRC_ITER), engine);
+  s.diff_dst_layer = dnnl::memory(bwd_md(DNNL_ARG_DIFF_DST_LAYER), engine, DNNL_MEMORY_NONE);
+  s.diff_dst_iter = dnnl::memory(bwd_md(DNNL_ARG_DIFF_DST_ITER), engine);
+  const std::pair<int, dnnl::memory*> shared[] = {{DNNL_ARG_SRC_LAYER, &s.src_layer},
+                                                  {DNNL_ARG_SRC_ITER, &s.src_iter},
+                                                  {DNNL_ARG_DST_LAYER, &s.dst_layer},
+                                                  {DNNL_ARG_DST_ITER, &s.dst_iter},
+                                                  {DNNL_ARG_WORKSPACE, &s.workspace}};
+  for (const auto& [arg, mem] : shared) {
+    s.fwd_args.emplace(arg, *mem);
+    s.bwd_args.emplace(arg, *mem);
+  }
+  s.fwd_args.emplace(DNNL_ARG_SCRATCHPAD, s.fwd_scratchpad);
+  s.bwd_args.emplace(DNNL_ARG_SCRATCHPAD, s.bwd_scratchpad);
+  s.bwd_args.emplace(DNNL_ARG_DIFF_SRC_LAYER, s.diff_src_layer);
+  s.bwd_args.emplace(DNNL_ARG_DIFF_SRC_ITER, s.diff_src_iter);
+  s.bwd_args.emplace(DNNL_ARG_DIFF_DST_LAYER, s.diff_dst_layer);
+  s.bwd_args.emplace(DNNL_ARG_DIFF_DST_ITER, s.diff_dst_iter);
+  if (lstm) {
+    s.src_iter_c = dnnl::memory(fwd_md(DNNL_ARG_SRC_ITER_C), engine);
+    s.dst_iter_c = dnnl::memory(fwd_md(DNNL_ARG_DST_ITER_C), engine);
+    s.diff_src_iter_c = dnnl::memory(bwd_md(DNNL_ARG_DIFF_SRC_ITER_C), engine);
+    s.diff_dst_iter_c = dnnl::memory(bwd_md(DNNL_ARG_DIFF_DST_ITER_C), engine);
+    for (auto* args : {&s.fwd_args, &s.bwd_args}) {
+      args->emplace(DNNL_ARG_SRC_ITER_C, s.src_iter_c);
+      args->emplace(DNNL_ARG_DST_ITER_C, s.dst_iter_c);
+    }
+    s.bwd_args.emplace(DNNL_ARG_DIFF_SRC_ITER_C, s.diff_src_iter_c);
+    s.bwd_args.emplace(DNNL_ARG_DIFF_DST_ITER_C, s.diff_dst_iter_c);
+  }
+  stages.push_back(std::move(s));
+}
+
+OnednnGatedRnnTraining::OnednnGatedRnnTraining() = default;
+OnednnGatedRnnTraining::~OnednnGatedRnnTraining() = default;
+
+void OnednnGatedRnnTraining::setup(const simdrnn_config& config, int64_t seq_len, int64_t batch,
+                                   const BaselineWeights& weights, int threads, BaselineDirection direction,
+                                   bool force_per_layer) {
+  check_shapes(config, seq_len, batch, weights, threads, direction);
+  require(config.cell == SIMDRNN_CELL_LSTM || config.cell == SIMDRNN_CELL_GRU,
+          "OnednnGatedRnnTraining runs LSTM and GRU cells only (OnednnRnnTraining runs Elman cells)");
+  require(config.gru_linear_before_reset == 0 || config.gru_linear_before_reset == 1,
+          "gru_linear_before_reset must be 0 or 1");
+  require(config.output_size == 0, "OnednnGatedRnnTraining has no output layer (output_size must be 0)");
+  impl_.reset();
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->direction = direction;
+  impl->T = seq_len;
+  impl->N = batch;
+  impl->D = num_directions(direction);
+  impl->H = config.hidden_size;
+  impl->H_out = config_hidden_out(config);
+  impl->L = config.num_layers;
+  impl->I = config.input_size;
+  impl->G = config_gates(config);
+  impl->P = config.proj_size;
+  impl->lstm = config.cell == SIMDRNN_CELL_LSTM;
+  impl->lbr = config.cell == SIMDRNN_CELL_GRU && config.gru_linear_before_reset == 1;
+  for (const BaselineCell& cell : weights.cells) impl->peephole = impl->peephole || !cell.peephole.empty();
+  impl->threads = threads;
+  impl->x_copy.assign(static_cast<size_t>(seq_len * batch * config.input_size), 0.0f);
+  omp_set_num_threads(threads);  // oneDNN sizes scratchpads for the thread count at creation
+  const bool single = impl->L == 1 || (direction != BaselineDirection::kBidirectionalConcat &&
+                                       config.input_size == impl->H_out && !force_per_layer);
+  if (single) {
+    impl->add_stage(0, impl->L, weights);
+  } else {
+    for (int64_t l = 0; l < impl->L; ++l) impl->add_stage(l, 1, weights);
+  }
+  // Each stage reads the owned x copy or the output of the stage below: fixed handles.
+  impl->stages[0].src_layer.set_data_handle(impl->x_copy.data());
+  for (size_t s = 1; s < impl->stages.size(); ++s)
+    impl->stages[s].src_layer.set_data_handle(impl->stages[s - 1].dst_layer.get_data_handle());
+  impl_ = std::move(impl);
+}
+
+void OnednnGatedRnnTraining::forward(const float* x, const float* h0, const float* c0, float* y, float* h_n,
+                                     float* c_n) {
+  require(impl_ != nullptr, "forward() before setup()");
+  require(x != nullptr, "x is required");
+  Impl& m = *impl_;
+  require(m.lstm || (c0 == nullptr && c_n == nullptr), "c0 and c_n are LSTM only");
+  omp_set_num_threads(m.threads);
+  std::copy(x, x + m.x_copy.size(), m.x_copy.begin());
+  const int64_t per_layer = m.D * m.N * m.H_out, c_per_layer = m.D * m.N * m.H;
+  auto fill_from = [](const float* src, int64_t begin, int64_t count, const dnnl::memory& dst) {
+    float* d = static_cast<float*>(dst.get_data_handle());
+    if (src != nullptr)
+      std::copy(src + begin, src + begin + count, d);
+    else
+      std::fill(d, d + count, 0.0f);
+  };
+  for (Impl::Stage& s : m.stages) {
+    fill_from(h0, s.first_layer * per_layer, s.layers * per_layer, s.src_iter);
+    if (m.lstm) fill_from(c0, s.first_layer * c_per_layer, s.layers * c_per_layer, s.src_iter_c);
+    s.fwd.execute(m.stream, s.fwd_args);
+  }
+  m.stream.wait();
+  m.forwarded = true;
+  if (y != nullptr) {
+    const float* top = static_cast<const float*>(m.stages.back().dst_layer.get_data_handle());
+    std::copy(top, top + m.T * m.N * m.D * m.H_out, y);
+  }
+  for (const Impl::Stage& s : m.stages) {
+    if (h_n != nullptr) {
+      const float* it = static_cast<const float*>(s.dst_iter.get_data_handle());
+      std::copy(it, it + s.layers * per_layer, h_n + s.first_layer * per_layer);
+    }
+    if (c_n != nullptr) {
+      const float* it = static_cast<const float*>(s.dst_iter_c.get_data_handle());
+      std::copy(it, it + s.layers * c_per_layer, c_n + s.first_layer * c_per_layer);
+    }
+  }
+}
+
+void OnednnGatedRnnTraining::backward(const float* diff_y, const float* diff_h_n, const float* diff_c_n,
+                                      float* diff_x, float* diff_h0, float* diff_c0,
+                                      std::vector<BaselineGatedCellGrads>* grads) {
+  require(impl_ != nullptr && impl_->forwarded, "backward() before forward()");
+  require(diff_y != nullptr, "diff_y is required");
+  Impl& m = *impl_;
+  require(m.lstm || (diff_c_n == nullptr && diff_c0 == nullptr), "diff_c_n and diff_c0 are LSTM only");
+  omp_set_num_threads(m.threads);
+  const int64_t per_layer = m.D * m.N * m.H_out, c_per_layer = m.D * m.N * m.H;
+  for (size_t k = m.stages.size(); k-- > 0;) {
+    Impl::Stage& s = m.stages[k];
+    s.diff_dst_layer.set_data_handle(k + 1 == m.stages.size()
+                                         ? const_cast<float*>(diff_y)
+                                         : m.stages[k + 1].diff_src_layer.get_data_handle());
+    float* ddi = static_cast<float*>(s.diff_dst_iter.get_data_handle());
+    if (diff_h_n != nullptr)
+      std::copy(diff_h_n + s.first_layer * per_layer, diff_h_n + (s.first_layer + s.layers) * per_layer, ddi);
+    else
+      std::fill(ddi, ddi + s.layers * per_layer, 0.0f);
+    if (m.lstm) {
+      float* ddc = static_cast<float*>(s.diff_dst_iter_c.get_data_handle());
+      if (diff_c_n != nullptr)
+        std::copy(diff_c_n + s.first_layer * c_per_layer, diff_c_n + (s.first_layer + s.layers) * c_per_layer,
+                  ddc);
+      else
+        std::fill(ddc, ddc + s.layers * c_per_layer, 0.0f);
+    }
+    // Whether oneDNN overwrites or accumulates the weight gradients, start them from zero.
+    for (const dnnl::memory& diff : s.diff_weights) zero_memory(diff);
+    s.bwd.execute(m.stream, s.bwd_args);
+    for (size_t w = 0; w < s.diff_reorders.size(); ++w)
+      s.diff_reorders[w].execute(m.stream, s.diff_weights[w], s.diff_weights_user[w]);
+  }
+  m.stream.wait();
+  if (diff_x != nullptr) {
+    const float* d = static_cast<const float*>(m.stages.front().diff_src_layer.get_data_handle());
+    std::copy(d, d + m.T * m.N * m.I, diff_x);
+  }
+  for (const Impl::Stage& s : m.stages) {
+    if (diff_h0 != nullptr) {
+      const float* d = static_cast<const float*>(s.diff_src_iter.get_data_handle());
+      std::copy(d, d + s.layers * per_layer, diff_h0 + s.first_layer * per_layer);
+    }
+    if (diff_c0 != nullptr) {
+      const float* d = static_cast<const float*>(s.diff_src_iter_c.get_data_handle());
+      std::copy(d, d + s.layers * c_per_layer, diff_c0 + s.first_layer * c_per_layer);
+    }
+  }
+  if (grads == nullptr) return;
+  grads->assign(static_cast<size_t>(m.L * m.D), BaselineGatedCellGrads{});
+  const int* torch_gate = m.lstm ? kLstmTorchGate : kGruTorchGate;
+  const int64_t G = m.G, H = m.H, H_out = m.H_out, P = m.P, bias_gates = m.lbr ? 4 : m.G;
+  for (const Impl::Stage& s : m.stages) {
+    auto user = [&](size_t w) { return static_cast<const float*>(s.diff_weights_user[w].get_data_handle()); };
+    const float* wl = user(0);
+    const float* wi = user(1);
+    const float* db = user(2);
+    const float* peep = m.peephole ? user(3) : nullptr;
+    const float* proj = P > 0 ? user(m.peephole ? 4 : 3) : nullptr;
+    for (int64_t l = 0; l < s.layers; ++l)
+      for (int64_t d = 0; d < m.D; ++d) {
+        const int64_t ld = l * m.D + d;
+        BaselineGatedCellGrads& g = (*grads)[static_cast<size_t>((s.first_layer + l) * m.D + d)];
+        g.w_ih.resize(static_cast<size_t>(G * H * s.slc));
+        g.w_hh.resize(static_cast<size_t>(G * H * H_out));
+        g.b_ih.resize(static_cast<size_t>(G * H));
+        g.b_hh.resize(static_cast<size_t>(G * H));
+        for (int64_t gate = 0; gate < G; ++gate) {
+          const int64_t tg = torch_gate[gate];
+          for (int64_t h = 0; h < H; ++h) {
+            const int64_t row = tg * H + h;
+            for (int64_t i = 0; i < s.slc; ++i)
+              g.w_ih[static_cast<size_t>(row * s.slc + i)] = wl[((ld * s.slc + i) * G + gate) * H + h];
+            for (int64_t i = 0; i < H_out; ++i)
+              g.w_hh[static_cast<size_t>(row * H_out + i)] = wi[((ld * H_out + i) * G + gate) * H + h];
+            const float b = db[(ld * bias_gates + gate) * H + h];
+            g.b_ih[static_cast<size_t>(row)] = b;
+            // lbr_gru: b_hn is the 4th bias gate, apart from b_in (oneDNN's o gate).
+            g.b_hh[static_cast<size_t>(row)] = m.lbr && tg == 2 ? db[(ld * bias_gates + 3) * H + h] : b;
+          }
+        }
+        if (peep != nullptr) g.peephole.assign(peep + ld * 3 * H, peep + (ld + 1) * 3 * H);
+        if (proj != nullptr) {
+          g.w_hr.resize(static_cast<size_t>(P * H));
+          for (int64_t p = 0; p < P; ++p)
+            for (int64_t h = 0; h < H; ++h)
+              g.w_hr[static_cast<size_t>(p * H + h)] = proj[(ld * H + h) * P + p];
+        }
+      }
+  }
+}
+
+bool OnednnGatedRnnTraining::single_primitive() const {
+  return impl_ != nullptr && impl_->stages.size() == 1;
+}
+
+std::string OnednnGatedRnnTraining::impl_info() const {
   std::string info;
   if (impl_ == nullptr) return info;
   for (const Impl::Stage& s : impl_->stages) {

@@ -237,3 +237,59 @@ class OnednnRnnTraining {
 };
 
 }  // namespace simdrnn_test
+
+// ---- training: oneDNN's gated forward_training + lstm_backward / lbr_gru_backward / gru_backward -
+
+namespace simdrnn_test {
+
+// Gradients of one gated (layer, direction) in PyTorch layout (gate rows in PyTorch's order).
+// oneDNN has one bias per gate (b_ih + b_hh), so b_ih and b_hh hold the same gradient, except for
+// lbr_gru's n gate, whose b_hn sits inside r * (W_hn h + b_hn) and has a 4th bias gate of its own.
+struct BaselineGatedCellGrads {
+  std::vector<float> w_ih;      // [G*H, in]
+  std::vector<float> w_hh;      // [G*H, H_out]
+  std::vector<float> b_ih;      // [G*H]
+  std::vector<float> b_hh;      // [G*H]
+  std::vector<float> w_hr;      // [P, H] with a projection, else empty
+  std::vector<float> peephole;  // [3H] (i, f, o) when the model has peepholes, else empty
+};
+
+// oneDNN's LSTM (peepholes and projection as in OnednnGatedRnn), LBR-GRU (gru_linear_before_reset
+// = 1) and GRU (= 0) trained as a training loop would: forward_training (saving oneDNN's
+// workspace), then the matching backward primitive with the forward pd as hint. Time-major (tnc /
+// ldnc); no output layer and no clip. Gate orders and the bias layout as in OnednnGatedRnn (GRU:
+// oneDNN's u, r, o = PyTorch's z, r, n); weights and diff weights in each pd's preferred format,
+// diff weights reordered to ldigo / ldgo / ldio and converted back to PyTorch layout. Layers as in
+// OnednnGatedRnn: one multi-layer primitive only when unidirectional with I == H_out (and not
+// force_per_layer), else one primitive per layer, chained (forward bottom-up, backward top-down,
+// each layer's diff_src_layer the diff_dst_layer of the layer below). setup() allocates everything;
+// forward() and backward() allocate nothing (they copy x, h0 and c0 into owned buffers).
+class OnednnGatedRnnTraining {
+ public:
+  OnednnGatedRnnTraining();
+  ~OnednnGatedRnnTraining();
+  OnednnGatedRnnTraining(const OnednnGatedRnnTraining&) = delete;
+  OnednnGatedRnnTraining& operator=(const OnednnGatedRnnTraining&) = delete;
+
+  // Throws std::exception (dnnl::error when oneDNN rejects the configuration).
+  void setup(const simdrnn_config& config, int64_t seq_len, int64_t batch, const BaselineWeights& weights,
+             int threads, BaselineDirection direction, bool force_per_layer = false);
+  // x [T, N, I]; h0 [L*D, N, H_out], c0 [L*D, N, H] (LSTM only) or null (zeros); y [T, N, D*H_out],
+  // h_n and c_n (LSTM only) may be null.
+  void forward(const float* x, const float* h0, const float* c0, float* y, float* h_n, float* c_n);
+  // Gradients of the last forward() for dLoss/dy = diff_y [T, N, D*H_out] (required),
+  // dLoss/dh_n = diff_h_n [L*D, N, H_out] and dLoss/dc_n = diff_c_n [L*D, N, H] (LSTM only; null:
+  // zero). diff_x [T, N, I], diff_h0, diff_c0 (LSTM only) and grads (resized to L*D cells) may
+  // each be null.
+  void backward(const float* diff_y, const float* diff_h_n, const float* diff_c_n, float* diff_x,
+                float* diff_h0, float* diff_c0, std::vector<BaselineGatedCellGrads>* grads);
+
+  bool single_primitive() const;
+  std::string impl_info() const;  // forward and backward implementation names
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace simdrnn_test

@@ -544,8 +544,11 @@ std::vector<int64_t> random_seq_lens(int64_t T, int64_t N, uint32_t seed) {
 // ---- training tests: flat parameters and the double forward ----------------------------------
 namespace simdrnn_test {
 
-std::vector<ParamTensor> expected_param_layout(const simdrnn_config& config, bool cell_biases, bool bias_hy) {
-  const int64_t H = config.hidden_size, D = num_directions(config);
+std::vector<ParamTensor> expected_param_layout(const simdrnn_config& config, bool cell_biases, bool bias_hy,
+                                               bool peepholes) {
+  const int64_t H = config.hidden_size, D = num_directions(config), G = gate_count(config);
+  const int64_t H_out = hidden_out(config);
+  const bool lstm = config.cell == SIMDRNN_CELL_LSTM;
   std::vector<ParamTensor> layout;
   int64_t offset = 0;
   auto add = [&](const std::string& name, int64_t count) {
@@ -555,15 +558,17 @@ std::vector<ParamTensor> expected_param_layout(const simdrnn_config& config, boo
   for (int64_t l = 0; l < config.num_layers; ++l)
     for (int64_t d = 0; d < D; ++d) {
       const std::string suffix = cell_suffix(l, d);
-      add("weight_ih" + suffix, H * layer_input_size(config, l));
-      add("weight_hh" + suffix, H * H);
+      add("weight_ih" + suffix, G * H * layer_input_size(config, l));
+      add("weight_hh" + suffix, G * H * H_out);
       if (cell_biases) {
-        add("bias_ih" + suffix, H);
-        add("bias_hh" + suffix, H);
+        add("bias_ih" + suffix, G * H);
+        add("bias_hh" + suffix, G * H);
       }
+      if (lstm && config.proj_size > 0) add("weight_hr" + suffix, config.proj_size * H);
+      if (lstm && peepholes) add("weight_peephole" + suffix, 3 * H);
     }
   if (config.output_size > 0) {
-    add("weight_hy", config.output_size * D * H);
+    add("weight_hy", config.output_size * D * H_out);
     if (bias_hy) add("bias_hy", config.output_size);
   }
   return layout;
@@ -597,16 +602,546 @@ std::vector<double> flatten_ref_weights(const simdrnn_config& config, const RefW
       put("weight_hh" + suffix, cell.w_hh);
       put("bias_ih" + suffix, cell.b_ih);
       put("bias_hh" + suffix, cell.b_hh);
+      put("weight_hr" + suffix, cell.w_hr);
+      put("weight_peephole" + suffix, cell.peephole);
     }
   put("weight_hy", ref.w_hy);
   put("bias_hy", ref.b_hy);
   return flat;
 }
 
+// ---- LSTM and GRU over flat parameters: double forward (for finite differences) and the analytic
+// backward. When the backward asks for it, each forward value carries its root-sum-square
+// magnitude (Val): the scale of a float forward pass's error in that value, which the backward's
+// *_sens turns into how much those errors move each gradient (RefBackwardD).
+namespace {
+
+// One cell's tensors in a flat parameter vector; null where the layout has none.
+struct FlatCell {
+  const double* w_ih = nullptr;
+  const double* w_hh = nullptr;
+  const double* b_ih = nullptr;
+  const double* b_hh = nullptr;
+  const double* w_hr = nullptr;
+  const double* peephole = nullptr;
+};
+
+const double* flat_tensor(const std::vector<ParamTensor>& layout, const std::vector<double>& params,
+                          const std::string& name) {
+  const ParamTensor* p = find_param(layout, name);
+  return p != nullptr ? params.data() + p->offset : nullptr;
+}
+
+FlatCell flat_cell(const std::vector<ParamTensor>& layout, const std::vector<double>& params, int64_t layer,
+                   int64_t direction) {
+  const std::string suffix = cell_suffix(layer, direction);
+  FlatCell c;
+  c.w_ih = flat_tensor(layout, params, "weight_ih" + suffix);
+  c.w_hh = flat_tensor(layout, params, "weight_hh" + suffix);
+  c.b_ih = flat_tensor(layout, params, "bias_ih" + suffix);
+  c.b_hh = flat_tensor(layout, params, "bias_hh" + suffix);
+  c.w_hr = flat_tensor(layout, params, "weight_hr" + suffix);
+  c.peephole = flat_tensor(layout, params, "weight_peephole" + suffix);
+  return c;
+}
+
+// A forward value and the square of its magnitude: the root-sum-square of the terms that went
+// into it, recursively, with each rounded operation adding its own result (the statistical scale
+// of a float forward pass's error in it; sums of |terms| would grow like (sum |W|)^T through the
+// recurrence, far beyond the errors seen).
+struct Val {
+  double v = 0.0;
+  double m2 = 0.0;
+};
+
+Val operator+(const Val& a, const Val& b) { return {a.v + b.v, a.m2 + b.m2}; }
+// a * b, rounded once.
+Val product(const Val& a, const Val& b) {
+  const double v = a.v * b.v;
+  return {v, b.v * b.v * a.m2 + a.v * a.v * b.m2 + v * v};
+}
+// An exact parameter times a value.
+Val weighted(double w, const Val& x) {
+  const double v = w * x.v;
+  return {v, v * v + w * w * x.m2};
+}
+Val bias_val(const double* b, int64_t row) {
+  if (b == nullptr) return {};
+  return {b[row], b[row] * b[row]};
+}
+// sum_k w[k] x[k]; the magnitude only when tracking (finite differences need values alone).
+Val dot_val(const double* w, const Val* x, int64_t count, bool track) {
+  double sum = 0.0, mag2 = 0.0;
+  if (track) {
+    for (int64_t k = 0; k < count; ++k) {
+      const double term = w[k] * x[k].v;
+      sum += term;
+      mag2 += term * term + w[k] * w[k] * x[k].m2;
+    }
+  } else {
+    for (int64_t k = 0; k < count; ++k) sum += w[k] * x[k].v;
+  }
+  return {sum, mag2};
+}
+// act(clip(pre)): the slope carries the pre-activation's error; 2 |value| covers the library's
+// own activation error (a few ulp), as activate_tracked.
+Val activate_val(double clip, bool is_tanh, const Val& pre) {
+  double v = pre.v;
+  if (clip > 0.0) v = std::min(std::max(v, -clip), clip);
+  const double a = is_tanh ? std::tanh(v) : 1.0 / (1.0 + std::exp(-v));
+  const double slope = is_tanh ? 1.0 - a * a : a * (1.0 - a);
+  return {a, slope * slope * pre.m2 + 4.0 * a * a};
+}
+
+// What the analytic backward reads of one step of one sequence, layer and direction.
+struct GatedStepRecord {
+  int64_t t = 0;
+  std::vector<Val> h_prev, c_prev;  // the state the step started from ([H_out], LSTM [H])
+  std::vector<double> pre;          // [G*H] pre-activations before clip (the clip masks)
+  std::vector<Val> gate;            // [G*H] activated gates: i, f, g, o or r, z, n
+  std::vector<Val> c, tc, m;        // LSTM [H]: c_t, tanh(c_t), o * tanh(c_t)
+  std::vector<Val> hidden_n;        // GRU, linear_before_reset = 1 [H]: W_hn h_prev + b_hn
+  std::vector<Val> reset_h;         // GRU, linear_before_reset = 0 [H]: r * h_prev
+};
+
+struct GatedRecord {
+  std::vector<std::vector<Val>> layer_in;   // per layer, time-major [T, N, in]
+  std::vector<std::vector<Val>> layer_out;  // per layer, time-major [T, N, D*H_out]
+  std::vector<GatedStepRecord> steps;       // [((l*D + d)*N + n)*T + step], in processing order
+};
+
+RefForwardD gated_forward_flat(const simdrnn_config& config, const std::vector<ParamTensor>& layout,
+                               const std::vector<double>& params, int64_t T, int64_t N,
+                               simdrnn_layout data_layout, const std::vector<double>& x,
+                               const std::vector<double>* h0, const int64_t* seq_lens,
+                               const std::vector<double>* c0, GatedRecord* rec) {
+  const int64_t I = config.input_size, H = config.hidden_size, L = config.num_layers;
+  const int64_t D = num_directions(config), O = config.output_size, H_out = hidden_out(config);
+  const int64_t G = gate_count(config), C = D * H_out;
+  const bool lstm = config.cell == SIMDRNN_CELL_LSTM, lbr = config.gru_linear_before_reset != 0;
+  const int64_t P = lstm ? config.proj_size : 0;
+  const double clip = config.clip;
+  const bool track = rec != nullptr;
+  auto at = [&](int64_t t, int64_t n, int64_t width) {
+    return static_cast<size_t>((data_layout == SIMDRNN_TIME_MAJOR ? t * N + n : n * T + t) * width);
+  };
+  auto len_of = [&](int64_t n) { return seq_lens != nullptr ? seq_lens[n] : T; };
+  auto sz = [](int64_t v) { return static_cast<size_t>(v); };
+
+  RefForwardD r;
+  r.h_n.assign(sz(L * D * N * H_out), 0.0);
+  if (lstm) r.c_n.assign(sz(L * D * N * H), 0.0);
+  if (rec != nullptr) rec->steps.assign(sz(L * D * N * T), GatedStepRecord{});
+  int64_t in = I;
+  std::vector<Val> input(sz(T * N * I)), output;
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < I; ++i) input[sz((t * N + n) * I + i)].v = x[at(t, n, I) + sz(i)];
+  std::vector<Val> pre(sz(G * H)), gate(sz(G * H)), h(sz(H_out)), c(sz(lstm ? H : 0)), tc(c.size()),
+      m(c.size()), next(sz(H_out)), hidden_n(sz(H)), reset_h(sz(H));
+  for (int64_t l = 0; l < L; ++l) {
+    output.assign(sz(T * N * C), Val{});
+    for (int64_t d = 0; d < D; ++d) {
+      const FlatCell cell = flat_cell(layout, params, l, d);
+      const int64_t state = l * D + d;
+      for (int64_t n = 0; n < N; ++n) {
+        for (int64_t j = 0; j < H_out; ++j)
+          h[sz(j)] = Val{h0 != nullptr ? (*h0)[sz((state * N + n) * H_out + j)] : 0.0, 0.0};
+        for (int64_t j = 0; lstm && j < H; ++j)
+          c[sz(j)] = Val{c0 != nullptr ? (*c0)[sz((state * N + n) * H + j)] : 0.0, 0.0};
+        const int64_t len = len_of(n);
+        for (int64_t step = 0; step < len; ++step) {
+          const int64_t t = d == 0 ? step : len - 1 - step;
+          const Val* xt = &input[sz((t * N + n) * in)];
+          GatedStepRecord* sr = rec != nullptr ? &rec->steps[sz((state * N + n) * T + step)] : nullptr;
+          if (sr != nullptr) {
+            sr->t = t;
+            sr->h_prev = h;
+            sr->c_prev = c;
+          }
+          // Rows whose pre-activation is input part + recurrent part: all of an LSTM's, a GRU's r, z.
+          const int64_t plain_rows = lstm ? 4 * H : 2 * H;
+          for (int64_t row = 0; row < plain_rows; ++row)
+            pre[sz(row)] = bias_val(cell.b_ih, row) + bias_val(cell.b_hh, row) +
+                           dot_val(cell.w_ih + row * in, xt, in, track) +
+                           dot_val(cell.w_hh + row * H_out, h.data(), H_out, track);
+          if (lstm) {
+            const double* p = cell.peephole;
+            for (int64_t j = 0; j < H; ++j) {
+              const size_t js = sz(j);
+              if (p != nullptr) {  // i and f see c_{t-1}
+                pre[js] = pre[js] + weighted(p[j], c[js]);
+                pre[sz(H + j)] = pre[sz(H + j)] + weighted(p[H + j], c[js]);
+              }
+              const Val gi = activate_val(clip, false, pre[js]);
+              const Val gf = activate_val(clip, false, pre[sz(H + j)]);
+              const Val gg = activate_val(clip, true, pre[sz(2 * H + j)]);
+              c[js] = product(gf, c[js]) + product(gi, gg);
+              if (p != nullptr)
+                pre[sz(3 * H + j)] = pre[sz(3 * H + j)] + weighted(p[2 * H + j], c[js]);  // o sees c_t
+              const Val go = activate_val(clip, false, pre[sz(3 * H + j)]);
+              gate[js] = gi;
+              gate[sz(H + j)] = gf;
+              gate[sz(2 * H + j)] = gg;
+              gate[sz(3 * H + j)] = go;
+              tc[js] = activate_val(0.0, true, c[js]);  // tanh(c) is no gate: clip does not apply
+              m[js] = product(go, tc[js]);
+            }
+            if (P > 0) {
+              for (int64_t q = 0; q < P; ++q) h[sz(q)] = dot_val(cell.w_hr + q * H, m.data(), H, track);
+            } else {
+              h = m;
+            }
+          } else {
+            for (int64_t row = 0; row < 2 * H; ++row) gate[sz(row)] = activate_val(clip, false, pre[sz(row)]);
+            if (!lbr)
+              for (int64_t k = 0; k < H; ++k) reset_h[sz(k)] = product(gate[sz(k)], h[sz(k)]);
+            for (int64_t j = 0; j < H; ++j) {
+              const int64_t row = 2 * H + j;
+              const Val input_part = bias_val(cell.b_ih, row) + dot_val(cell.w_ih + row * in, xt, in, track);
+              if (lbr) {
+                hidden_n[sz(j)] = bias_val(cell.b_hh, row) + dot_val(cell.w_hh + row * H, h.data(), H, track);
+                pre[sz(row)] = input_part + product(gate[sz(j)], hidden_n[sz(j)]);
+              } else {
+                pre[sz(row)] = input_part + bias_val(cell.b_hh, row) +
+                               dot_val(cell.w_hh + row * H, reset_h.data(), H, track);
+              }
+              gate[sz(row)] = activate_val(clip, true, pre[sz(row)]);
+            }
+            for (int64_t j = 0; j < H; ++j) {
+              const double zv = gate[sz(H + j)].v, nv = gate[sz(2 * H + j)].v, hv = h[sz(j)].v;
+              next[sz(j)].v = (1.0 - zv) * nv + zv * hv;
+              next[sz(j)].m2 = (nv - hv) * (nv - hv) * gate[sz(H + j)].m2 +
+                               (1.0 - zv) * (1.0 - zv) * gate[sz(2 * H + j)].m2 + zv * zv * h[sz(j)].m2 +
+                               nv * nv + zv * nv * zv * nv + zv * hv * zv * hv;
+            }
+            h.swap(next);
+          }
+          for (int64_t row = 0; row < G * H; ++row) r.pre.push_back(pre[sz(row)].v);
+          if (sr != nullptr) {
+            sr->pre.resize(sz(G * H));
+            for (int64_t row = 0; row < G * H; ++row) sr->pre[sz(row)] = pre[sz(row)].v;
+            sr->gate = gate;
+            if (lstm) {
+              sr->c = c;
+              sr->tc = tc;
+              sr->m = m;
+            } else if (lbr) {
+              sr->hidden_n = hidden_n;
+            } else {
+              sr->reset_h = reset_h;
+            }
+          }
+          for (int64_t j = 0; j < H_out; ++j) output[sz((t * N + n) * C + d * H_out + j)] = h[sz(j)];
+        }
+        for (int64_t j = 0; j < H_out; ++j) r.h_n[sz((state * N + n) * H_out + j)] = h[sz(j)].v;
+        for (int64_t j = 0; lstm && j < H; ++j) r.c_n[sz((state * N + n) * H + j)] = c[sz(j)].v;
+      }
+    }
+    std::vector<double> out_values(output.size());
+    for (size_t i = 0; i < output.size(); ++i) out_values[i] = output[i].v;
+    r.layer_out.push_back(std::move(out_values));
+    if (rec != nullptr) {
+      rec->layer_in.push_back(input);
+      rec->layer_out.push_back(output);
+    }
+    input.swap(output);
+    in = C;
+  }
+  r.y.assign(sz(T * N * C), 0.0);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < C; ++k) r.y[at(t, n, C) + sz(k)] = input[sz((t * N + n) * C + k)].v;
+  if (O > 0) {
+    const double* w_hy = flat_tensor(layout, params, "weight_hy");
+    const double* b_hy = flat_tensor(layout, params, "bias_hy");
+    r.out.assign(sz(T * N * O), 0.0);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t n = 0; n < N; ++n) {
+        if (t >= len_of(n)) continue;  // padding: out is exactly 0
+        const Val* yt = &input[sz((t * N + n) * C)];
+        for (int64_t o = 0; o < O; ++o)
+          r.out[at(t, n, O) + sz(o)] =
+              (b_hy != nullptr ? b_hy[o] : 0.0) + dot_val(w_hy + o * C, yt, C, false).v;
+      }
+  }
+  return r;
+}
+
+// A gradient: value, and the squares of its magnitude and sensitivity, kept as sums of squares
+// (root-sum-square through the chain; see RefBackwardD).
+struct Grad {
+  double v = 0.0;
+  double m2 = 0.0;
+  double s2 = 0.0;
+};
+Grad operator+(const Grad& a, const Grad& b) { return {a.v + b.v, a.m2 + b.m2, a.s2 + b.s2}; }
+Grad& operator+=(Grad& a, const Grad& b) { return a = a + b; }
+
+// A forward value as a factor of the backward, with its error bound.
+struct Factor {
+  double v = 0.0;
+  double e = 0.0;
+};
+// g * f: the magnitude scales with |f|; f's error e moves the product by |g| e.
+Grad scaled(const Grad& g, const Factor& f) {
+  const double f2 = f.v * f.v;
+  return {g.v * f.v, g.m2 * f2, g.s2 * f2 + (g.m2 + g.v * g.v) * f.e * f.e};
+}
+// A value the backward computes and rounds (a sum or product it keeps): its own rounding joins
+// its magnitude.
+Grad rounded(Grad g) {
+  g.m2 += g.v * g.v;
+  return g;
+}
+// By an exact parameter.
+Grad scaled(const Grad& g, double w) { return {g.v * w, g.m2 * w * w, g.s2 * w * w}; }
+// sigmoid' from the sigmoid's value s: s (1 - s); tanh' from tanh's value: 1 - t^2.
+Factor sigmoid_slope(const Factor& s) { return {s.v * (1.0 - s.v), std::fabs(1.0 - 2.0 * s.v) * s.e}; }
+Factor tanh_slope(const Factor& t) { return {1.0 - t.v * t.v, 2.0 * std::fabs(t.v) * t.e}; }
+Grad incoming(double v) { return {v, v * v, 0.0}; }
+
+RefBackwardD gated_backward_flat(const simdrnn_config& config, const std::vector<ParamTensor>& layout,
+                                 const std::vector<double>& params, int64_t T, int64_t N,
+                                 simdrnn_layout data_layout, const std::vector<double>& x,
+                                 const std::vector<double>* h0, const int64_t* seq_lens,
+                                 const std::vector<double>* dy, const std::vector<double>* dout,
+                                 const std::vector<double>* dh_n, double h_error,
+                                 const std::vector<double>* c0, const std::vector<double>* dc_n) {
+  const int64_t I = config.input_size, H = config.hidden_size, L = config.num_layers;
+  const int64_t D = num_directions(config), O = config.output_size, H_out = hidden_out(config);
+  const int64_t G = gate_count(config), C = D * H_out;
+  const bool lstm = config.cell == SIMDRNN_CELL_LSTM, lbr = config.gru_linear_before_reset != 0;
+  const int64_t P = lstm ? config.proj_size : 0;
+  const double clip = config.clip;
+  auto sz = [](int64_t v) { return static_cast<size_t>(v); };
+  auto at = [&](int64_t t, int64_t n, int64_t width) {
+    return sz((data_layout == SIMDRNN_TIME_MAJOR ? t * N + n : n * T + t) * width);
+  };
+  auto len_of = [&](int64_t n) { return seq_lens != nullptr ? seq_lens[n] : T; };
+  auto factor = [&](const Val& q) { return Factor{q.v, h_error * std::sqrt(q.m2)}; };
+  auto clipped = [&](double pre) { return clip > 0.0 && (pre > clip || pre < -clip); };
+
+  GatedRecord rec;
+  gated_forward_flat(config, layout, params, T, N, data_layout, x, h0, seq_lens, lstm ? c0 : nullptr, &rec);
+
+  RefBackwardD b;
+  b.grads.assign(params.size(), 0.0);
+  b.grads_mag.assign(params.size(), 0.0);
+  b.grads_sens.assign(params.size(), 0.0);
+  // Sums of squares until the end (see Grad).
+  auto acc = [&](int64_t index, const Grad& g) {
+    b.grads[sz(index)] += g.v;
+    b.grads_mag[sz(index)] += g.m2;
+    b.grads_sens[sz(index)] += g.s2;
+  };
+
+  // dLoss / d(top layer output), time-major.
+  std::vector<Grad> g(sz(T * N * C));
+  if (dy != nullptr)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t k = 0; k < C; ++k) g[sz((t * N + n) * C + k)] = incoming((*dy)[at(t, n, C) + sz(k)]);
+  if (O > 0 && dout != nullptr) {
+    const ParamTensor* w = find_param(layout, "weight_hy");
+    const ParamTensor* bias = find_param(layout, "bias_hy");
+    const std::vector<Val>& y = rec.layer_out[sz(L - 1)];
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t n = 0; n < N; ++n) {
+        if (t >= len_of(n)) continue;  // out is constant 0 at padding
+        for (int64_t o = 0; o < O; ++o) {
+          const Grad go = incoming((*dout)[at(t, n, O) + sz(o)]);
+          if (bias != nullptr) acc(bias->offset + o, go);
+          for (int64_t k = 0; k < C; ++k) {
+            const int64_t wi = w->offset + o * C + k;
+            acc(wi, scaled(go, factor(y[sz((t * N + n) * C + k)])));
+            g[sz((t * N + n) * C + k)] += scaled(go, params[sz(wi)]);
+          }
+        }
+      }
+  }
+
+  b.dh0.assign(sz(L * D * N * H_out), 0.0);
+  b.dh0_mag.assign(b.dh0.size(), 0.0);
+  b.dh0_sens.assign(b.dh0.size(), 0.0);
+  if (lstm) {
+    b.dc0.assign(sz(L * D * N * H), 0.0);
+    b.dc0_mag.assign(b.dc0.size(), 0.0);
+    b.dc0_sens.assign(b.dc0.size(), 0.0);
+  }
+  std::vector<Grad> carry_h(sz(H_out)), carry_c(sz(lstm ? H : 0)), dh(sz(H_out)), dm(sz(H)), direct(sz(H)),
+      da_x(sz(G * H)), da_h(sz(G * H));
+  for (int64_t l = L - 1; l >= 0; --l) {
+    const int64_t in = l == 0 ? I : C;
+    const std::vector<Val>& input = rec.layer_in[sz(l)];
+    std::vector<Grad> g_in(sz(T * N * in));
+    for (int64_t d = 0; d < D; ++d) {
+      const std::string suffix = cell_suffix(l, d);
+      const ParamTensor* w_ih = find_param(layout, "weight_ih" + suffix);
+      const ParamTensor* w_hh = find_param(layout, "weight_hh" + suffix);
+      const ParamTensor* b_ih = find_param(layout, "bias_ih" + suffix);
+      const ParamTensor* b_hh = find_param(layout, "bias_hh" + suffix);
+      const ParamTensor* w_hr = find_param(layout, "weight_hr" + suffix);
+      const ParamTensor* peep = find_param(layout, "weight_peephole" + suffix);
+      const double* W_ih = params.data() + w_ih->offset;
+      const double* W_hh = params.data() + w_hh->offset;
+      const double* W_hr = w_hr != nullptr ? params.data() + w_hr->offset : nullptr;
+      const double* p = peep != nullptr ? params.data() + peep->offset : nullptr;
+      const int64_t state = l * D + d;
+      for (int64_t n = 0; n < N; ++n) {
+        for (int64_t k = 0; k < H_out; ++k)
+          carry_h[sz(k)] = dh_n != nullptr ? incoming((*dh_n)[sz((state * N + n) * H_out + k)]) : Grad{};
+        for (int64_t k = 0; lstm && k < H; ++k)
+          carry_c[sz(k)] = dc_n != nullptr ? incoming((*dc_n)[sz((state * N + n) * H + k)]) : Grad{};
+        for (int64_t step = len_of(n) - 1; step >= 0; --step) {
+          const GatedStepRecord& sr = rec.steps[sz((state * N + n) * T + step)];
+          const int64_t t = sr.t;
+          for (int64_t k = 0; k < H_out; ++k)
+            dh[sz(k)] = rounded(g[sz((t * N + n) * C + d * H_out + k)] + carry_h[sz(k)]);
+          if (lstm) {
+            if (P > 0) {
+              for (int64_t j = 0; j < H; ++j) dm[sz(j)] = Grad{};
+              for (int64_t q = 0; q < P; ++q)
+                for (int64_t j = 0; j < H; ++j) {
+                  acc(w_hr->offset + q * H + j, scaled(dh[sz(q)], factor(sr.m[sz(j)])));
+                  dm[sz(j)] += scaled(dh[sz(q)], W_hr[q * H + j]);
+                }
+              for (int64_t j = 0; j < H; ++j) dm[sz(j)] = rounded(dm[sz(j)]);
+            } else {
+              for (int64_t j = 0; j < H; ++j) dm[sz(j)] = dh[sz(j)];
+            }
+            for (int64_t j = 0; j < H; ++j) {
+              const size_t js = sz(j);
+              const Factor i = factor(sr.gate[js]), f = factor(sr.gate[sz(H + j)]);
+              const Factor gg = factor(sr.gate[sz(2 * H + j)]), o = factor(sr.gate[sz(3 * H + j)]);
+              const Factor c = factor(sr.c[js]), tc = factor(sr.tc[js]), c_prev = factor(sr.c_prev[js]);
+              Grad da_o = rounded(scaled(rounded(scaled(dm[js], tc)), sigmoid_slope(o)));
+              if (clipped(sr.pre[sz(3 * H + j)])) da_o = Grad{};
+              Grad dc = carry_c[js] + scaled(rounded(scaled(dm[js], o)), tanh_slope(tc));
+              if (p != nullptr) {
+                dc += scaled(da_o, p[2 * H + j]);
+                acc(peep->offset + 2 * H + j, scaled(da_o, c));
+              }
+              dc = rounded(dc);
+              Grad da_i = rounded(scaled(rounded(scaled(dc, gg)), sigmoid_slope(i)));
+              Grad da_f = rounded(scaled(rounded(scaled(dc, c_prev)), sigmoid_slope(f)));
+              Grad da_g = rounded(scaled(rounded(scaled(dc, i)), tanh_slope(gg)));
+              if (clipped(sr.pre[js])) da_i = Grad{};
+              if (clipped(sr.pre[sz(H + j)])) da_f = Grad{};
+              if (clipped(sr.pre[sz(2 * H + j)])) da_g = Grad{};
+              carry_c[js] = scaled(dc, f);
+              if (p != nullptr) {
+                carry_c[js] += scaled(da_i, p[j]) + scaled(da_f, p[H + j]);
+                acc(peep->offset + j, scaled(da_i, c_prev));
+                acc(peep->offset + H + j, scaled(da_f, c_prev));
+              }
+              carry_c[js] = rounded(carry_c[js]);
+              da_x[js] = da_i;
+              da_x[sz(H + j)] = da_f;
+              da_x[sz(2 * H + j)] = da_g;
+              da_x[sz(3 * H + j)] = da_o;
+            }
+            da_h = da_x;
+          } else {
+            for (int64_t j = 0; j < H; ++j) {
+              const size_t js = sz(j);
+              const Factor r = factor(sr.gate[js]), z = factor(sr.gate[sz(H + j)]);
+              const Factor nn = factor(sr.gate[sz(2 * H + j)]), h_prev = factor(sr.h_prev[js]);
+              const Grad dn = rounded(scaled(dh[js], Factor{1.0 - z.v, z.e}));
+              const Grad dz = rounded(scaled(dh[js], Factor{h_prev.v - nn.v, h_prev.e + nn.e}));
+              direct[js] = rounded(scaled(dh[js], z));
+              Grad da_n = rounded(scaled(dn, tanh_slope(nn)));
+              Grad da_z = rounded(scaled(dz, sigmoid_slope(z)));
+              if (clipped(sr.pre[sz(2 * H + j)])) da_n = Grad{};
+              if (clipped(sr.pre[sz(H + j)])) da_z = Grad{};
+              da_x[sz(H + j)] = da_h[sz(H + j)] = da_z;
+              da_x[sz(2 * H + j)] = da_h[sz(2 * H + j)] = da_n;
+              if (lbr) {
+                Grad da_r = rounded(scaled(rounded(scaled(da_n, factor(sr.hidden_n[js]))), sigmoid_slope(r)));
+                if (clipped(sr.pre[js])) da_r = Grad{};
+                da_h[sz(2 * H + j)] = rounded(scaled(da_n, r));  // W_hn h + b_hn sits inside r * (..)
+                da_x[js] = da_h[js] = da_r;
+              }
+            }
+            if (!lbr)
+              for (int64_t k = 0; k < H; ++k) {  // n reads r * h: d(r h)_k = sum_j W_hn[j][k] da_n[j]
+                Grad d_rh;
+                for (int64_t j = 0; j < H; ++j)
+                  d_rh += scaled(da_h[sz(2 * H + j)], W_hh[(2 * H + j) * H + k]);
+                d_rh = rounded(d_rh);
+                const Factor r = factor(sr.gate[sz(k)]), h_prev = factor(sr.h_prev[sz(k)]);
+                direct[sz(k)] = rounded(direct[sz(k)] + rounded(scaled(d_rh, r)));
+                Grad da_r = rounded(scaled(rounded(scaled(d_rh, h_prev)), sigmoid_slope(r)));
+                if (clipped(sr.pre[sz(k)])) da_r = Grad{};
+                da_x[sz(k)] = da_h[sz(k)] = da_r;
+              }
+          }
+          // Parameters and the input of this step.
+          const size_t x_at = sz((t * N + n) * in);
+          for (int64_t row = 0; row < G * H; ++row) {
+            const Grad ax = da_x[sz(row)], ah = da_h[sz(row)];
+            if (b_ih != nullptr) acc(b_ih->offset + row, ax);
+            if (b_hh != nullptr) acc(b_hh->offset + row, ah);
+            for (int64_t i = 0; i < in; ++i) {
+              acc(w_ih->offset + row * in + i, scaled(ax, factor(input[x_at + sz(i)])));
+              g_in[x_at + sz(i)] += scaled(ax, W_ih[row * in + i]);
+            }
+            const std::vector<Val>& hidden_in = !lstm && !lbr && row >= 2 * H ? sr.reset_h : sr.h_prev;
+            for (int64_t k = 0; k < H_out; ++k)
+              acc(w_hh->offset + row * H_out + k, scaled(ah, factor(hidden_in[sz(k)])));
+          }
+          // dLoss / dh_{t-1}.
+          const int64_t recurrent_rows = !lstm && !lbr ? 2 * H : G * H;  // lbr = 0: n's went through r h
+          for (int64_t k = 0; k < H_out; ++k) {
+            Grad sum = lstm ? Grad{} : direct[sz(k)];
+            for (int64_t row = 0; row < recurrent_rows; ++row)
+              sum += scaled(da_h[sz(row)], W_hh[row * H_out + k]);
+            carry_h[sz(k)] = rounded(sum);
+          }
+        }
+        for (int64_t k = 0; k < H_out; ++k) {
+          const size_t s = sz((state * N + n) * H_out + k);
+          b.dh0[s] = carry_h[sz(k)].v;
+          b.dh0_mag[s] = std::sqrt(carry_h[sz(k)].m2);
+          b.dh0_sens[s] = std::sqrt(carry_h[sz(k)].s2);
+        }
+        for (int64_t k = 0; lstm && k < H; ++k) {
+          const size_t s = sz((state * N + n) * H + k);
+          b.dc0[s] = carry_c[sz(k)].v;
+          b.dc0_mag[s] = std::sqrt(carry_c[sz(k)].m2);
+          b.dc0_sens[s] = std::sqrt(carry_c[sz(k)].s2);
+        }
+      }
+    }
+    for (Grad& v : g_in) v = rounded(v);
+    g.swap(g_in);
+  }
+  b.dx.assign(sz(T * N * I), 0.0);
+  b.dx_mag.assign(b.dx.size(), 0.0);
+  b.dx_sens.assign(b.dx.size(), 0.0);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < I; ++i) {
+        const Grad& v = g[sz((t * N + n) * I + i)];
+        b.dx[at(t, n, I) + sz(i)] = v.v;
+        b.dx_mag[at(t, n, I) + sz(i)] = std::sqrt(v.m2);
+        b.dx_sens[at(t, n, I) + sz(i)] = std::sqrt(v.s2);
+      }
+  for (size_t i = 0; i < b.grads.size(); ++i)
+    b.grads_mag[i] = std::sqrt(b.grads_mag[i] + b.grads[i] * b.grads[i]);
+  for (double& e : b.grads_sens) e = std::sqrt(e);
+  return b;
+}
+
+}  // namespace
+
 RefForwardD reference_forward_flat(const simdrnn_config& config, const std::vector<ParamTensor>& layout,
                                    const std::vector<double>& params, int64_t T, int64_t N,
                                    simdrnn_layout data_layout, const std::vector<double>& x,
-                                   const std::vector<double>* h0, const int64_t* seq_lens) {
+                                   const std::vector<double>* h0, const int64_t* seq_lens,
+                                   const std::vector<double>* c0) {
+  if (config.cell != SIMDRNN_CELL_RNN)
+    return gated_forward_flat(config, layout, params, T, N, data_layout, x, h0, seq_lens, c0, nullptr);
   const int64_t I = config.input_size, H = config.hidden_size, L = config.num_layers;
   const int64_t D = num_directions(config), O = config.output_size, C = D * H;
   const double clip = config.clip;
@@ -708,7 +1243,11 @@ RefBackwardD reference_backward_flat(const simdrnn_config& config, const std::ve
                                      simdrnn_layout data_layout, const std::vector<double>& x,
                                      const std::vector<double>* h0, const int64_t* seq_lens,
                                      const std::vector<double>* dy, const std::vector<double>* dout,
-                                     const std::vector<double>* dh_n, double h_error) {
+                                     const std::vector<double>* dh_n, double h_error,
+                                     const std::vector<double>* c0, const std::vector<double>* dc_n) {
+  if (config.cell != SIMDRNN_CELL_RNN)
+    return gated_backward_flat(config, layout, params, T, N, data_layout, x, h0, seq_lens, dy, dout, dh_n,
+                               h_error, c0, dc_n);
   const int64_t I = config.input_size, H = config.hidden_size, L = config.num_layers;
   const int64_t D = num_directions(config), O = config.output_size, C = D * H;
   const double clip = config.clip;
@@ -901,7 +1440,8 @@ RefBackwardD reference_backward_flat(const simdrnn_config& config, const std::ve
 double kink_distance(const simdrnn_config& config, const std::vector<double>& pre) {
   double best = std::numeric_limits<double>::infinity();
   for (double v : pre) {
-    if (config.activation == SIMDRNN_RELU) best = std::min(best, std::fabs(v));
+    if (config.cell == SIMDRNN_CELL_RNN && config.activation == SIMDRNN_RELU)
+      best = std::min(best, std::fabs(v));
     if (config.clip > 0.0f) {
       best = std::min(best, std::fabs(v - config.clip));
       best = std::min(best, std::fabs(v + config.clip));

@@ -150,10 +150,13 @@ struct ParamTensor {
   int64_t count = 0;
 };
 
-// The flat layout simdrnn.h documents, computed independently of the library: for each layer k
-// and direction (forward, then _reverse): weight_ih_l{k}, weight_hh_l{k}, then bias_ih_l{k},
-// bias_hh_l{k} when cell_biases; then weight_hy and (when bias_hy) bias_hy if output_size > 0.
-std::vector<ParamTensor> expected_param_layout(const simdrnn_config& config, bool cell_biases, bool bias_hy);
+// The flat layout simdrnn.h documents (PyTorch's named_parameters() order), computed independently
+// of the library: for each layer k and direction (forward, then _reverse): weight_ih_l{k}
+// [G*H, in], weight_hh_l{k} [G*H, H_out], then bias_ih_l{k}, bias_hh_l{k} [G*H] when cell_biases,
+// weight_hr_l{k} [P, H] for a projected LSTM, weight_peephole_l{k} [3H] for an LSTM when
+// peepholes; then weight_hy [O, D*H_out] and (when bias_hy) bias_hy if output_size > 0.
+std::vector<ParamTensor> expected_param_layout(const simdrnn_config& config, bool cell_biases, bool bias_hy,
+                                               bool peepholes = false);
 int64_t param_count(const std::vector<ParamTensor>& layout);
 const ParamTensor* find_param(const std::vector<ParamTensor>& layout, const std::string& name);
 
@@ -162,46 +165,70 @@ const ParamTensor* find_param(const std::vector<ParamTensor>& layout, const std:
 std::vector<double> flatten_ref_weights(const simdrnn_config& config, const RefWeights& ref,
                                         const std::vector<ParamTensor>& layout);
 
-// Double forward pass over a flat parameter vector (same semantics as reference_forward, all in
-// double: parameters, x and h0 too, so central differences of it are accurate to ~1e-10).
-// `pre` receives every pre-activation (before clip) of every valid step, layer and direction.
+// Double forward pass over a flat parameter vector, for every cell (same semantics as
+// reference_forward, all in double: parameters, x, h0 and c0 too, so central differences of it
+// are accurate to ~1e-10). `pre` receives every pre-activation (before clip; an LSTM's after its
+// peephole term) of every gate, valid step, layer and direction. c0 (LSTM only, else ignored):
+// nullable [L*D, N, H].
 struct RefForwardD {
-  std::vector<double> y;    // [T, N, D*H] or [N, T, D*H]
-  std::vector<double> h_n;  // [L*D, N, H]
+  std::vector<double> y;    // [T, N, D*H_out] or [N, T, D*H_out]
+  std::vector<double> h_n;  // [L*D, N, H_out]
+  std::vector<double> c_n;  // LSTM: [L*D, N, H]; empty for other cells
   std::vector<double> out;  // [T, N, O] or [N, T, O]; empty when O == 0
   std::vector<double> pre;  // pre-activations, unordered
-  // Per layer, time-major [T, N, D*H], zero at padding steps: the layer's output and its
-  // pre-activations (before clip).
+  // Per layer, time-major [T, N, D*H_out], zero at padding steps: the layer's output; and (Elman
+  // cells only, empty for gated ones) its pre-activations (before clip).
   std::vector<std::vector<double>> layer_out, layer_pre;
 };
 RefForwardD reference_forward_flat(const simdrnn_config& config, const std::vector<ParamTensor>& layout,
                                    const std::vector<double>& params, int64_t T, int64_t N,
                                    simdrnn_layout data_layout, const std::vector<double>& x,
-                                   const std::vector<double>* h0, const int64_t* seq_lens);
+                                   const std::vector<double>* h0, const int64_t* seq_lens,
+                                   const std::vector<double>* c0 = nullptr);
 
-// Analytic backward (BPTT) of reference_forward_flat in double, for the loss
-// sum(dy * y) + sum(dout * out) + sum(dh_n * h_n) (each of dy, dout, dh_n nullable: zero), with
-// every result's magnitude: the sum of the absolute values of every term that went into it,
-// recursively through the chain (|dA| bounds replaced by their own magnitudes), the scale that
-// float rounding errors of a backward computation are proportional to.
-// *_sens: a first-order bound of how far each result moves when every hidden state the backward
-// reads (as the saved forward output, the input of the layer above, or through the activation's
-// derivative: tanh' = 1 - h^2, sigmoid' = h(1 - h)) is off by up to h_error, as a float forward
-// pass's are. Near saturation this dominates: 1 - h^2 is small and sensitive to h.
+// Analytic backward (BPTT) of reference_forward_flat in double, for every cell, for the loss
+// sum(dy * y) + sum(dout * out) + sum(dh_n * h_n) + sum(dc_n * c_n) (each of dy, dout, dh_n, dc_n
+// nullable: zero; dc_n and c0 are read for an LSTM only), with every result's magnitude, the scale
+// that float rounding errors of a backward computation are proportional to, and its sensitivity:
+//   Elman: *_mag is the sum of the absolute values of every term that went into the result,
+//     recursively through the chain (|dA| bounds replaced by their own magnitudes). *_sens bounds
+//     to first order how far the result moves when every hidden state the backward reads (as the
+//     saved output, the input of the layer above, and through the activation's derivative: tanh' =
+//     1 - h^2, sigmoid' = h(1 - h)) is off by up to h_error (absolute), as a float forward pass's
+//     are. Near saturation this dominates: 1 - h^2 is small and sensitive to h.
+//   LSTM and GRU: the same two, as root-sum-squares instead of sums of |terms|: *_mag^2 sums the
+//     squared magnitudes of the terms of every sum and product, recursively, plus the square of
+//     every value the backward computes and rounds (a gate derivative, dc, dh, each da, ...), and
+//     of the result itself. Sums of |terms| grow like (sum_k |W_jk|)^T through the recurrence
+//     (measured: 10^2 to 10^10 times the gradients for H = 65, T = 5), far beyond the errors of a
+//     float computation, whose independent roundings add up in quadrature; the root-sum-square is
+//     the scale they grow with, and stays near |value| (ratio <= ~1.3 for the largest results).
+//     *_sens is the root-sum-square of (d result / d v) * err(v) over every forward value v the
+//     backward reads (every gate, c, tanh(c), o*tanh(c), h, the layer input, r*h and
+//     W_hn h + b_hn), with err(v) = h_error * (v's forward magnitude, root-sum-square likewise:
+//     x, h0 and c0 are exact). A float forward pass is within 4 * 2^-24 * k of its values, k the
+//     longest sum (in + H_out + 2, or H for a projection): that is the h_error to pass
+//     (forward_error_per_magnitude in support/gated_training.hpp).
+// Gated cells: clip's derivative is 1 where -clip <= pre <= clip and 0 outside (torch.clamp's
+// convention); the LSTM backward covers the projection (dW_hr), the peepholes (p_i and p_f against
+// c_{t-1}, p_o against c_t) and dc0.
 struct RefBackwardD {
   std::vector<double> grads, grads_mag, grads_sens;  // flat, in `layout`
   std::vector<double> dx, dx_mag, dx_sens;           // x's layout
-  std::vector<double> dh0, dh0_mag, dh0_sens;        // [L*D, N, H]
+  std::vector<double> dh0, dh0_mag, dh0_sens;        // [L*D, N, H_out]
+  std::vector<double> dc0, dc0_mag, dc0_sens;        // LSTM: [L*D, N, H]; empty for other cells
 };
 RefBackwardD reference_backward_flat(const simdrnn_config& config, const std::vector<ParamTensor>& layout,
                                      const std::vector<double>& params, int64_t T, int64_t N,
                                      simdrnn_layout data_layout, const std::vector<double>& x,
                                      const std::vector<double>* h0, const int64_t* seq_lens,
                                      const std::vector<double>* dy, const std::vector<double>* dout,
-                                     const std::vector<double>* dh_n, double h_error = 0.0);
+                                     const std::vector<double>* dh_n, double h_error = 0.0,
+                                     const std::vector<double>* c0 = nullptr,
+                                     const std::vector<double>* dc_n = nullptr);
 
 // Distance of the nearest pre-activation to a point where act(clip(.)) is not differentiable
-// (0 for relu, +-clip when clip > 0); infinity when there is none.
+// (0 for an Elman relu, +-clip when clip > 0); infinity when there is none.
 double kink_distance(const simdrnn_config& config, const std::vector<double>& pre);
 
 }  // namespace simdrnn_test
