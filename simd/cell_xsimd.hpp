@@ -14,6 +14,7 @@
 #include "simd/kernels.h"
 
 namespace simdrnn {
+inline namespace lib {
 namespace kernels {
 namespace xs {
 
@@ -313,4 +314,5 @@ inline KernelTable with_dot(KernelTable base, const char* name, int32_t isa, Gem
 
 }  // namespace xs
 }  // namespace kernels
+}  // namespace lib
 }  // namespace simdrnn

@@ -20,6 +20,7 @@
 #include "simd/kernels.h"
 
 namespace simdrnn {
+inline namespace lib {
 namespace kernels {
 namespace xs {
 
@@ -463,4 +464,5 @@ struct GemmDot {
 
 }  // namespace xs
 }  // namespace kernels
+}  // namespace lib
 }  // namespace simdrnn

@@ -17,6 +17,7 @@
 #include "simd/kernels.h"
 
 namespace simdrnn {
+inline namespace lib {
 namespace kernels {
 namespace xs {
 
@@ -499,4 +500,5 @@ struct Gemm {
 
 }  // namespace xs
 }  // namespace kernels
+}  // namespace lib
 }  // namespace simdrnn

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 namespace simdrnn {
+inline namespace lib {
 namespace kernels {
 
 // Element-wise function applied by a GEMM epilogue.
@@ -290,4 +291,5 @@ inline void run_gemm(const KernelTable& kt, const GemmParams& p) {
 #undef SIMDRNN_ISA
 
 }  // namespace kernels
+}  // namespace lib
 }  // namespace simdrnn

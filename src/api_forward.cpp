@@ -9,6 +9,7 @@
 using namespace simdrnn;
 
 namespace simdrnn {
+inline namespace lib {
 
 void init_carried(Carried& c, const simdrnn_model* handle, const Model& m, int64_t batch, int64_t max_steps,
                   const Shapes& s) {
@@ -123,6 +124,7 @@ simdrnn_status reset_state(Carried& c, const float* h0, const float* c0) {
   return SIMDRNN_OK;
 }
 
+}  // namespace lib
 }  // namespace simdrnn
 
 extern "C" {

@@ -9,6 +9,7 @@
 #include "src/validation.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 
 // Validates and runs a forward call; with a reserve it is forward_training
 // (the caller has checked the reserve's size). `call_name` names the entry
@@ -28,4 +29,5 @@ int32_t resolve_threads(int32_t requested);
 // Each of lens[0..batch) must be in 1..seq_len; `name` is the argument's.
 simdrnn_status check_seq_lens(const int64_t* lens, int64_t batch, int64_t seq_len, const char* name);
 
+}  // namespace lib
 }  // namespace simdrnn

@@ -18,6 +18,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 namespace engine {
 
 // w.dAt[j * TN + r] = w.dY[r * dh + d * H + j]: the weight-gradient GEMMs then
@@ -343,4 +344,5 @@ void run_backward(const Model& model, const simdrnn_backward_args& b, int32_t th
         std::chrono::duration<double, std::micro>(Clock::now() - start).count());
 }
 
+}  // namespace lib
 }  // namespace simdrnn

@@ -14,6 +14,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 namespace engine {
 
 // The workspace of a backward call (backward_layout carves it).
@@ -156,4 +157,5 @@ struct Backward {
 int64_t backward_layout(const Model& model, int64_t seq_len, int64_t batch, void* base, BackwardBuffers* out);
 
 }  // namespace engine
+}  // namespace lib
 }  // namespace simdrnn

@@ -14,6 +14,7 @@
 #include "src/backward.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 namespace engine {
 namespace {
 
@@ -399,4 +400,5 @@ void Backward::gated_layer(int64_t l) {
 }
 
 }  // namespace engine
+}  // namespace lib
 }  // namespace simdrnn

@@ -10,6 +10,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 
 class BufferLayout {
  public:
@@ -44,4 +45,5 @@ class BufferLayout {
   int64_t offset_ = 0;
 };
 
+}  // namespace lib
 }  // namespace simdrnn

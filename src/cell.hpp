@@ -8,6 +8,7 @@
 #include "simdrnn/simdrnn.h"
 
 namespace simdrnn {
+inline namespace lib {
 
 struct CellDesc {
   simdrnn_cell kind;
@@ -38,4 +39,5 @@ inline const CellDesc& cell_desc(simdrnn_cell kind) {
 // ONNX peepholes P [3H] are i, o, f; ours (weight_peephole) are i, f, o.
 constexpr int kOnnxPeepholeToTorch[3] = {0, 2, 1};
 
+}  // namespace lib
 }  // namespace simdrnn

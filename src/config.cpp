@@ -7,6 +7,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 
 simdrnn_status validate_config(const simdrnn_config* c, const char* arg) {
   if (!c) return fail(SIMDRNN_INVALID_ARGUMENT, "%s: expected a non-NULL simdrnn_config*, got NULL", arg);
@@ -90,4 +91,5 @@ simdrnn_status validate_config(const simdrnn_config* c, const char* arg) {
   return SIMDRNN_OK;
 }
 
+}  // namespace lib
 }  // namespace simdrnn

@@ -15,6 +15,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 namespace {
 
 uint64_t read_xcr0() {
@@ -176,4 +177,5 @@ const kernels::KernelTable& kernel_table(simdrnn_isa isa) {
   return kt;
 }
 
+}  // namespace lib
 }  // namespace simdrnn

@@ -12,6 +12,7 @@
 #include "src/thread_pool.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 namespace engine {
 
 using kernels::GemmParams;
@@ -205,4 +206,5 @@ inline float* align64(void* p) {
 inline int64_t padded_bytes(int64_t floats) { return round_up(floats * int64_t{sizeof(float)}, 64); }
 
 }  // namespace engine
+}  // namespace lib
 }  // namespace simdrnn

@@ -9,6 +9,7 @@
 #include "src/thread_pool.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 
 int32_t default_num_threads() {
   static const int32_t n = [] {
@@ -24,4 +25,5 @@ int32_t default_num_threads() {
   return n;
 }
 
+}  // namespace lib
 }  // namespace simdrnn

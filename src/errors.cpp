@@ -5,6 +5,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 
 namespace {
 thread_local char g_error[1024] = "";
@@ -20,4 +21,5 @@ simdrnn_status fail(simdrnn_status status, const char* format, ...) {
 void clear_error() { g_error[0] = '\0'; }
 const char* last_error() { return g_error; }
 
+}  // namespace lib
 }  // namespace simdrnn

@@ -21,6 +21,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 namespace {
 
 using engine::GatedWalk;
@@ -372,4 +373,5 @@ void run_forward(const Model& model, const simdrnn_forward_args& a, int32_t thre
   }
 }
 
+}  // namespace lib
 }  // namespace simdrnn

@@ -15,6 +15,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 namespace engine {
 
 // A buffer with one row per (t, n) (Rows), `stride` floats per row, this
@@ -208,4 +209,5 @@ struct GatedWalk {
 };
 
 }  // namespace engine
+}  // namespace lib
 }  // namespace simdrnn

@@ -13,6 +13,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 
 #define SIMDRNN_FAIL(...) return fail(SIMDRNN_INVALID_ARGUMENT, __VA_ARGS__)
 
@@ -173,4 +174,5 @@ auto live_carried(Table& table, const void* handle, const char* arg, const char*
   return c;
 }
 
+}  // namespace lib
 }  // namespace simdrnn

@@ -20,6 +20,13 @@
 #include "src/param_schema.hpp"
 
 namespace simdrnn {
+// Every internal name lives in simdrnn::lib (inline: the library's own code
+// writes simdrnn::Model), so that the internal Model, Weights, Stream and
+// Cell never share a mangled name with the public C++ wrapper's classes of
+// the same names (include/simdrnn/simdrnn.hpp): two definitions of one name
+// break the one-definition rule, and the linker keeps either class's inline
+// destructor for both (a clang + ASan build leaked every model that way).
+inline namespace lib {
 
 // ---- errors -----------------------------------------------------------------
 // Records a printf-style message as this thread's last error; returns status.
@@ -250,4 +257,5 @@ int64_t backward_workspace_bytes(const Model& model, int64_t seq_len, int64_t ba
 void run_backward(const Model& model, const simdrnn_backward_args& args, int32_t threads,
                   const char* call_name);
 
+}  // namespace lib
 }  // namespace simdrnn

@@ -9,6 +9,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 
 namespace {
 AlignedFloats padded_bias(const float* a, const float* b, int64_t n, int64_t panel_width) {
@@ -196,4 +197,5 @@ std::unique_ptr<Model> build_model(const Weights& weights, simdrnn_isa isa) {
   return model;
 }
 
+}  // namespace lib
 }  // namespace simdrnn

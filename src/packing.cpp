@@ -11,6 +11,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 
 AlignedFloats aligned_floats(int64_t count) {
   size_t bytes = static_cast<size_t>(round_up(count > 0 ? count : 1, 16)) * sizeof(float);
@@ -163,4 +164,5 @@ PackedMatrix convert_pack(PackedMatrix f32, int32_t format) {
   return out;
 }
 
+}  // namespace lib
 }  // namespace simdrnn

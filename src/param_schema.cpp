@@ -6,6 +6,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 namespace {
 
 struct KindName {
@@ -117,4 +118,5 @@ bool tensor_required(const simdrnn_config& c, TensorKind kind) {
   }
 }
 
+}  // namespace lib
 }  // namespace simdrnn

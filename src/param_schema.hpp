@@ -12,6 +12,7 @@
 #include "src/cell.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 
 enum class TensorKind { kWeightIh, kWeightHh, kBiasIh, kBiasHh, kWeightHr, kPeephole, kWeightHy, kBiasHy };
 
@@ -63,4 +64,5 @@ void for_each_param(const simdrnn_config& c, const ParamGroups& groups, Fn&& fn)
   }
 }
 
+}  // namespace lib
 }  // namespace simdrnn

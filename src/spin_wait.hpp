@@ -17,6 +17,7 @@
 #include "src/thread_pool.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 
 inline void futex_wait(std::atomic<uint32_t>& word, uint32_t expected) {
   static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t), "futex word");
@@ -49,4 +50,5 @@ void spin_then_sleep(std::atomic<uint32_t>& word, Done&& done, std::atomic<uint3
   }
 }
 
+}  // namespace lib
 }  // namespace simdrnn

@@ -29,6 +29,7 @@
 #include "src/spin_wait.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 namespace threads {
 namespace {
 
@@ -256,4 +257,5 @@ int64_t run(int64_t want, const Job& job, bool wake) {
 }
 
 }  // namespace threads
+}  // namespace lib
 }  // namespace simdrnn

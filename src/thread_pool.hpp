@@ -11,6 +11,7 @@
 #include <utility>
 
 namespace simdrnn {
+inline namespace lib {
 namespace threads {
 
 // CPUs this process may run on (its affinity mask when the pool started), >= 1.
@@ -72,4 +73,5 @@ int64_t run_team(int64_t want, Body&& body, bool wake = true) {
   return threads::run(want, job, wake);
 }
 
+}  // namespace lib
 }  // namespace simdrnn

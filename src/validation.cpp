@@ -7,6 +7,7 @@
 #include "src/handles.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 
 simdrnn_status check_regions(const Region* regions, size_t count) {
   for (size_t i = 0; i < count; ++i)
@@ -119,4 +120,5 @@ simdrnn_status check_count(int64_t count, const char* arg) {
   return SIMDRNN_OK;
 }
 
+}  // namespace lib
 }  // namespace simdrnn

@@ -9,6 +9,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 
 // A buffer an entry point reads or writes. `name` is how the caller knows it
 // ("args->y"); `align` the alignment its element type needs; `same_as` names
@@ -60,4 +61,5 @@ simdrnn_status check_threads(int32_t n, const char* arg);
 simdrnn_status check_count(int64_t count, const char* arg);
 simdrnn_status check_training_model(const Model& m);
 
+}  // namespace lib
 }  // namespace simdrnn

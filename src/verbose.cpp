@@ -13,6 +13,7 @@
 #include "src/internal.hpp"
 
 namespace simdrnn {
+inline namespace lib {
 namespace {
 
 FILE* open_log() {
@@ -61,4 +62,5 @@ void verbose_line(const char* format, ...) {
   va_end(args);
 }
 
+}  // namespace lib
 }  // namespace simdrnn

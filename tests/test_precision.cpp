@@ -21,8 +21,10 @@
 // The library's test hook (src/internal.hpp, which this file cannot include beside simdrnn.hpp):
 // 1 = bf16 dot product, 0 = widening, -1 = back to SIMDRNN_BF16_DOT / the measurement.
 namespace simdrnn {
+inline namespace lib {
 void set_bf16_dot_policy_for_testing(int policy);
 }
+}  // namespace simdrnn
 
 namespace simdrnn_test {
 namespace {

@@ -10,6 +10,7 @@
 #include "simd/kernels.h"
 
 namespace simdrnn {
+inline namespace lib {
 namespace kernels {
 
 namespace {
@@ -32,4 +33,5 @@ const KernelTable& avx2_vnni_table() {
 }
 
 }  // namespace kernels
+}  // namespace lib
 }  // namespace simdrnn

@@ -10,6 +10,7 @@
 #include "simd/kernels.h"
 
 namespace simdrnn {
+inline namespace lib {
 namespace kernels {
 
 namespace {
@@ -70,4 +71,5 @@ const KernelTable& avx512_bf16_table() {
 }
 
 }  // namespace kernels
+}  // namespace lib
 }  // namespace simdrnn

@@ -9,6 +9,7 @@
 #include "simd/kernels.h"
 
 namespace simdrnn {
+inline namespace lib {
 namespace kernels {
 namespace scalar {
 
@@ -340,4 +341,5 @@ const KernelTable& scalar_table() {
 }
 
 }  // namespace kernels
+}  // namespace lib
 }  // namespace simdrnn
