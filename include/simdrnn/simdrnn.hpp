@@ -12,6 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -95,6 +96,16 @@ template <class T>
 void require(const Span<T>& span, const char* name) {
   if (!span.data()) throw Error(SIMDRNN_INVALID_ARGUMENT, std::string(name) + ": expected a buffer, got none");
 }
+// A C enum field's bits as int32_t: C callers may store any int there (the C
+// API names a bad value), and C++ may not load one outside the enum's range
+// as the enum type.
+template <class E>
+int32_t raw_enum(const E& e) {
+  static_assert(sizeof(E) == sizeof(int32_t), "C enums are int-sized");
+  int32_t v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
 }  // namespace detail
 
 // Model hyper-parameters (simdrnn_config); sizes must be set.
@@ -117,13 +128,13 @@ struct Config {
         hidden_size(c.hidden_size),
         num_layers(c.num_layers),
         bidirectional(c.bidirectional != 0),
-        cell(static_cast<Cell>(c.cell)),
-        activation(static_cast<Activation>(c.activation)),
+        cell(static_cast<Cell>(detail::raw_enum(c.cell))),
+        activation(static_cast<Activation>(detail::raw_enum(c.activation))),
         clip(c.clip),
         output_size(c.output_size),
         proj_size(c.proj_size),
         gru_linear_before_reset(c.gru_linear_before_reset != 0),
-        weight_precision(static_cast<Precision>(c.weight_precision)) {}
+        weight_precision(static_cast<Precision>(detail::raw_enum(c.weight_precision))) {}
   simdrnn_config to_c() const {
     simdrnn_config c = simdrnn_config_default();
     c.input_size = input_size;
