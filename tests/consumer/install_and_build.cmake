@@ -8,7 +8,8 @@
 #      build, simdrnn-static (the archive, with and without --static); checks
 #      which library each program needs at run time (if pkg-config exists).
 # Variables (-D): BUILD_DIR, CONFIG, WORK_DIR, CONSUMER_DIR, GENERATOR, C_COMPILER,
-# CXX_COMPILER, STATIC (ON/OFF), VERSION, EXTRA_FLAGS (e.g. sanitizer flags), PKG_CONFIG,
+# CXX_COMPILER, STATIC (ON/OFF), VERSION, EXTRA_FLAGS (e.g. sanitizer flags), C_LINKED
+# (OFF: no program linked by the C compiler driver, so no c_only build), PKG_CONFIG,
 # and optionally REBUILD_SHARED_FROM (a source dir, see step 0) and JOBS.
 cmake_minimum_required(VERSION 3.18)
 
@@ -83,7 +84,11 @@ if(EXTRA_FLAGS)
        "-DCMAKE_EXE_LINKER_FLAGS=${EXTRA_FLAGS}")
 endif()
 
-foreach(variant cxx c_only)
+set(variants cxx)
+if(NOT DEFINED C_LINKED OR C_LINKED)
+  list(APPEND variants c_only)
+endif()
+foreach(variant IN LISTS variants)
   set(bdir "${WORK_DIR}/build-${variant}")
   set(args ${common_args})
   if(variant STREQUAL "c_only")
@@ -144,6 +149,9 @@ foreach(module IN LISTS modules)
     string(REPLACE "-" "_" tag "${module}${static_flag}")
     foreach(lang c cxx)
       if(lang STREQUAL "c")
+        if(DEFINED C_LINKED AND NOT C_LINKED)
+          continue()
+        endif()
         set(compiler "${C_COMPILER}")
         set(source "${CONSUMER_DIR}/main.c")
         set(std -std=c99)
