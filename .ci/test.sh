@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds simdrnn and runs every test three times: a Release build with GCC,
-# the whole suite again under AddressSanitizer + UBSan (SIMDRNN_TEST_QUICK=1
-# trims the longest sweeps there), and a Release build with clang, so that
-# bit-identical results for any thread count hold with both compilers.
+# Builds simdrnn and runs every test three times: a Release build with GCC, a
+# clang build with AddressSanitizer + UBSan that also runs the fuzzers, and a
+# clang Release build, so that bit-identical results for any thread count are
+# checked with both compilers at full optimisation.
 # Installs missing Debian packages first (.ci/deps.sh). Exits non-zero on any
 # failure, and on any test ctest did not run (skipped or disabled): a test
 # that skips itself for a missing package would hide a missing install step.
@@ -47,13 +47,19 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
 run_ctest build
 
-stage "GCC AddressSanitizer + UBSan"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIMDRNN_SANITIZE=ON -DSIMDRNN_BUILD_BENCHMARKS=OFF
+# clang with AddressSanitizer + UBSan runs the whole suite again
+# (SIMDRNN_TEST_QUICK=1 trims the longest sweeps), and the libFuzzer targets
+# for a minute each (onnx_fuzz_load). allocator_may_return_null: the
+# out-of-memory tests ask for more than ASan's allocator serves and expect
+# SIMDRNN_OUT_OF_MEMORY.
+stage "clang + AddressSanitizer + UBSan + libFuzzer"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DSIMDRNN_SANITIZE=ON -DSIMDRNN_BUILD_FUZZERS=ON -DSIMDRNN_BUILD_BENCHMARKS=OFF
 cmake --build build-asan -j"$jobs"
-run_ctest build-asan SIMDRNN_TEST_QUICK=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+run_ctest build-asan SIMDRNN_TEST_QUICK=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+  UBSAN_OPTIONS=print_stacktrace=1
 
-# Benchmarks off: simdrnn-bench is built with GCC by benchmarks/run.sh, and
-# the suite already compares with oneDNN.
+# Benchmarks off: simdrnn-bench is built with GCC by benchmarks/run.sh.
 stage "clang Release"
 cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DSIMDRNN_BUILD_BENCHMARKS=OFF
