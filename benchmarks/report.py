@@ -64,7 +64,7 @@ COLORS = {"simdrnn": "#1f77b4", "onednn": "#d62728", "gemmloop": "#7f7f7f",
           "simdrnn_step": "#1f77b4", "simdrnn_seq": "#aec7e8", "onednn_step": "#d62728",
           "onednn_seq": "#ff9896", "gemmloop_step": "#7f7f7f"}
 LEVELS = {1: "L1", 2: "L2", 3: "L3", 4: "DRAM"}
-SHAPE_RE = re.compile(r"^t(\d+)n(\d+)i(\d+)h(\d+)(?:l(\d+))?(bi)?(?:o(\d+))?$")
+SHAPE_RE = re.compile(r"^t(\d+)n(\d+)i(\d+)h(\d+)(?:l(\d+))?(bi)?(?:o(\d+))?(?:p(\d+))?$")
 TO_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
 # A measurement during which other processes kept more than this many cores
 # busy (the other_cpu counter) is marked with a dagger.
@@ -88,9 +88,9 @@ class Result:
         m = SHAPE_RE.match(shape)
         if not m:
             raise ValueError("unexpected shape in benchmark name: " + name)
-        t, n, i, h, l, bi, o = m.groups()
+        t, n, i, h, l, bi, o, p = m.groups()
         self.T, self.N, self.I, self.H = int(t), int(n), int(i), int(h)
-        self.L, self.bidir, self.O = int(l or 1), bool(bi), int(o or 0)
+        self.L, self.bidir, self.O, self.P = int(l or 1), bool(bi), int(o or 0), int(p or 0)
         self.error = next((r.get("error_message", "error") for r in runs if r.get("error_occurred")), None)
         self.repetitions = repetitions
         self.cv = cv  # coefficient of variation of the time over repetitions, or None
@@ -191,8 +191,27 @@ def fmt_x(v):
     return "–" if v is None or not math.isfinite(v) else "%.2f×" % v
 
 
+# A measurement faster than its lower bound (beyond timing noise) shows a defect in the bound,
+# not a result: such fractions are marked, and bound_defect_note() lists them.
+BOUND_DEFECT = 1.02
+
+
 def fmt_frac(v):
-    return "–" if v is None or not math.isfinite(v) else "%.2f" % v
+    if v is None or not math.isfinite(v):
+        return "–"
+    return "**%.2f (bound defect)**" % v if v > BOUND_DEFECT else "%.2f" % v
+
+
+def bound_defect_note(results):
+    """A paragraph naming every row that beat its roofline bound, or ''."""
+    bad = [r for r in results if not r.error and r.frac is not None and math.isfinite(r.frac)
+           and r.frac > BOUND_DEFECT]
+    if not bad:
+        return ""
+    return ("**Defect in the bound:** %d row(s) ran faster than their roofline lower bound (frac of bound > "
+            "%.2f), so the machine model underestimates what these shapes can do (a bandwidth or peak probe "
+            "measured less than the kernels reach); their fractions are not results: %s." %
+            (len(bad), BOUND_DEFECT, ", ".join("`%s` (%.2f)" % (r.name, r.frac) for r in bad)))
 
 
 def fmt_num(v, digits=1):
@@ -325,6 +344,30 @@ def stream_table(by, shapes, threads):
                          fmt_frac(r["simdrnn_step"].frac if r["simdrnn_step"] else None),
                          fmt_frac(r["simdrnn_seq"].frac if r["simdrnn_seq"] else None)])
     return table(header, rows)
+
+
+def precision_table(suite, by, shapes, threads):
+    """bf16 and int8 weights beside f32, simdrnn's and oneDNN's own primitives (None without such rows)."""
+    sfx = "_step" if suite == "stream" else ""
+    names = ["simdrnn" + sfx, "simdrnn_bf16" + sfx, "simdrnn_int8" + sfx,
+             "onednn" + sfx, "onednn_bf16" + sfx, "onednn_int8" + sfx]
+    header = ["shape", "threads", "simdrnn f32 µs", "simdrnn bf16 µs", "simdrnn int8 µs", "bf16 speedup vs f32",
+              "int8 speedup vs f32", "oneDNN f32 µs", "oneDNN bf16 µs", "oneDNN int8 µs",
+              "bf16 speedup vs oneDNN bf16", "int8 speedup vs oneDNN int8"]
+    rows = []
+    for shape in shapes:
+        for k in threads:
+            r = {i: by.get((suite, shape, k, i)) for i in names}
+            f32, bf16, int8, o32, obf16, oint8 = (r[i] for i in names)
+            if bf16 is None and int8 is None:
+                continue
+
+            def t(x):
+                return "–" if x is None else ("n/a" if x.error else fmt_time(x))
+            rows.append(["`%s`" % shape, k, t(f32), t(bf16), t(int8), fmt_x(ratio(f32, bf16)),
+                         fmt_x(ratio(f32, int8)), t(o32), t(obf16), t(oint8), fmt_x(ratio(obf16, bf16)),
+                         fmt_x(ratio(oint8, int8))])
+    return table(header, rows) if rows else None
 
 
 def pairs_for(suite):
@@ -500,7 +543,7 @@ def write_report(out_dir, ctx, results, charts):
                                                                   for t in sorted({r.threads for r in results})),
                            commit_of(ctx), (ctx.get("date", "?") or "?")[:10], describe_run(ctx, results),
                            RAW_NAME, RAW_NAME), "",
-          disturbed_note(results), "", far_note(results), "",
+          disturbed_note(results), "", far_note(results), "", bound_defect_note(results), "",
           "## Machine", "", machine_section(ctx, results), "",
           "## Roofline", "", roofline_section(ctx), "", "### The lower bound", "", MODEL_TEXT,
           "## Summary: geometric-mean speedups", "",
@@ -512,6 +555,8 @@ def write_report(out_dir, ctx, results, charts):
         md += ["![fraction of the roofline bound](frac_of_bound.png)", ""]
     if "thread_scaling.png" in charts:
         md += ["![thread scaling](thread_scaling.png)", ""]
+    if "precision.png" in charts:
+        md += ["![time by weight precision](precision.png)", ""]
     for suite in suites:
         md += ["## Suite `%s`" % suite, "", SUITE_TEXT.get(suite, ""), ""]
         if suite == "stream":
@@ -519,6 +564,11 @@ def write_report(out_dir, ctx, results, charts):
         else:
             md.append(forward_table(suite, by, shapes[suite], threads[suite]))
         md.append("")
+        reduced = precision_table(suite, by, shapes[suite], threads[suite])
+        if reduced:
+            md += ["Reduced-precision weights (`weight_precision` bf16 / int8; oneDNN: its own bf16 and "
+                   "u8s8 primitives, timed on activations already in that type; n/a: oneDNN has no such "
+                   "primitive, see Errors):", "", reduced, ""]
         name = "%s.png" % suite
         if name in charts:
             md += ["![%s: time and speedup per shape](%s)" % (suite, name), ""]
@@ -697,6 +747,35 @@ def charts(out_dir, ctx, results):
         fig.savefig(os.path.join(out_dir, "thread_scaling.png"))
         plt.close(fig)
         made.append("thread_scaling.png")
+
+    # Time per call by weight precision, one panel per suite that has reduced-precision rows
+    # (1 thread, or the fewest measured): simdrnn and oneDNN in f32, bf16 and int8.
+    prec_suites = [s for s in suites if any(r.suite == s and "_bf16" in r.impl for r in results)]
+    if prec_suites:
+        fig, axes = plt.subplots(1, len(prec_suites), figsize=(4.2 * len(prec_suites), 4.2), squeeze=False)
+        kinds = [("simdrnn", "#1f77b4"), ("simdrnn_bf16", "#4a9fd8"), ("simdrnn_int8", "#9ecae1"),
+                 ("onednn", "#d62728"), ("onednn_bf16", "#e8696a"), ("onednn_int8", "#f4a9a9")]
+        for ax, suite in zip(axes[0], prec_suites):
+            sfx = "_step" if suite == "stream" else ""
+            k = threads[suite][0]
+            sh = shapes[suite]
+            width = 0.8 / len(kinds)
+            for j, (impl, color) in enumerate(kinds):
+                ys = [value(by.get((suite, s, k, impl + sfx)), suite) for s in sh]
+                xs = [x + (j - (len(kinds) - 1) / 2) * width for x in range(len(sh))]
+                ax.bar(xs, ys, width, color=color, label=impl.replace("onednn", "oneDNN"))
+            ax.set_yscale("log")
+            ax.set_xticks(range(len(sh)))
+            ax.set_xticklabels(sh, rotation=20, ha="right", fontsize=7)
+            ax.set_title("%s, %d thread%s" % (suite, k, "" if k == 1 else "s"))
+            ax.set_ylabel("µs per step" if suite == "stream" else "µs per call")
+        axes[0][0].legend(fontsize=7, loc="upper left")
+        fig.suptitle("Time by weight precision (lower is better; a missing oneDNN bar: no such primitive)")
+        fig.text(0.5, 0.003, footer, ha="center", fontsize=7, color="#555555")
+        fig.tight_layout(rect=(0, 0.015, 1, 0.95))
+        fig.savefig(os.path.join(out_dir, "precision.png"))
+        plt.close(fig)
+        made.append("precision.png")
     return made
 
 

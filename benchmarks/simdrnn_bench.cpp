@@ -77,6 +77,7 @@
 #include "simdrnn/simdrnn.h"
 #include "simdrnn/simdrnn.hpp"
 #include "support/onednn_rnn.hpp"
+#include "support/onednn_reduced.hpp"
 #include "support/test_util.hpp"
 
 namespace {
@@ -157,7 +158,9 @@ const Shape kShapes[] = {
     {"gru_throughput", 50, 64, 1024, 1024, 1, false, 0, false, SIMDRNN_CELL_GRU},
 };
 
-enum class Engine { kSimdrnn, kOnednn, kGemmloop, kSimdrnnStream, kSimdrnnTrain, kOnednnTrain };
+// kOnednnReduced: oneDNN's own bf16 or int8 RNN primitives (Variant::precision
+// says which), timed on activations already in that type, as their users keep them.
+enum class Engine { kSimdrnn, kOnednn, kOnednnReduced, kGemmloop, kSimdrnnStream, kSimdrnnTrain, kOnednnTrain };
 
 // One column of a suite: the impl name in the benchmark's name, what runs,
 // and whether it runs one step (T = 1) instead of the shape's T.
@@ -166,7 +169,7 @@ struct Variant {
   Engine engine;
   bool one_step;
   simdrnn_isa max_isa = SIMDRNN_ISA_AVX512_BF16;  // simdrnn's kernels capped to this ISA level (simdrnn_avx2)
-  simdrnn_precision precision = SIMDRNN_PRECISION_F32;  // simdrnn's weights (simdrnn_bf16, simdrnn_int8)
+  simdrnn_precision precision = SIMDRNN_PRECISION_F32;  // the weights (simdrnn_bf16, onednn_int8, ...)
 };
 
 struct Suite {
@@ -191,6 +194,8 @@ const std::vector<Variant> kLatencyVariants = {
     {"simdrnn_int8", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_INT8},
     {"simdrnn_avx2", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX2},
     {"onednn", Engine::kOnednn, false},
+    {"onednn_bf16", Engine::kOnednnReduced, false, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_BF16},
+    {"onednn_int8", Engine::kOnednnReduced, false, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_INT8},
     {"gemmloop", Engine::kGemmloop, false}};
 
 // Gated cells: no gemmloop (an sgemm-per-step LSTM is what PyTorch does,
@@ -201,7 +206,9 @@ const std::vector<Variant> kGatedLatencyVariants = {
     {"simdrnn", Engine::kSimdrnn, false},
     {"simdrnn_bf16", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_BF16},
     {"simdrnn_int8", Engine::kSimdrnn, false, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_INT8},
-    {"onednn", Engine::kOnednn, false}};
+    {"onednn", Engine::kOnednn, false},
+    {"onednn_bf16", Engine::kOnednnReduced, false, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_BF16},
+    {"onednn_int8", Engine::kOnednnReduced, false, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_INT8}};
 
 const Suite kSuites[] = {
     {"latency", kLatencyVariants},
@@ -215,6 +222,8 @@ const Suite kSuites[] = {
       {"simdrnn_seq", Engine::kSimdrnn, false},
       {"onednn_step", Engine::kOnednn, true},
       {"onednn_seq", Engine::kOnednn, false},
+      {"onednn_bf16_step", Engine::kOnednnReduced, true, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_BF16},
+      {"onednn_int8_step", Engine::kOnednnReduced, true, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_INT8},
       {"gemmloop_step", Engine::kGemmloop, true}}},
     {"training", {{"simdrnn", Engine::kSimdrnnTrain, false}, {"onednn", Engine::kOnednnTrain, false}}},
     {"lstm_latency", kGatedLatencyVariants},
@@ -478,6 +487,22 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       state.SetLabel(rnn.impl_info() +
                      (rnn.single_primitive() ? " (1 primitive)" : " (1 primitive per layer)"));
       time_loop(state, s, T, threads, [&] { rnn.run(x.data(), h0.data(), y.data(), h_n.data(), out_ptr); });
+      break;
+    }
+    case Engine::kOnednnReduced: {
+      // What oneDNN 2.6 cannot run in this type (int8 Elman, peepholes or
+      // linear-before-reset GRU) is a skipped row that says why.
+      const simdrnn_test::ReducedType type = v.precision == SIMDRNN_PRECISION_BF16
+                                                 ? simdrnn_test::ReducedType::kBf16
+                                                 : simdrnn_test::ReducedType::kInt8;
+      std::string why;
+      if (s.O > 0 || !simdrnn_test::OnednnReducedRnn::supported(config, type, false, &why))
+        throw std::runtime_error(s.O > 0 ? "no output layer in oneDNN's RNN primitives" : why);
+      simdrnn_test::OnednnReducedRnn rnn;
+      rnn.setup(config, T, s.N, *weights, threads, type);
+      rnn.set_inputs(x.data(), h0.data(), lstm ? c0.data() : nullptr);
+      state.SetLabel(rnn.impl_info() + (rnn.single_primitive() ? " (1 primitive)" : " (1 primitive per layer)"));
+      time_loop(state, s, T, threads, [&] { rnn.execute(); }, false, v.precision);
       break;
     }
     case Engine::kSimdrnnTrain: {
