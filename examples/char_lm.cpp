@@ -85,6 +85,8 @@ struct Options {
   std::string out_dir = CHAR_LM_OUT_DIR, csv, png, plot_script = CHAR_LM_PLOT_SCRIPT;  // csv, png: "" = default
   std::string prime = "The ";
   bool plot = true;
+  // After training, the validation loss again with the trained weights stored in these precisions.
+  std::vector<simdrnn_precision> precisions;
   std::vector<std::string> files;
 };
 
@@ -121,7 +123,10 @@ void usage(const char* argv0) {
       "                     or gru; quick: DIR/char_lm_quick_CELL_loss.csv)\n"
       "  --png PATH         loss-curve PNG (default as --csv, .png)\n"
       "  --plot-script P    the plotting script (default %s)\n"
-      "  --no-plot          write the CSV only\n",
+      "  --no-plot          write the CSV only\n"
+      "  --precision LIST   after training, the validation loss with the trained weights in bf16,\n"
+      "                     int8 or both (LIST: bf16, int8, bf16,int8 or all); the run fails when\n"
+      "                     bf16 is more than 0.5%% above f32 or int8 more than 2%%\n",
       argv0, CHAR_LM_OUT_DIR, CHAR_LM_PLOT_SCRIPT);
 }
 
@@ -189,6 +194,21 @@ bool parse_args(int argc, char** argv, Options* o) {
     else if (a == "--png") o->png = value("a path");
     else if (a == "--plot-script") o->plot_script = value("a path");
     else if (a == "--no-plot") o->plot = false;
+    else if (a == "--precision") {
+      std::string list = value("bf16, int8, bf16,int8 or all");
+      if (list == "all") list = "bf16,int8";
+      for (size_t start = 0; start <= list.size();) {
+        const size_t end = std::min(list.find(',', start), list.size());
+        const std::string item = list.substr(start, end - start);
+        if (item == "bf16") o->precisions.push_back(SIMDRNN_PRECISION_BF16);
+        else if (item == "int8") o->precisions.push_back(SIMDRNN_PRECISION_INT8);
+        else {
+          std::fprintf(stderr, "--precision: expected bf16, int8, bf16,int8 or all, got %s\n", item.c_str());
+          return false;
+        }
+        start = end + 1;
+      }
+    }
     else if (a.size() > 1 && a[0] == '-') {
       std::fprintf(stderr, "unknown option %s (see --help)\n", a.c_str());
       return false;
@@ -270,6 +290,25 @@ std::string default_corpus(std::vector<std::string>* used) {
 }
 
 // Owns a simdrnn_model (the C API: training needs the non-const handle).
+// A copy of `model` whose weights are `params` stored in `precision`: every tensor by name.
+simdrnn::Model with_precision(const simdrnn_model* model, const std::vector<float>& params,
+                              simdrnn_precision precision) {
+  simdrnn_config c{};
+  check(simdrnn_model_config(model, &c));
+  c.weight_precision = precision;
+  simdrnn::Weights w(c);
+  std::vector<std::string> names = {"weight_hy", "bias_hy"};
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    for (const char* t : {"weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l", "weight_hr_l"})
+      names.push_back(t + std::to_string(l));
+  for (const std::string& name : names) {
+    int64_t offset = -1, count = 0;
+    check(simdrnn_model_param_offset(model, name.c_str(), &offset, &count));
+    if (count > 0) w.set(name, params.data() + offset, count);
+  }
+  return simdrnn::Model(w);
+}
+
 struct ModelHandle {
   simdrnn_model* m = nullptr;
   ~ModelHandle() { simdrnn_model_destroy(m); }
@@ -493,7 +532,7 @@ int main(int argc, char** argv) try {
 
   // Validation loss: the whole validation split as N streams, in chunks of T steps
   // carrying h, with the inference forward (simdrnn_forward).
-  auto validate = [&]() {
+  auto validate_with = [&](const simdrnn_model* m) {
     simdrnn_forward_args va = fa;
     std::fill(hv_a.begin(), hv_a.end(), 0.0f);
     std::fill(cv_a.begin(), cv_a.end(), 0.0f);
@@ -506,13 +545,14 @@ int main(int argc, char** argv) try {
       va.h_n = hv_b.data();
       va.c0 = ptr(cv_a);
       va.c_n = ptr(cv_b);
-      check(simdrnn_forward(model.m, &va));
+      check(simdrnn_forward(m, &va));
       std::swap(hv_a, hv_b);
       std::swap(cv_a, cv_b);
       loss += softmax_xent(logits.data(), targets.data(), steps * N, V, nullptr, 0);
     }
     return loss / static_cast<double>(N * val_stream_len);
   };
+  auto validate = [&]() { return validate_with(model.m); };
 
   std::FILE* csv = std::fopen(opt.csv.c_str(), "w");
   if (!csv) std::fprintf(stderr, "note: cannot write %s; no loss CSV or PNG\n", opt.csv.c_str());
@@ -645,6 +685,21 @@ int main(int argc, char** argv) try {
   std::printf("validation %.4f nats/char (%.3f bits/char) vs unigram %.4f: %.1f%% below the baseline\n", val_loss,
               val_loss / std::log(2.0), unigram, below);
 
+  // The trained model with its weights stored in bf16 or int8 (inference only): the same
+  // validation, and how much worse the loss is than with the f32 weights.
+  bool precision_ok = true;
+  for (simdrnn_precision p : opt.precisions) {
+    const bool bf16 = p == SIMDRNN_PRECISION_BF16;
+    const simdrnn::Model reduced = with_precision(model.m, params, p);
+    const double loss = validate_with(reduced.get());
+    const double worse = 100 * (loss / val_loss - 1), allowed = bf16 ? 0.5 : 2.0;
+    const bool ok = worse <= allowed;
+    precision_ok = precision_ok && ok;
+    std::printf("%s weights (%s kernels): validation %.4f nats/char, %+.2f%% vs f32 (allowed %.1f%%)%s\n",
+                bf16 ? "bf16" : "int8", simdrnn::isa_name(reduced.isa()).c_str(), loss, worse, allowed,
+                ok ? "" : " [over]");
+  }
+
   if (csv && opt.plot) {
     struct stat st;
     if (stat("/usr/bin/python3", &st) != 0) {
@@ -673,14 +728,15 @@ int main(int argc, char** argv) try {
   std::printf("total time %.1f s\n", seconds_since(t_start));
 
   if (opt.quick) {
-    const bool ok = val_loss < 0.9 * val0 && last_train < first_train;
-    std::printf("%s: validation %.4f -> %.4f, training %.4f -> %.4f\n", ok ? "PASS" : "FAIL", val0, val_loss,
-                first_train, last_train);
+    const bool ok = val_loss < 0.9 * val0 && last_train < first_train && precision_ok;
+    std::printf("%s: validation %.4f -> %.4f, training %.4f -> %.4f%s\n", ok ? "PASS" : "FAIL", val0, val_loss,
+                first_train, last_train, precision_ok ? "" : "; a reduced precision lost more than allowed");
     return ok ? 0 : 1;
   }
-  const bool ok = val_loss <= (1 - opt.target) * unigram;
-  std::printf("%s: validation loss %.1f%% below the unigram baseline (target %.0f%%)%s\n", ok ? "PASS" : "FAIL", below,
-              100 * opt.target, stopped_early ? " [stopped early on time]" : "");
+  const bool ok = val_loss <= (1 - opt.target) * unigram && precision_ok;
+  std::printf("%s: validation loss %.1f%% below the unigram baseline (target %.0f%%)%s%s\n", ok ? "PASS" : "FAIL",
+              below, 100 * opt.target, stopped_early ? " [stopped early on time]" : "",
+              precision_ok ? "" : "; a reduced precision lost more than allowed");
   return ok ? 0 : 1;
 } catch (const simdrnn::Error& e) {
   std::fprintf(stderr, "simdrnn error (%s): %s\n", simdrnn_status_name(e.status()), e.what());
