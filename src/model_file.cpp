@@ -451,8 +451,10 @@ json parse_header(const char* begin, const char* end) {
   };
   try {
     return json::parse(begin, end, callback);
-  } catch (const json::parse_error& e) {
-    // nlohmann's message quotes the bytes it read last: keep it printable.
+  } catch (const json::exception& e) {
+    // A syntax error (parse_error), or a number too large for a double
+    // (out_of_range 406). The message quotes the bytes read last: keep it
+    // printable.
     std::string message = e.what();
     message = quoted(message, 400);
     reject("header: not valid JSON: " + message.substr(1, message.size() - 2));
