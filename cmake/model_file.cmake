@@ -1,12 +1,14 @@
 # The model file (src/model_file.cpp, docs/model_file.md): its JSON header is
 # read and written with nlohmann-json (Debian nlohmann-json3-dev), a
 # header-only build dependency that consumers of the installed library never
-# see (linked as a build-time interface only). Included from the top-level
-# CMakeLists.txt once the library targets exist.
+# see: only its include directory is added, privately, so nothing of it
+# reaches the exported targets. Included from the top-level CMakeLists.txt
+# once the library targets exist.
 find_package(nlohmann_json 3.9 REQUIRED)
 foreach(_simdrnn_target simdrnn simdrnn_shared)
   if(TARGET ${_simdrnn_target})
-    target_link_libraries(${_simdrnn_target} PRIVATE $<BUILD_INTERFACE:nlohmann_json::nlohmann_json>)
+    target_include_directories(${_simdrnn_target} SYSTEM PRIVATE
+      $<TARGET_PROPERTY:nlohmann_json::nlohmann_json,INTERFACE_INCLUDE_DIRECTORIES>)
   endif()
 endforeach()
 unset(_simdrnn_target)
