@@ -6,10 +6,11 @@
 #   bash .ci/deps.sh             everything: tests, benchmarks, examples, the
 #                                clang build, and what later work uses
 #   bash .ci/deps.sh --library   only what building and installing the library
-#                                needs (compiler, CMake, xsimd; OpenMP comes with g++)
+#                                needs (compiler, CMake, xsimd, nlohmann-json;
+#                                OpenMP comes with g++)
 set -euo pipefail
 
-library=(g++ cmake make pkg-config libxsimd-dev)
+library=(g++ cmake make pkg-config libxsimd-dev nlohmann-json3-dev) # nlohmann: the model file's JSON header
 full=("${library[@]}"
   git ca-certificates            # run.sh names reports by commit; https clones
   libdnnl-dev ocl-icd-opencl-dev # Debian's dnnl-config.cmake does find_package(OpenCL REQUIRED);

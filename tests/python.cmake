@@ -5,6 +5,7 @@
 #   python_torch_rnn     torch.nn.RNN (+ nn.Linear head) vs simdrnn, outputs and states
 #   python_torch_lstm_gru torch.nn.LSTM / nn.GRU vs simdrnn, outputs and states
 #   python_torch_gated_training  LSTM / GRU gradients (backward) vs torch autograd
+#   python_model_file    Model.save / simdrnn.load round trips; the file read as plain safetensors
 # A case the library answers SIMDRNN_UNSUPPORTED is XFAIL and the run exits 77
 # ("Skipped", which .ci/test.sh does not allow).
 # Each is skipped (exit 77) when /usr/bin/python3 lacks numpy, torch or pytest; none is
@@ -23,7 +24,8 @@ set(_simdrnn_python_tests
   python_api test_api.py
   python_torch_rnn test_torch_rnn.py
   python_torch_lstm_gru test_torch_lstm_gru.py
-  python_torch_gated_training test_torch_gated_training.py)
+  python_torch_gated_training test_torch_gated_training.py
+  python_model_file test_model_file.py)
 while(_simdrnn_python_tests)
   list(POP_FRONT _simdrnn_python_tests _name _file)
   add_test(NAME ${_name}

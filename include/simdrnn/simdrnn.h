@@ -220,6 +220,31 @@ SIMDRNN_API simdrnn_status simdrnn_forward_workspace_size(const simdrnn_model* m
 SIMDRNN_API simdrnn_status simdrnn_forward(const simdrnn_model* model,
                                            const simdrnn_forward_args* args);
 
+/* ---- model file ----------------------------------------------------------
+ * A model with its configuration and every tensor in one file, in the
+ * safetensors format (https://github.com/huggingface/safetensors): an 8-byte
+ * little-endian header length, a JSON header giving each tensor's dtype,
+ * shape and byte range, then the raw little-endian data. Tensors keep their
+ * PyTorch names and shapes (those of simdrnn_weights_set), dtype F32, so
+ * safetensors.torch.load_file() reads them; the configuration is in the
+ * header's __metadata__ as strings ("simdrnn.cell": "lstm",
+ * "simdrnn.hidden_size": "512", ...; docs/model_file.md). The file holds
+ * exactly the tensors of the model's flat parameter vector, so optional ones
+ * (biases, peepholes, bias_hy) round-trip. Loading builds the model for the
+ * active ISA as simdrnn_weights_create, simdrnn_weights_set and
+ * simdrnn_model_create would; a truncated, malformed or inconsistent file is
+ * rejected with SIMDRNN_INVALID_ARGUMENT and a message naming the field or
+ * tensor, and is never read out of bounds. */
+SIMDRNN_API simdrnn_status simdrnn_model_save(const simdrnn_model* model, const char* path);
+SIMDRNN_API simdrnn_status simdrnn_model_load(const char* path, simdrnn_model** model);
+/* The same file in memory. With data NULL, *size receives the file's byte
+ * count; otherwise data[capacity] (capacity >= that count) receives the file
+ * and *size its byte count. */
+SIMDRNN_API simdrnn_status simdrnn_model_save_to_memory(const simdrnn_model* model, void* data,
+                                                        size_t capacity, size_t* size);
+SIMDRNN_API simdrnn_status simdrnn_model_load_from_memory(const void* data, size_t size,
+                                                          simdrnn_model** model);
+
 /* ---- streaming ---------------------------------------------------------- */
 /* Holds h (and an LSTM's c) for `batch` sequences and advances up to
  * `max_steps` per call.

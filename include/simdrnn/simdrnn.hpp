@@ -288,6 +288,29 @@ class Model {
   const simdrnn_model* get() const noexcept { return handle_; }
   simdrnn_model* get() noexcept { return handle_; }
 
+  // ---- model file (simdrnn_model_save / simdrnn_model_load; docs/model_file.md) ----
+  // The model saved in `path` (a safetensors file), built for the active ISA.
+  static Model load(const std::string& path) {
+    simdrnn_model* handle = nullptr;
+    check(simdrnn_model_load(path.c_str(), &handle));
+    return Model(Adopt{}, handle);
+  }
+  // The model in `bytes`, a model file's contents.
+  static Model load_from_memory(Span<const unsigned char> bytes) {
+    simdrnn_model* handle = nullptr;
+    check(simdrnn_model_load_from_memory(bytes.data(), bytes.size(), &handle));
+    return Model(Adopt{}, handle);
+  }
+  void save(const std::string& path) const { check(simdrnn_model_save(handle_, path.c_str())); }
+  // The model file's bytes (what save writes).
+  std::vector<unsigned char> save_to_memory() const {
+    size_t size = 0;
+    check(simdrnn_model_save_to_memory(handle_, nullptr, 0, &size));
+    std::vector<unsigned char> bytes(size);
+    check(simdrnn_model_save_to_memory(handle_, bytes.data(), bytes.size(), &size));
+    return bytes;
+  }
+
   // ---- training (see simdrnn.h) ----
   int64_t num_params() const {
     int64_t n = 0;
@@ -381,6 +404,9 @@ class Model {
     detail::check_size(args.out, s.out, "args.out");
     return s;
   }
+
+  struct Adopt {};
+  Model(Adopt, simdrnn_model* handle) noexcept : handle_(handle) {}
 
   simdrnn_model* handle_ = nullptr;
 };

@@ -15,7 +15,7 @@ Every failure raises simdrnn.Error (.status, .message) before anything runs.
 """
 from ._capi import Activation, Cell, Error, Isa, Layout, Precision, Status
 from ._capi import load as _load
-from ._model import Config, Grads, Model, Tape, load, weight_shape
+from ._model import Config, Grads, Model, Tape, load, load_bytes, weight_shape
 from ._optim import adam_step, clip_grad_norm, sgd_step
 from ._stream import Stream
 from ._torch import from_torch
@@ -23,7 +23,7 @@ from ._torch import from_torch
 __all__ = [
     "Activation", "Cell", "Config", "Error", "Grads", "Isa", "Layout", "Model", "Precision", "Status",
     "Stream", "Tape", "adam_step", "active_isa", "clip_grad_norm", "detected_isa", "from_torch",
-    "library_path", "load", "set_max_isa", "sgd_step", "version", "weight_shape",
+    "library_path", "load", "load_bytes", "set_max_isa", "sgd_step", "version", "weight_shape",
 ]
 
 

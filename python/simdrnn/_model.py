@@ -7,6 +7,7 @@ shape repeats only checks its arrays, fills the pointer fields and calls the lib
 a plan in use by another thread is not shared (that call builds a private one).
 """
 import dataclasses
+import os
 import re
 import struct
 import threading
@@ -199,8 +200,18 @@ class Model:
             lib.check(lib.simdrnn_model_create(weights_handle, byref(handle)), "simdrnn_model_create")
         finally:
             lib.simdrnn_weights_destroy(weights_handle)
-        self._handle = handle.value
-        self._close = weakref.finalize(self, lib.simdrnn_model_destroy, handle.value)
+        self._adopt(lib, handle.value, batch_first)
+
+    @classmethod
+    def _from_handle(cls, lib, handle, batch_first):
+        """A Model owning `handle`, a simdrnn_model* the library just made (model files)."""
+        model = cls.__new__(cls)
+        model._adopt(lib, handle, batch_first)
+        return model
+
+    def _adopt(self, lib, handle, batch_first):
+        self._handle = handle
+        self._close = weakref.finalize(self, lib.simdrnn_model_destroy, handle)
         self._lib = lib
         self._c_forward = lib.simdrnn_forward  # bound once: the per-call path does no lookups
         read_back = _capi.simdrnn_config()
@@ -255,8 +266,21 @@ class Model:
         return f"simdrnn.Model({self.config}, batch_first={self.batch_first})"
 
     def save(self, path):
-        """Not available yet: the model file format comes with a later release."""
-        raise NotImplementedError("simdrnn model files are not available yet")
+        """Writes the model file: a safetensors file with every tensor under its PyTorch name
+        (F32) and the config in its __metadata__ (docs/model_file.md). simdrnn.load(path)
+        reads it back; safetensors.torch.load_file(path) reads the tensors. batch_first is
+        a property of this Python object, not of the model, and is not stored."""
+        self._lib.check(self._lib.simdrnn_model_save(self._live(), _file_name(path)), "simdrnn_model_save")
+
+    def to_bytes(self):
+        """The model file's bytes (what save() writes); simdrnn.load_bytes() reads them."""
+        size = c_size_t()
+        self._lib.check(self._lib.simdrnn_model_save_to_memory(self._live(), None, 0, byref(size)),
+                        "simdrnn_model_save_to_memory")
+        data = np.empty(size.value, np.uint8)
+        self._lib.check(self._lib.simdrnn_model_save_to_memory(self._live(), address(data), data.nbytes,
+                                                               byref(size)), "simdrnn_model_save_to_memory")
+        return data.tobytes()
 
     def _live(self):
         if self._handle is None:
@@ -517,6 +541,37 @@ class Model:
         return Grads(grads, dx, dh0, dc0)
 
 
-def load(path):
-    """Not available yet: the model file format comes with a later release."""
-    raise NotImplementedError("simdrnn model files are not available yet")
+def _file_name(path):
+    try:
+        return os.fsencode(path)
+    except TypeError:
+        raise invalid(f"path: expected a file name (str, bytes or os.PathLike), got {type(path).__name__}") from None
+
+
+def load(path, *, batch_first=False):
+    """The Model saved in the model file `path` (Model.save; docs/model_file.md), built for
+    the active ISA. A damaged or inconsistent file raises simdrnn.Error naming what is
+    wrong. batch_first sets the loaded model's default layout, as in Model(...)."""
+    name = _file_name(path)
+    if name.lower().endswith(b".onnx"):
+        raise NotImplementedError(f"{os.fsdecode(name)}: importing ONNX models is not available yet; "
+                                  "simdrnn.load reads simdrnn model files (safetensors)")
+    lib = _capi.load()
+    handle = c_void_p()
+    lib.check(lib.simdrnn_model_load(name, byref(handle)), "simdrnn_model_load")
+    return Model._from_handle(lib, handle.value, batch_first)
+
+
+def load_bytes(data, *, batch_first=False):
+    """The Model in `data`, the bytes of a model file (Model.to_bytes, or a file's contents)."""
+    try:
+        view = memoryview(data).cast("B")
+    except TypeError:
+        raise invalid(f"data: expected bytes of a model file (a bytes-like object), got {type(data).__name__}") \
+            from None
+    buffer = np.frombuffer(view, np.uint8) if view.nbytes else None
+    lib = _capi.load()
+    handle = c_void_p()
+    lib.check(lib.simdrnn_model_load_from_memory(None if buffer is None else buffer.ctypes.data, view.nbytes,
+                                                 byref(handle)), "simdrnn_model_load_from_memory")
+    return Model._from_handle(lib, handle.value, batch_first)

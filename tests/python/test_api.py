@@ -134,11 +134,11 @@ def test_closed_model_raises(x):
         m.get_params()
 
 
-def test_model_files_are_not_there_yet(model, tmp_path):
-    with pytest.raises(NotImplementedError):
-        model.save(tmp_path / "m.simdrnn")
-    with pytest.raises(NotImplementedError):
-        simdrnn.load(tmp_path / "m.simdrnn")
+def test_model_files(model, tmp_path):  # more in test_model_file.py
+    model.save(tmp_path / "m.safetensors")
+    assert simdrnn.load(tmp_path / "m.safetensors").config == model.config
+    with pytest.raises(NotImplementedError):  # ONNX import is not there yet
+        simdrnn.load(tmp_path / "m.onnx")
 
 
 # ---- calls --------------------------------------------------------------------------------
