@@ -6,7 +6,7 @@
 #   bash .ci/deps.sh             everything: tests, benchmarks, examples, the
 #                                clang build, and what later work uses
 #   bash .ci/deps.sh --library   only what building and installing the library
-#                                needs (compiler, CMake, xsimd, nlohmann-json;
+#                                needs (compiler, CMake, xsimd; nlohmann-json for the model file;
 #                                OpenMP comes with g++)
 set -euo pipefail
 

@@ -4,6 +4,7 @@
 // The loader treats the bytes as hostile: every length, offset, shape and
 // string is checked before it is used, and a model is built only from a file
 // that passed every check, through the same public calls a caller would make.
+#if SIMDRNN_HAVE_MODEL_FILE  // nlohmann-json found (cmake/model_file.cmake); else the stubs at the end
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -692,3 +693,31 @@ simdrnn_status simdrnn_model_load_from_memory(const void* data, size_t size, sim
 }
 
 }  // extern "C"
+
+#else  // !SIMDRNN_HAVE_MODEL_FILE
+
+#include <cstddef>
+
+#include "simdrnn/simdrnn.h"
+#include "src/handles.hpp"
+
+using namespace simdrnn;
+
+namespace {
+simdrnn_status no_model_file() {
+  return guarded([] {
+    return fail(SIMDRNN_UNSUPPORTED,
+                "model file: this simdrnn was built without nlohmann-json (Debian nlohmann-json3-dev), "
+                "which reads and writes its JSON header; rebuild with it installed");
+  });
+}
+}  // namespace
+
+extern "C" {
+simdrnn_status simdrnn_model_save(const simdrnn_model*, const char*) { return no_model_file(); }
+simdrnn_status simdrnn_model_load(const char*, simdrnn_model**) { return no_model_file(); }
+simdrnn_status simdrnn_model_save_to_memory(const simdrnn_model*, void*, size_t, size_t*) { return no_model_file(); }
+simdrnn_status simdrnn_model_load_from_memory(const void*, size_t, simdrnn_model**) { return no_model_file(); }
+}  // extern "C"
+
+#endif  // SIMDRNN_HAVE_MODEL_FILE

@@ -94,6 +94,15 @@ std::vector<Case> cases() {
   c.clip = 0.1f;  // not exact in binary: the text must still give back the same float
   c.output_size = 1;
   add("gru_onnx_bidir_2layers_clip_out", c, true, false, true);
+  // Reduced precisions are recorded and rebuilt (the tensors stay F32).
+  c = make_config(SIMDRNN_CELL_LSTM, 3, 5, 2, false);
+  c.proj_size = 3;
+  c.output_size = 2;
+  c.weight_precision = SIMDRNN_PRECISION_BF16;
+  add("lstm_proj_peepholes_out_bf16", c, true, true, true);
+  c = make_config(SIMDRNN_CELL_GRU, 3, 4, 1, true);
+  c.weight_precision = SIMDRNN_PRECISION_INT8;
+  add("gru_bidir_int8", c, true, false, false);
   return all;
 }
 
@@ -515,8 +524,6 @@ TEST_F(ModelFileDamaged, Metadata) {
   EXPECT_TRUE(Rejects(with_metadata("simdrnn.hidden_size", "0"), {"hidden_size", "expected >= 1"}));
   EXPECT_TRUE(Rejects(with_metadata("simdrnn.proj_size", "9"), {"proj_size"}));
   EXPECT_TRUE(Rejects(with_metadata("simdrnn.activation", "relu"), {"activation"}, SIMDRNN_UNSUPPORTED));
-  EXPECT_TRUE(
-      Rejects(with_metadata("simdrnn.weight_precision", "bf16"), {"weight_precision"}, SIMDRNN_UNSUPPORTED));
   // The configuration must agree with the tensors.
   EXPECT_TRUE(Rejects(with_metadata("simdrnn.hidden_size", "6"),
                       {"\"bias_hh_l0\"", "shape: expected [24]", "got [20]"}));
