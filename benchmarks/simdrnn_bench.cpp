@@ -65,6 +65,7 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <regex>
@@ -99,7 +100,8 @@ struct Shape {
   int64_t O;   // output layer size, 0: none
   bool quick;  // part of the --quick set
   simdrnn_cell cell = SIMDRNN_CELL_RNN;
-  int64_t P = 0;  // LSTM projection, 0: none
+  int64_t P = 0;    // LSTM projection, 0: none
+  int32_t lbr = 1;  // GRU: gru_linear_before_reset (0: ONNX's reset-first GRU)
 };
 
 const Shape kShapes[] = {
@@ -258,7 +260,54 @@ simdrnn_config config_for(const Shape& s) {
   config.output_size = s.O;
   config.cell = s.cell;
   config.proj_size = s.P;
+  config.gru_linear_before_reset = s.lbr;
   return config;
+}
+
+// --shape / --model (print_own_flags): the user's own model, the one shape of
+// the "custom" suite. With --model its file is loaded for simdrnn's rows;
+// oneDNN's run random weights of the same configuration (its time does not
+// depend on the values).
+struct CustomRun {
+  bool active = false;
+  Shape shape{"custom", 0, 0, 0, 0, 1, false, 0, true};
+  simdrnn_precision precision = SIMDRNN_PRECISION_F32;
+  std::string model_path;
+};
+CustomRun g_custom;
+
+// simdrnn's model for a row: the --model file, or one built from `weights`.
+simdrnn::Model simdrnn_model_for(const simdrnn_config& config, const BaselineWeights& weights) {
+  if (!g_custom.model_path.empty()) return simdrnn::Model::load(g_custom.model_path);
+  return simdrnn_test::make_simdrnn_model(config, weights);
+}
+
+// Per-step latency of a stream (custom suite): `first_us` is the model's first
+// step (thread pool start, page faults), then `call` alone, one clock read per
+// step, for 2000 steps or 2 s: p50, p99 and p99.9 as counters.
+template <class Call>
+void step_percentiles(benchmark::State& state, double first_us, Call&& call) {
+  std::vector<double> us;
+  us.reserve(2000);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (us.size() < 2000 && std::chrono::steady_clock::now() < deadline) {
+    const auto t0 = std::chrono::steady_clock::now();
+    call();
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) { return us[std::min(us.size() - 1, static_cast<size_t>(q * static_cast<double>(us.size())))]; };
+  state.counters["first_call_us"] = first_us;
+  state.counters["p50_us"] = at(0.5);
+  state.counters["p99_us"] = at(0.99);
+  state.counters["p999_us"] = at(0.999);
+  state.counters["steps_sampled"] = static_cast<double>(us.size());
+}
+
+double micros_of(const std::function<void()>& call) {
+  const auto t0 = std::chrono::steady_clock::now();
+  call();
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
 }
 
 // The weights of the most recent model configuration: benchmark calls each
@@ -434,7 +483,7 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
 
   switch (v.engine) {
     case Engine::kSimdrnn: {
-      const simdrnn::Model model = simdrnn_test::make_simdrnn_model(config, *weights);
+      const simdrnn::Model model = simdrnn_model_for(config, *weights);
       simdrnn_forward_args args{};
       args.seq_len = T;
       args.batch = s.N;
@@ -461,22 +510,30 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
     }
     case Engine::kSimdrnnStream: {
       // The state carries over from call to call, as in a real stream.
-      const simdrnn::Model model = simdrnn_test::make_simdrnn_model(config, *weights);
+      const simdrnn::Model model = simdrnn_model_for(config, *weights);
       simdrnn::Stream stream(model, s.N, 1);
       stream.reset(h0);
       state.SetLabel(simdrnn::isa_name(model.isa()));
       const simdrnn::Span<float> out_span(out_ptr, out.size());
-      time_loop(
-          state, s, T, threads, [&] { stream.step(1, x, y, out_span, threads); }, false, v.precision);
+      auto step = [&] { stream.step(1, x, y, out_span, threads); };
+      const double first_us = micros_of(step);
+      time_loop(state, s, T, threads, step, false, v.precision);
+      if (g_custom.active) step_percentiles(state, first_us, step);
       break;
     }
     case Engine::kOnednn: {
+      // One step of a custom shape also gets its first call and percentiles (step_percentiles).
+      auto timed = [&](auto&& call) {
+        const double first_us = micros_of(call);
+        time_loop(state, s, T, threads, call);
+        if (g_custom.active && v.one_step) step_percentiles(state, first_us, call);
+      };
       if (s.cell != SIMDRNN_CELL_RNN) {
         simdrnn_test::OnednnGatedRnn rnn;
         rnn.setup(config, T, s.N, *weights, threads);
         state.SetLabel(rnn.impl_info() +
                        (rnn.single_primitive() ? " (1 primitive)" : " (1 primitive per layer)"));
-        time_loop(state, s, T, threads, [&] {
+        timed([&] {
           rnn.run(x.data(), h0.data(), lstm ? c0.data() : nullptr, y.data(), h_n.data(),
                   lstm ? c_n.data() : nullptr, out_ptr);
         });
@@ -486,7 +543,7 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       rnn.setup(config, T, s.N, *weights, threads);
       state.SetLabel(rnn.impl_info() +
                      (rnn.single_primitive() ? " (1 primitive)" : " (1 primitive per layer)"));
-      time_loop(state, s, T, threads, [&] { rnn.run(x.data(), h0.data(), y.data(), h_n.data(), out_ptr); });
+      timed([&] { rnn.run(x.data(), h0.data(), y.data(), h_n.data(), out_ptr); });
       break;
     }
     case Engine::kOnednnReduced: {
@@ -575,8 +632,35 @@ void run_benchmark(benchmark::State& state, const Shape& s, const Variant& v, in
   }
 }
 
+// The custom suite's rows for the user's precision: simdrnn's whole sequence
+// and one stream step, oneDNN's in f32 and, for bf16 / int8, in that type.
+std::vector<Variant> custom_variants(simdrnn_precision p) {
+  const simdrnn_isa top = SIMDRNN_ISA_AVX512_BF16;
+  std::vector<Variant> v = {{"simdrnn", Engine::kSimdrnn, false, top, p},
+                            {"simdrnn_step", Engine::kSimdrnnStream, true, top, p},
+                            {"onednn", Engine::kOnednn, false},
+                            {"onednn_step", Engine::kOnednn, true}};
+  if (p == SIMDRNN_PRECISION_BF16) v.push_back({"onednn_bf16", Engine::kOnednnReduced, false, top, p});
+  if (p == SIMDRNN_PRECISION_INT8) v.push_back({"onednn_int8", Engine::kOnednnReduced, false, top, p});
+  return v;
+}
+
 std::vector<std::string> register_benchmarks(const std::vector<int>& thread_counts, bool quick) {
   std::vector<std::string> names;
+  if (g_custom.active) {
+    const Shape shape = g_custom.shape;
+    for (const Variant& variant : custom_variants(g_custom.precision))
+      for (int threads : thread_counts) {
+        const std::string name = std::string("custom/") + variant.impl + "/" +
+                                 shape_name(shape, variant.one_step ? 1 : shape.T) + "/threads:" +
+                                 std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), [shape, variant, threads](benchmark::State& state) {
+          run_benchmark(state, shape, variant, threads);
+        })->Unit(benchmark::kMicrosecond);
+        names.push_back(name);
+      }
+    return names;
+  }
   for (const Suite& suite : kSuites) {
     for (const Shape& shape : kShapes) {
       if (std::string(shape.suite) != suite.name || (quick && !shape.quick)) continue;
@@ -779,6 +863,65 @@ bool has_flag(const std::vector<std::string>& args, const std::string& flag) {
   });
 }
 
+// --shape, --cell, --precision, --model into `run` (error: what is wrong).
+bool parse_custom(const std::string& shape, const std::string& cell, const std::string& precision, CustomRun* run,
+                  std::string* error) {
+  const std::regex re(R"(^t(\d+)n(\d+)(?:i(\d+)h(\d+))?(?:l(\d+))?(bi)?(?:o(\d+))?(?:p(\d+))?$)");
+  std::smatch m;
+  if (!std::regex_match(shape, m, re)) {
+    *error = "--shape: expected t<T>n<N>i<I>h<H>[l<L>][bi][o<O>][p<P>] (with --model, t<T>n<N> is enough), got '" +
+             shape + "'";
+    return false;
+  }
+  auto num = [&](int i, int64_t dflt) { return m[i].matched ? std::stoll(m[i].str()) : dflt; };
+  Shape& s = run->shape;
+  s.T = num(1, 0), s.N = num(2, 0), s.I = num(3, 0), s.H = num(4, 0), s.L = num(5, 1);
+  s.bidir = m[6].matched, s.O = num(7, 0), s.P = num(8, 0);
+  if (cell.empty() || cell == "rnn") s.cell = SIMDRNN_CELL_RNN;
+  else if (cell == "lstm") s.cell = SIMDRNN_CELL_LSTM;
+  else if (cell == "gru") s.cell = SIMDRNN_CELL_GRU;
+  else if (cell == "gru_reset_first") s.cell = SIMDRNN_CELL_GRU, s.lbr = 0;
+  else {
+    *error = "--cell: expected rnn, lstm, gru or gru_reset_first, got '" + cell + "'";
+    return false;
+  }
+  if (precision.empty() || precision == "f32") run->precision = SIMDRNN_PRECISION_F32;
+  else if (precision == "bf16") run->precision = SIMDRNN_PRECISION_BF16;
+  else if (precision == "int8") run->precision = SIMDRNN_PRECISION_INT8;
+  else {
+    *error = "--precision: expected f32, bf16 or int8, got '" + precision + "'";
+    return false;
+  }
+  if (!run->model_path.empty()) {  // the file says what the model is
+    if (!cell.empty() || !precision.empty() || m[3].matched || m[5].matched || m[6].matched || m[7].matched ||
+        m[8].matched) {
+      *error = "--model: the file gives the cell, precision and sizes; --shape takes only t<T>n<N>";
+      return false;
+    }
+    simdrnn_model* model = nullptr;
+    if (simdrnn_model_load(run->model_path.c_str(), &model) != SIMDRNN_OK) {
+      *error = std::string("--model: ") + simdrnn_last_error();
+      return false;
+    }
+    simdrnn_config c{};
+    simdrnn_model_config(model, &c);
+    simdrnn_model_destroy(model);
+    s.I = c.input_size, s.H = c.hidden_size, s.L = c.num_layers, s.bidir = c.bidirectional != 0;
+    s.O = c.output_size, s.P = c.proj_size, s.cell = c.cell, s.lbr = c.gru_linear_before_reset;
+    run->precision = c.weight_precision;
+  }
+  if (s.T < 1 || s.N < 1 || s.I < 1 || s.H < 1 || s.L < 1) {
+    *error = "--shape: T, N, I, H and L must be at least 1, got '" + shape + "'";
+    return false;
+  }
+  if (s.P > 0 && s.cell != SIMDRNN_CELL_LSTM) {
+    *error = "--shape: p<P> (a projection) needs --cell=lstm";
+    return false;
+  }
+  run->active = true;
+  return true;
+}
+
 void print_own_flags() {
   std::printf(
       "simdrnn-bench: simdrnn beside oneDNN's RNN primitive and an sgemm-per-step loop, rated\n"
@@ -790,8 +933,19 @@ void print_own_flags() {
       "  --kernels          only the kernel microbenchmarks, kernel/<isa>/<kernel>_<shape>\n"
       "  --no-roofline      skip the roofline measurement and the core round-trip probes (for\n"
       "                     profilers such as callgrind); rows then carry no bound counters\n"
-      "Names: <suite>/<impl>/t<T>n<N>i<I>h<H>[l<L>][bi][o<O>]/threads:<k>; suites latency,\n"
-      "batch, throughput, layers, stream, training. Google Benchmark's flags follow.\n\n");
+      "  --shape=t<T>n<N>i<I>h<H>[l<L>][bi][o<O>][p<P>]\n"
+      "                     only your shape (suite custom): simdrnn's whole sequence and one\n"
+      "                     stream step (first call, p50 / p99 / p99.9 per step), beside oneDNN\n"
+      "  --cell=rnn|lstm|gru|gru_reset_first   its cell (default rnn; gru is PyTorch's,\n"
+      "                     gru_reset_first ONNX's linear_before_reset = 0)\n"
+      "  --precision=f32|bf16|int8   simdrnn's weights (default f32); oneDNN's own bf16 /\n"
+      "                     u8s8 primitive joins where it has one\n"
+      "  --model=PATH       simdrnn's rows run this model file (simdrnn_model_save); --shape\n"
+      "                     then needs only t<T>n<N>, the rest comes from the file (oneDNN runs\n"
+      "                     random weights of the same configuration)\n"
+      "Names: <suite>/<impl>/t<T>n<N>i<I>h<H>[l<L>][bi][o<O>][p<P>]/threads:<k>; suites latency,\n"
+      "batch, throughput, layers, stream, training, lstm_*, gru_*, custom. Google Benchmark's\n"
+      "flags follow.\n\n");
 }
 
 }  // namespace
@@ -804,6 +958,7 @@ int main(int argc, char** argv) {
   std::string all_args;
   bool quick = false, kernels_only = false;
   std::string threads_text = env_or("SIMDRNN_BENCH_THREADS", "1,2");
+  std::string shape_text, cell_text, precision_text;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     all_args += (all_args.empty() ? "" : " ") + a;
@@ -815,6 +970,14 @@ int main(int argc, char** argv) {
       g_probes = false;
     } else if (a.compare(0, 10, "--threads=") == 0) {
       threads_text = a.substr(10);
+    } else if (a.compare(0, 8, "--shape=") == 0) {
+      shape_text = a.substr(8);
+    } else if (a.compare(0, 7, "--cell=") == 0) {
+      cell_text = a.substr(7);
+    } else if (a.compare(0, 12, "--precision=") == 0) {
+      precision_text = a.substr(12);
+    } else if (a.compare(0, 8, "--model=") == 0) {
+      g_custom.model_path = a.substr(8);
     } else {
       args.push_back(a);
     }
@@ -825,6 +988,13 @@ int main(int argc, char** argv) {
                  "simdrnn-bench: --threads / SIMDRNN_BENCH_THREADS: expected a list like 1,2,4, got '%s'\n",
                  threads_text.c_str());
     return 2;
+  }
+  if (!shape_text.empty() || !cell_text.empty() || !precision_text.empty() || !g_custom.model_path.empty()) {
+    std::string error;
+    if (!parse_custom(shape_text, cell_text, precision_text, &g_custom, &error)) {
+      std::fprintf(stderr, "simdrnn-bench: %s\n", error.c_str());
+      return 2;
+    }
   }
   const int cores = omp_get_num_procs();
   std::vector<int> thread_counts;
