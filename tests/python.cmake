@@ -6,6 +6,7 @@
 #   python_torch_lstm_gru torch.nn.LSTM / nn.GRU vs simdrnn, outputs and states
 #   python_torch_gated_training  LSTM / GRU gradients (backward) vs torch autograd
 #   python_model_file    Model.save / simdrnn.load round trips; the file read as plain safetensors
+#   python_onnx_load     simdrnn.load of torch.onnx.export files (with the ONNX component)
 # A case the library answers SIMDRNN_UNSUPPORTED is XFAIL and the run exits 77
 # ("Skipped", which .ci/test.sh does not allow).
 # Each is skipped (exit 77) when /usr/bin/python3 lacks numpy, torch or pytest; none is
@@ -26,6 +27,9 @@ set(_simdrnn_python_tests
   python_torch_lstm_gru test_torch_lstm_gru.py
   python_torch_gated_training test_torch_gated_training.py
   python_model_file test_model_file.py)
+if(SIMDRNN_HAVE_ONNX)
+  list(APPEND _simdrnn_python_tests python_onnx_load test_onnx_load.py)
+endif()
 while(_simdrnn_python_tests)
   list(POP_FRONT _simdrnn_python_tests _name _file)
   add_test(NAME ${_name}

@@ -13,6 +13,7 @@ import ctypes
 import enum
 import os
 import struct
+import types
 from ctypes import POINTER, Structure, c_char_p, c_float, c_int, c_int32, c_int64, c_size_t, c_void_p
 from pathlib import Path
 
@@ -318,3 +319,68 @@ def _loaded_path(cdll, name):
     except (OSError, ValueError):
         pass
     return name
+
+
+# ---- the optional ONNX importer (libsimdrnn_onnx.so; include/simdrnn/simdrnn_onnx.h) ----------
+
+
+class onnx_graph_info(ctypes.Structure):  # simdrnn_onnx_graph_info
+    _fields_ = [("num_inputs", c_int64), ("num_outputs", c_int64), ("layout", c_int32),
+                ("time_reversed", c_int32), ("fixed_seq_len", c_int64), ("fixed_batch", c_int64)]
+
+
+ONNX_PROTOTYPES = {
+    "simdrnn_onnx_load": (c_int32, [ctypes.c_char_p, POINTER(c_void_p), POINTER(c_void_p)]),
+    "simdrnn_onnx_load_memory": (c_int32, [c_void_p, c_size_t, POINTER(c_void_p), POINTER(c_void_p)]),
+    "simdrnn_onnx_graph_destroy": (c_int32, [c_void_p]),
+    "simdrnn_onnx_graph_get_info": (c_int32, [c_void_p, POINTER(onnx_graph_info)]),
+    "simdrnn_onnx_last_error": (ctypes.c_char_p, []),
+}
+
+_onnx_lib = None
+
+
+def onnx_candidate_paths():
+    """Where libsimdrnn_onnx.so is looked for: $SIMDRNN_ONNX_LIBRARY (alone when set), beside this
+    package, beside the core library that load() found (an install's lib directory, or a build
+    directory's src/onnx/), then the dynamic loader's search."""
+    env = os.environ.get("SIMDRNN_ONNX_LIBRARY")
+    if env:
+        return [env]
+    names = ("libsimdrnn_onnx.so", "libsimdrnn_onnx.so.0")
+    core = Path(load().path).resolve().parent
+    paths = [str(d / n) for d in (_PACKAGE_DIR, core, core / "src" / "onnx") for n in names]
+    return paths + ["libsimdrnn_onnx.so.0", "libsimdrnn_onnx.so"]
+
+
+def load_onnx():
+    """The ONNX importer library, loaded on first use (onnx_candidate_paths), with its functions
+    prototyped and .check(status, what) raising Error with simdrnn_onnx_last_error()."""
+    global _onnx_lib
+    if _onnx_lib is not None:
+        return _onnx_lib
+    tried = []
+    for path in onnx_candidate_paths():
+        if os.sep in path and not os.path.exists(path):
+            tried.append(f"{path} (absent)")
+            continue
+        try:
+            cdll = ctypes.CDLL(path)
+        except OSError as e:
+            tried.append(f"{path} ({e})")
+            continue
+        lib = types.SimpleNamespace(cdll=cdll, path=path)
+        for name, (restype, argtypes) in ONNX_PROTOTYPES.items():
+            fn = getattr(cdll, name)
+            fn.restype, fn.argtypes = restype, argtypes
+            setattr(lib, name, fn)
+
+        def check(status, what=None, lib=lib):
+            if status:
+                message = lib.simdrnn_onnx_last_error().decode(errors="replace")
+                raise Error(status, f"{what}: {message}" if what else message)
+        lib.check = check
+        _onnx_lib = lib
+        return lib
+    raise Error(Status.UNSUPPORTED, "ONNX import needs libsimdrnn_onnx.so (built with the ONNX component; "
+                "set SIMDRNN_ONNX_LIBRARY to its path). Tried: " + "; ".join(tried))

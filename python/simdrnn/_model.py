@@ -548,18 +548,45 @@ def _file_name(path):
         raise invalid(f"path: expected a file name (str, bytes or os.PathLike), got {type(path).__name__}") from None
 
 
-def load(path, *, batch_first=False):
-    """The Model saved in the model file `path` (Model.save; docs/model_file.md), built for
-    the active ISA. A damaged or inconsistent file raises simdrnn.Error naming what is
-    wrong. batch_first sets the loaded model's default layout, as in Model(...)."""
+def load(path, *, batch_first=None):
+    """The Model in `path`, built for the active ISA: a model file (Model.save;
+    docs/model_file.md) or an ONNX model (.onnx: a chain of RNN / LSTM / GRU nodes, optionally
+    an output projection, as the C function simdrnn_onnx_load takes; needs
+    libsimdrnn_onnx.so). A damaged, inconsistent or unsupported file raises simdrnn.Error
+    naming what is wrong.
+
+    The Model follows this package's (PyTorch's) conventions, whatever the file: y is
+    [T, N, D*H_out] (batch_first: [N, T, ...]), states [L*D, N, H]. batch_first: the default
+    layout of calls; None takes an ONNX graph's layout attribute (False for a model file).
+    A graph whose every node runs direction="reverse" is refused here: run it with
+    simdrnn_onnx_run (C), which reverses each sequence."""
     name = _file_name(path)
     if name.lower().endswith(b".onnx"):
-        raise NotImplementedError(f"{os.fsdecode(name)}: importing ONNX models is not available yet; "
-                                  "simdrnn.load reads simdrnn model files (safetensors)")
+        return _load_onnx(name, batch_first)
     lib = _capi.load()
     handle = c_void_p()
     lib.check(lib.simdrnn_model_load(name, byref(handle)), "simdrnn_model_load")
-    return Model._from_handle(lib, handle.value, batch_first)
+    return Model._from_handle(lib, handle.value, bool(batch_first))
+
+
+def _load_onnx(name, batch_first):
+    lib = _capi.load()
+    onnx = _capi.load_onnx()
+    handle, graph = c_void_p(), c_void_p()
+    onnx.check(onnx.simdrnn_onnx_load(name, byref(handle), byref(graph)), "simdrnn_onnx_load")
+    try:
+        info = _capi.onnx_graph_info()
+        onnx.check(onnx.simdrnn_onnx_graph_get_info(graph, byref(info)), "simdrnn_onnx_graph_get_info")
+        if info.time_reversed:
+            lib.simdrnn_model_destroy(handle)
+            raise Error(Status.UNSUPPORTED,
+                        f"{os.fsdecode(name)}: every node runs direction=\"reverse\", which simdrnn runs "
+                        "over each sequence reversed in time (simdrnn_onnx_run in C); a Model call would not")
+    finally:
+        onnx.simdrnn_onnx_graph_destroy(graph)
+    if batch_first is None:
+        batch_first = info.layout == Layout.BATCH_MAJOR
+    return Model._from_handle(lib, handle.value, bool(batch_first))
 
 
 def load_bytes(data, *, batch_first=False):
