@@ -36,7 +36,8 @@ RAW_NAME = "results.json"
 
 # Suites in report order; a suite the JSON lacks is left out, one it has that
 # is not listed here comes after these.
-SUITE_ORDER = ["latency", "batch", "throughput", "layers", "stream", "training"]
+SUITE_ORDER = ["latency", "batch", "throughput", "layers", "stream", "training", "lstm_latency", "gru_latency",
+               "lstm_throughput", "gru_throughput", "lstm_training", "gru_training", "custom"]
 SUITE_TEXT = {
     "latency": "one sequence (N = 1, T = 50): the recurrence is a matrix-vector product per step, "
                "bound by reading W_hh from the cache level it sits in.",
@@ -56,6 +57,15 @@ SUITE_TEXT = {
                 "the forward bound (the recurrence walked both ways; phase A's GEMM mirrored by the dX "
                 "GEMM) plus the weight-gradient GEMMs (2·T·N·H·(I+H) FLOPs per layer and direction) at "
                 "peak.",
+    "lstm_latency": "LSTM (gates i, f, g, o) at N = 1, and the streaming-ASR shape with a projection "
+                    "(`p256`), beside oneDNN's lstm_forward.",
+    "gru_latency": "PyTorch's GRU (linear_before_reset = 1) at N = 1, beside oneDNN's lbr_gru_forward.",
+    "lstm_throughput": "LSTM at N = 64: the per-step product is a GEMM.",
+    "gru_throughput": "GRU at N = 64.",
+    "lstm_training": "one LSTM training iteration (forward_training + backward, from dy) beside oneDNN's "
+                     "LSTM training primitives; bound as in the training suite.",
+    "gru_training": "one GRU training iteration beside oneDNN's LBR-GRU training primitives.",
+    "custom": "the shape or model given with `--shape` / `--model`.",
 }
 IMPLS = ["simdrnn", "onednn", "gemmloop"]
 IMPL_TEXT = {"simdrnn": "simdrnn", "onednn": "oneDNN", "gemmloop": "gemmloop"}

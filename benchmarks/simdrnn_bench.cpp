@@ -145,6 +145,17 @@ const Shape kShapes[] = {
     {"training", 50, 16, 2048, 2048, 1, false, 0, true},
     {"training", 50, 32, 2048, 2048, 1, false, 0, false},
     {"training", 50, 64, 2048, 2048, 1, false, 0, false},
+    // gated training: forward_training + backward of LSTM and PyTorch's GRU.
+    {"lstm_training", 50, 1, 256, 256, 1, false, 0, true, SIMDRNN_CELL_LSTM},
+    {"lstm_training", 50, 1, 512, 512, 1, false, 0, false, SIMDRNN_CELL_LSTM},
+    {"lstm_training", 50, 1, 1024, 1024, 1, false, 0, false, SIMDRNN_CELL_LSTM},
+    {"lstm_training", 50, 32, 512, 512, 1, false, 0, false, SIMDRNN_CELL_LSTM},
+    {"lstm_training", 50, 32, 1024, 1024, 1, false, 0, false, SIMDRNN_CELL_LSTM},
+    {"gru_training", 50, 1, 256, 256, 1, false, 0, true, SIMDRNN_CELL_GRU},
+    {"gru_training", 50, 1, 512, 512, 1, false, 0, false, SIMDRNN_CELL_GRU},
+    {"gru_training", 50, 1, 1024, 1024, 1, false, 0, false, SIMDRNN_CELL_GRU},
+    {"gru_training", 50, 32, 512, 512, 1, false, 0, false, SIMDRNN_CELL_GRU},
+    {"gru_training", 50, 32, 1024, 1024, 1, false, 0, false, SIMDRNN_CELL_GRU},
     // Gated cells: PyTorch's LSTM and GRU (oneDNN's lstm_forward and
     // lbr_gru_forward beside them); a streaming speech LSTM with projection.
     {"lstm_latency", 50, 1, 256, 256, 1, false, 0, true, SIMDRNN_CELL_LSTM},
@@ -228,6 +239,8 @@ const Suite kSuites[] = {
       {"onednn_int8_step", Engine::kOnednnReduced, true, SIMDRNN_ISA_AVX512_BF16, SIMDRNN_PRECISION_INT8},
       {"gemmloop_step", Engine::kGemmloop, true}}},
     {"training", {{"simdrnn", Engine::kSimdrnnTrain, false}, {"onednn", Engine::kOnednnTrain, false}}},
+    {"lstm_training", {{"simdrnn", Engine::kSimdrnnTrain, false}, {"onednn", Engine::kOnednnTrain, false}}},
+    {"gru_training", {{"simdrnn", Engine::kSimdrnnTrain, false}, {"onednn", Engine::kOnednnTrain, false}}},
     {"lstm_latency", kGatedLatencyVariants},
     {"gru_latency", kGatedLatencyVariants},
     {"lstm_throughput", kGatedVariants},
@@ -570,6 +583,7 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       args.layout = SIMDRNN_TIME_MAJOR;
       args.x = x.data();
       args.h0 = h0.data();
+      args.c0 = lstm ? c0.data() : nullptr;
       args.y = y.data();
       args.num_threads = threads;
       const simdrnn_sizes sizes = simdrnn_test::sizes_of(model.get(), args);
@@ -598,6 +612,24 @@ void bench_one(benchmark::State& state, const Shape& s, const Variant& v, int th
       break;
     }
     case Engine::kOnednnTrain: {
+      const simdrnn_test::BaselineDirection direction = s.bidir
+                                                            ? simdrnn_test::BaselineDirection::kBidirectionalConcat
+                                                            : simdrnn_test::BaselineDirection::kLeft2Right;
+      if (s.cell != SIMDRNN_CELL_RNN) {
+        simdrnn_test::OnednnGatedRnnTraining rnn;
+        rnn.setup(config, T, s.N, *weights, threads, direction);
+        const std::vector<float> dy = simdrnn_test::random_vector(y.size(), 3);
+        std::vector<float> dx(x.size());
+        state.SetLabel(rnn.impl_info());
+        time_loop(
+            state, s, T, threads,
+            [&] {
+              rnn.forward(x.data(), h0.data(), lstm ? c0.data() : nullptr, y.data(), nullptr, nullptr);
+              rnn.backward(dy.data(), nullptr, nullptr, dx.data(), nullptr, nullptr, nullptr);
+            },
+            true);
+        break;
+      }
       simdrnn_test::OnednnRnnTraining rnn;
       rnn.setup(config, T, s.N, *weights, threads,
                 s.bidir ? simdrnn_test::BaselineDirection::kBidirectionalConcat
