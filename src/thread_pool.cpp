@@ -61,12 +61,26 @@ Pool& pool() {
 std::atomic<int64_t> g_busy{0};  // threads in use by all running calls
 std::atomic<bool> g_fail_creation{false};
 
+// The CPUs the process may use, read when the library loads (g_cores). The
+// workers run on all of them, whatever the thread that creates them is bound
+// to: an OpenMP runtime with OMP_PROC_BIND set binds the application's main
+// thread to one core when it starts its own threads, and a worker created by
+// that thread would otherwise inherit the binding and share that core with
+// the caller (simdrnn-bench measured 2-thread calls no faster than 1-thread
+// ones under OMP_PROC_BIND=close).
+cpu_set_t g_allowed;
+bool g_allowed_known = false;
+
 int64_t read_cores() {
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof set, &set) == 0) {
     const int n = CPU_COUNT(&set);
-    if (n > 0) return n;
+    if (n > 0) {
+      g_allowed = set;
+      g_allowed_known = true;
+      return n;
+    }
   }
   const long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? n : 1;
@@ -130,6 +144,7 @@ int64_t grow(int64_t target) {
     bool ok = w && !g_fail_creation.load() && pthread_attr_init(&attr) == 0;
     if (ok) {
       pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      if (g_allowed_known) pthread_attr_setaffinity_np(&attr, sizeof g_allowed, &g_allowed);
       ok = pthread_create(&thread, &attr, worker_main, w) == 0;
       pthread_attr_destroy(&attr);
     }

@@ -4,6 +4,8 @@
 // shrinks the team instead of ending the process; an idle pool uses no CPU;
 // and the C API's calls with absurd thread counts stay fast and correct.
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -13,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -166,4 +169,32 @@ TEST(ThreadPool, HugeThreadCountsOnATinyModel) {
   simdrnn_weights_destroy(w);
 }
 
+}  // namespace
+
+namespace {
+// A caller bound to one CPU (as OMP_PROC_BIND binds an OpenMP program's main
+// thread) still gets workers that may run on every CPU the process had when
+// the library loaded; a worker inheriting the binding would share the caller's
+// core and a 2-thread call would run no faster than a 1-thread one.
+TEST(ThreadPool, WorkersAreNotBoundToTheirCreatorsCpu) {
+  if (threads::cores() < 2) {
+    std::printf("one CPU: nothing to check\n");
+    return;
+  }
+  cpu_set_t before, one;
+  ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof before, &before), 0);
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
+  std::atomic<int> worker_cpus{0};
+  const int64_t team = run_team(2, [&](int64_t tid, int64_t) {
+    if (tid == 1) {
+      cpu_set_t s;
+      if (sched_getaffinity(0, sizeof s, &s) == 0) worker_cpus = CPU_COUNT(&s);
+    }
+  });
+  pthread_setaffinity_np(pthread_self(), sizeof before, &before);
+  ASSERT_EQ(team, 2);
+  EXPECT_EQ(worker_cpus.load(), threads::cores());
+}
 }  // namespace
