@@ -137,7 +137,7 @@ def test_closed_model_raises(x):
 def test_model_files(model, tmp_path):  # more in test_model_file.py
     model.save(tmp_path / "m.safetensors")
     assert simdrnn.load(tmp_path / "m.safetensors").config == model.config
-    with pytest.raises(NotImplementedError):  # ONNX import is not there yet
+    with pytest.raises(simdrnn.Error, match="simdrnn_onnx_load"):  # .onnx goes to the ONNX importer
         simdrnn.load(tmp_path / "m.onnx")
 
 
