@@ -13,7 +13,9 @@
 # with any of them (other than --threads) the README table is left alone,
 # since the run may be partial. Only a full run writes the table: quick
 # numbers (fewer, shorter repetitions) must not stand in for it.
-# OMP_PROC_BIND=close and OMP_PLACES=cores are set unless already set.
+# OMP_PROC_BIND and OMP_PLACES are left unset: libgomp applies them when the
+# program starts, binding the main thread to one core before simdrnn reads the
+# CPUs it may use, and simdrnn then runs every call on that one core.
 # SIMDRNN_BENCH_BUILD_DIR picks the build directory (default build-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +52,6 @@ if [ "$commit" != unknown ] && [ -n "$(git status --porcelain --untracked-files=
   commit="$commit-dirty"
 fi
 export SIMDRNN_BENCH_COMMIT=$commit
-export OMP_PROC_BIND=${OMP_PROC_BIND:-close} OMP_PLACES=${OMP_PLACES:-cores}
 
 if [ "$quick" = 1 ]; then
   bench_args=(--quick --benchmark_repetitions=3 --benchmark_report_aggregates_only=true)

@@ -63,11 +63,10 @@ std::atomic<bool> g_fail_creation{false};
 
 // The CPUs the process may use, read when the library loads (g_cores). The
 // workers run on all of them, whatever the thread that creates them is bound
-// to: an OpenMP runtime with OMP_PROC_BIND set binds the application's main
-// thread to one core when it starts its own threads, and a worker created by
-// that thread would otherwise inherit the binding and share that core with
-// the caller (simdrnn-bench measured 2-thread calls no faster than 1-thread
-// ones under OMP_PROC_BIND=close).
+// to later (an OpenMP runtime binding the thread it starts from, say): a
+// worker would otherwise inherit the binding and share the caller's core.
+// A binding made before the library loads (libgomp applies OMP_PROC_BIND at
+// program start) is all simdrnn can see: it then runs on that one core.
 cpu_set_t g_allowed;
 bool g_allowed_known = false;
 
